@@ -1,0 +1,165 @@
+// End-to-end test of the browser demo: build it with Trunk, serve dist/ on 127.0.0.1, drive
+// headless Chromium with playwright-core, and check what a user would see.
+//
+//   node e2e/demo.test.mjs            (scripts/test-web.sh runs it)
+//   E2E_SKIP_BUILD=1                  use the existing dist/ (E2E_DIST=dir: another folder)
+//   E2E_MODEL=NAME                    load models/NAME.* instead of the published model (?model=)
+//   E2E_SCREENSHOT=path               where to save the screenshot (docs/screenshot.png)
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { syntheticScene } from './png.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = resolve(ROOT, process.env.E2E_DIST || 'dist');
+const SCREENSHOT = resolve(ROOT, process.env.E2E_SCREENSHOT || 'docs/screenshot.png');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const TIMEOUT = 120_000;
+
+const require = createRequire(join(ROOT, '.tools', 'package.json'));
+const { chromium } = require('playwright-core');
+
+let stepNo = 0;
+const step = (text) => console.log(`[e2e ${++stepNo}] ${text}`);
+
+// ------------------------------------------------------------------ build
+
+function build() {
+  if (process.env.E2E_SKIP_BUILD) {
+    step('using the existing dist/ (E2E_SKIP_BUILD)');
+    return;
+  }
+  step('trunk build');
+  const env = {
+    ...process.env,
+    TRUNK_OFFLINE: 'true',
+    PATH: [join(process.env.HOME, '.cargo', 'bin'), join(ROOT, '.tools', 'node_modules', '.bin'), process.env.PATH].join(':'),
+  };
+  const result = spawnSync('trunk', ['build'], { cwd: ROOT, env, stdio: 'inherit' });
+  assert.equal(result.status, 0, 'trunk build failed');
+}
+
+// ------------------------------------------------------------------ a tiny static server
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
+  '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png', '.safetensors': 'application/octet-stream',
+};
+
+function serve(dir) {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
+    let file = normalize(join(dir, path));
+    if (!file.startsWith(dir + sep) && file !== dir) { res.writeHead(403).end(); return; }
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!existsSync(file)) { res.writeHead(404).end('not found'); return; }
+    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] || 'application/octet-stream', 'Content-Length': statSync(file).size });
+    createReadStream(file).pipe(res);
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+// ------------------------------------------------------------------ the scenario
+
+async function main() {
+  build();
+  assert.ok(existsSync(join(DIST, 'index.html')), 'dist/index.html missing');
+  const server = await serve(DIST);
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-dev-shm-usage',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const requests = [];
+  const problems = [];
+  try {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, deviceScaleFactor: 1 });
+    page.setDefaultTimeout(TIMEOUT);
+    page.on('request', (r) => requests.push(r.url()));
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+
+    const query = process.env.E2E_MODEL ? `?model=${encodeURIComponent(process.env.E2E_MODEL)}` : '';
+    step(`open ${origin}/${query}`);
+    await page.goto(`${origin}/${query}`);
+    await page.waitForSelector('#app:not([hidden])');
+    const info = await page.textContent('#model-info');
+    step(`loaded: ${info.trim().slice(0, 100)}…`);
+
+    step('a non-image file is refused with a message');
+    await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('these are not pixels\n') });
+    await page.waitForSelector('#error:not([hidden])');
+    const message = await page.textContent('#error');
+    assert.match(message, /not an image/, message);
+    await page.setInputFiles('#file', { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 9, 0, 0, 0, 9, 8, 6, 0, 0, 0]) });
+    await page.waitForFunction(() => /could not be decoded/.test(document.querySelector('#error').textContent));
+
+    step('upload a generated PNG');
+    const scene = syntheticScene();
+    await page.evaluate(() => { const s = document.querySelector('#speed'); s.value = s.max; s.dispatchEvent(new Event('input')); });
+    await page.setInputFiles('#file', { name: 'generated-scene.png', mimeType: 'image/png', buffer: scene.png });
+    await page.waitForSelector('#error[hidden]', { state: 'attached' });
+    assert.match(await page.textContent('#original-caption'), /160×120 PNG/);
+
+    step('Dynamic Confidence stops');
+    await page.waitForSelector('#run-status[data-state="stopped"]');
+    const stopT = Number(await page.getAttribute('#run-status', 'data-stop-t'));
+    step(`stopped at t = ${stopT}: ${(await page.textContent('#run-status')).trim()}`);
+
+    step('the fixed-length runs finish');
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#fixed-table tr[data-run="fixed"]')];
+      return rows.length >= 4 && rows.every((r) => r.dataset.done === '1');
+    });
+    const fixed = await page.$$eval('#fixed-table tr[data-run]', (rows) => rows.map((r) => ({ ...r.dataset })));
+    console.table(fixed);
+    const longest = Math.max(...fixed.filter((r) => r.run === 'fixed').map((r) => Number(r.steps)));
+    const dc = fixed.find((r) => r.run === 'dc');
+    assert.equal(Number(dc.steps), stopT);
+    assert.ok(stopT >= 1 && stopT <= longest, `DC stopped at ${stopT}, after the longest fixed run (${longest})`);
+    // The DC run and the fixed run of the same length are the same computation.
+    const same = fixed.find((r) => r.run === 'fixed' && Number(r.steps) === stopT);
+    if (same) assert.equal(dc.ops, same.ops);
+    assert.ok(Number(dc.ops) <= Number(fixed.find((r) => Number(r.steps) === longest).ops));
+    assert.match(await page.textContent('#fixed-summary'), /Dynamic Confidence used/);
+
+    step('moving the threshold moves the chart point');
+    const before = await page.$eval('#tradeoff', (c) => ({ ...c.dataset }));
+    await page.evaluate(() => { const s = document.querySelector('#threshold'); s.value = s.min; s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change')); });
+    const after = await page.$eval('#tradeoff', (c) => ({ ...c.dataset }));
+    step(`point (${before.meanSteps} steps, ${before.accuracy}) → (${after.meanSteps} steps, ${after.accuracy})`);
+    assert.ok(Number(after.meanSteps) < Number(before.meanSteps), 'a lower threshold should stop earlier on average');
+    assert.notEqual(after.x, before.x);
+    await page.waitForSelector('#run-status[data-state="stopped"]');
+    const lowStop = Number(await page.getAttribute('#run-status', 'data-stop-t'));
+    assert.ok(lowStop <= stopT, `lower threshold stopped at ${lowStop}, later than ${stopT}`);
+
+    step('back to the calibrated threshold; screenshot');
+    await page.click('#threshold-reset');
+    await page.waitForFunction((t) => document.querySelector('#run-status').dataset.stopT === String(t), stopT);
+    const back = await page.$eval('#tradeoff', (c) => ({ ...c.dataset }));
+    assert.equal(back.meanSteps, before.meanSteps);
+    mkdirSync(dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    step(`saved ${SCREENSHOT}`);
+
+    step('no request left 127.0.0.1');
+    const foreign = requests.filter((u) => !/^(data|blob):/.test(u) && new URL(u).hostname !== '127.0.0.1');
+    assert.deepEqual(foreign, [], `requests to other hosts: ${foreign.join(', ')}`);
+    assert.deepEqual(problems, [], problems.join('\n'));
+    step(`passed (${requests.length} requests, all to 127.0.0.1)`);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

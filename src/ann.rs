@@ -1,0 +1,103 @@
+//! The quantized ANN the SNN was converted from: each IF layer becomes the QCFS activation
+//! `k / L` with `k = clamp(floor(z · (L / θ) + 1/2), 0, L)`. As T grows, O(T) / T of the SNN
+//! approaches these logits; at T = L a single IF layer reproduces them exactly.
+
+use crate::engine::{to_channels_last, Activity, Downstream, Scratch};
+use crate::model::{InputError, Model};
+use crate::segment::{input_current, Segment};
+
+/// QCFS activation in units of θ (the next layer's weights carry θ): `k / L`, with `L / θ`
+/// computed in f32 as the exporter and the PyTorch reference do.
+pub fn qcfs(z: f32, levels: u32, threshold: f32) -> f32 {
+    let l = levels as f32;
+    let scale = l / threshold;
+    (z * scale + 0.5).floor().clamp(0.0, l) / l
+}
+
+/// Buffers for repeated ANN forward passes (one per thread).
+///
+/// Most activations are 0 (k = 0), so weighted layers run in the engine's event form,
+/// skipping the zeros; every product k/L · w is the one the dense form computes. (Unlike the
+/// SNN, pooling is not fused into the convolution before it: for L other than a power of
+/// two k/L · w is rounded, and fusing would round a different sum.)
+#[derive(Clone, Debug)]
+pub struct QuantizedAnn {
+    analog: Segment<f64>,
+    /// The analog layers' output, channels-first.
+    current: Vec<f32>,
+    /// Each IF layer's activation, channels-last.
+    activations: Vec<Vec<f32>>,
+    downstream: Vec<Downstream>,
+    scratch: Scratch,
+}
+
+impl QuantizedAnn {
+    pub fn new(model: &Model) -> Self {
+        let stages = model.stages();
+        QuantizedAnn {
+            analog: Segment::new(model.analog_layers()),
+            current: vec![0.0; stages[0].neurons()],
+            activations: stages.iter().map(|s| vec![0.0; s.neurons()]).collect(),
+            downstream: (0..stages.len())
+                .map(|k| Downstream::new(model.downstream_layers(k)))
+                .collect(),
+            scratch: Scratch::new(model),
+        }
+    }
+
+    /// Logits for one normalised CHW input. `model` must be the one this was built for.
+    pub fn logits(&mut self, model: &Model, input: &[f64]) -> Result<&[f32], InputError> {
+        input_current(model, &mut self.analog, input, &mut self.current)?;
+        let stages = model.stages();
+        to_channels_last(&self.current, stages[0].shape, &mut self.activations[0]);
+        for (k, stage) in stages.iter().enumerate() {
+            let (upstream, rest) = self.downstream.split_at_mut(k);
+            let activation = &mut self.activations[k];
+            if let Some(previous) = upstream.last() {
+                activation.copy_from_slice(previous.output());
+            }
+            for a in activation.iter_mut() {
+                *a = qcfs(*a, model.levels(), stage.threshold);
+            }
+            rest[0].forward_events(
+                model.downstream_layers(k),
+                model.plan().stage(k),
+                activation,
+                Activity::Graded,
+                false,
+                &mut self.scratch,
+            );
+        }
+        Ok(self.downstream.last().map_or(&[][..], |s| s.output()))
+    }
+}
+
+/// Logits of the quantized ANN for one input (allocates; use [`QuantizedAnn`] in loops).
+pub fn logits(model: &Model, input: &[f64]) -> Result<Vec<f32>, InputError> {
+    QuantizedAnn::new(model)
+        .logits(model, input)
+        .map(<[f32]>::to_vec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qcfs_rounds_to_the_nearest_level_and_clips() {
+        let (levels, theta) = (4, 2.0);
+        let cases = [
+            (-1.0, 0.0),
+            (0.0, 0.0),
+            (0.24, 0.0),
+            (0.25, 0.25),
+            (0.74, 0.25),
+            (0.75, 0.5),
+            (1.9, 1.0),
+            (5.0, 1.0),
+        ];
+        for (z, expected) in cases {
+            assert_eq!(qcfs(z, levels, theta), expected, "z = {z}");
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The layers between two IF layers (or after the last one), run on channels-last maps with
+//! preallocated buffers, densely or event-driven.
+
+use super::events::{self, EventConv, EventKind};
+use super::plan::StagePlan;
+use super::{dense, pool, Scratch};
+use crate::layers::{Layer, Op};
+
+/// Output buffers for one stage's downstream layers, one channels-last map per layer.
+#[derive(Clone, Debug)]
+pub(crate) struct Downstream {
+    outputs: Vec<Vec<f32>>,
+}
+
+/// Whether the input of a stage's layers is a spike map (every non-zero value is 1) or
+/// graded values (the quantized ANN's activations k/L).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Activity {
+    Spikes,
+    Graded,
+}
+
+impl Downstream {
+    pub fn new(layers: &[Layer]) -> Self {
+        Downstream {
+            outputs: layers
+                .iter()
+                .map(|l| vec![0.0; l.output_shape.len()])
+                .collect(),
+        }
+    }
+
+    /// The last layer's output from the latest pass.
+    pub fn output(&self) -> &[f32] {
+        self.outputs.last().map_or(&[], Vec::as_slice)
+    }
+
+    /// Every layer in dense form.
+    pub fn forward_dense(&mut self, layers: &[Layer], input: &[f32], scratch: &mut Scratch) {
+        for (i, layer) in layers.iter().enumerate() {
+            let (x, y) = self.io(i, input);
+            dense_layer(layer, x, y, scratch);
+        }
+    }
+
+    /// The weighted layer in event form (fused with a following average pool when the plan
+    /// has that fusion and `fuse` is set), pooling around it dense.
+    pub fn forward_events(
+        &mut self,
+        layers: &[Layer],
+        plan: &StagePlan,
+        input: &[f32],
+        activity: Activity,
+        fuse: bool,
+        scratch: &mut Scratch,
+    ) {
+        let mut i = 0;
+        while i < layers.len() {
+            if i != plan.weighted {
+                let (x, y) = self.io(i, input);
+                dense_layer(&layers[i], x, y, scratch);
+                i += 1;
+                continue;
+            }
+            let layer = &layers[i];
+            // Pooling before the weighted layer turns spikes into graded values.
+            let kind = if activity == Activity::Spikes && i == 0 {
+                EventKind::Spikes
+            } else {
+                EventKind::Graded
+            };
+            let (x, _) = self.io(i, input);
+            let channels = layer.input_shape.channels;
+            match kind {
+                EventKind::Spikes => scratch.events.gather_spikes(x, channels),
+                EventKind::Graded => scratch.events.gather_values(x, channels),
+            }
+            let Scratch { isa, events, .. } = &*scratch;
+            match (&layer.op, plan.conv_pool.as_ref().filter(|_| fuse)) {
+                (Op::Conv2d(_), Some(conv_pool)) => {
+                    // The pool's output directly; the conv's own buffer stays unused.
+                    let pool = &layers[i + 1];
+                    let y = &mut self.outputs[i + 1];
+                    events::conv(
+                        *isa,
+                        &conv_pool.as_event_conv(),
+                        kind,
+                        events,
+                        layer.input_shape,
+                        pool.output_shape,
+                        y,
+                    );
+                    i += 2;
+                    continue;
+                }
+                (Op::Conv2d(conv), None) => {
+                    let conv = EventConv {
+                        kernel: conv.kernel,
+                        stride: conv.stride,
+                        padding: conv.padding,
+                        weight: conv.weight(),
+                        bias: conv.bias(),
+                        divisor: None,
+                    };
+                    let y = &mut self.outputs[i];
+                    events::conv(
+                        *isa,
+                        &conv,
+                        kind,
+                        events,
+                        layer.input_shape,
+                        layer.output_shape,
+                        y,
+                    );
+                }
+                (Op::Linear(linear), _) => {
+                    let y = &mut self.outputs[i];
+                    events::linear(linear, kind, events, layer.input_shape, y);
+                }
+                _ => unreachable!("{}: the plan's weighted layer has weights", layer.name),
+            }
+            i += 1;
+        }
+    }
+
+    /// The input and output buffers of layer `i`.
+    fn io<'a>(&'a mut self, i: usize, input: &'a [f32]) -> (&'a [f32], &'a mut [f32]) {
+        let (done, rest) = self.outputs.split_at_mut(i);
+        (done.last().map_or(input, Vec::as_slice), &mut rest[0])
+    }
+}
+
+fn dense_layer(layer: &Layer, x: &[f32], y: &mut [f32], scratch: &mut Scratch) {
+    match &layer.op {
+        Op::Conv2d(conv) => dense::conv(
+            scratch.isa,
+            conv,
+            x,
+            layer.input_shape,
+            layer.output_shape,
+            &mut scratch.padded,
+            y,
+        ),
+        Op::AvgPool2d(p) => pool::avg_pool(p, x, layer.input_shape, layer.output_shape, y),
+        Op::GlobalAvgPool(_) => pool::global_avg_pool(x, layer.input_shape, y),
+        Op::Linear(linear) => dense::linear(linear, x, layer.input_shape, y),
+        Op::If { .. } => unreachable!("{}: IF layers bound the stages", layer.name),
+    }
+}

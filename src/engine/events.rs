@@ -1,0 +1,362 @@
+//! Event-driven forms on channels-last maps: only non-zero inputs do work, and a spike (an
+//! input of exactly 1) costs additions only.
+//!
+//! Each step the input map is compacted into [`Events`], the non-zero channels of every
+//! pixel. The convolution then visits each output pixel once and, for every kernel offset
+//! whose input pixel has events, adds those events' weight rows into a register tile of
+//! `OC` output channels: the additions a scatter would make, done output by output so that
+//! the accumulator is stored once instead of read and written once per event. With weights
+//! on the exporter's 2^-16 grid every sum is exact, so the order does not change the
+//! result and this path matches the dense one bit for bit.
+
+use super::isa::{tile_starts, Isa};
+use crate::layers::{Linear, Shape};
+
+/// Output channels per register tile: 8 vector accumulators with the loads in flight.
+const BASELINE_CHANNELS: usize = 32;
+#[cfg(target_arch = "x86_64")]
+const AVX2_CHANNELS: usize = 64;
+
+/// Channels tested at once when gathering events.
+const MASK_WIDTH: usize = 8;
+
+/// The non-zero values of a channels-last map, pixel by pixel, channels ascending.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Events {
+    /// `starts[p]..starts[p + 1]` indexes pixel `p`'s events.
+    starts: Vec<u32>,
+    channels: Vec<u32>,
+    /// The events' values; filled only by [`Events::gather_values`].
+    values: Vec<f32>,
+}
+
+impl Events {
+    /// Room for maps of up to `pixels` pixels and `values` values.
+    pub fn with_capacity(pixels: usize, values: usize) -> Self {
+        Events {
+            starts: vec![0; pixels + 1],
+            // One spare slot: the compaction writes a candidate before deciding to keep it.
+            channels: vec![0; values + 1],
+            values: vec![0.0; values + 1],
+        }
+    }
+
+    /// Lists the non-zero channels of each pixel of a map whose non-zero values are all 1.
+    pub fn gather_spikes(&mut self, map: &[f32], channels: usize) {
+        self.gather::<false>(map, channels);
+    }
+
+    /// Lists the non-zero channels of each pixel with their values.
+    pub fn gather_values(&mut self, map: &[f32], channels: usize) {
+        self.gather::<true>(map, channels);
+    }
+
+    fn gather<const VALUES: bool>(&mut self, map: &[f32], channels: usize) {
+        let pixels = map.len() / channels;
+        let starts = &mut self.starts[..pixels + 1];
+        let (kept, values) = (&mut self.channels[..], &mut self.values[..]);
+        let mut count = 0;
+        starts[0] = 0;
+        for (pixel, start) in map.chunks_exact(channels).zip(&mut starts[1..]) {
+            // Eight channels at a time: one vector compare gives a bit mask, and only its
+            // set bits (the events, mostly none) cost a store each.
+            let mut chunks = pixel.chunks_exact(MASK_WIDTH);
+            let mut first = 0;
+            for chunk in &mut chunks {
+                let chunk: &[f32; MASK_WIDTH] = chunk.try_into().unwrap();
+                let mut mask = nonzero_bits(chunk);
+                while mask != 0 {
+                    let j = mask.trailing_zeros() as usize;
+                    kept[count] = (first + j) as u32;
+                    if VALUES {
+                        values[count] = chunk[j];
+                    }
+                    count += 1;
+                    mask &= mask - 1;
+                }
+                first += MASK_WIDTH;
+            }
+            // The channels left over (maps whose width is not a multiple of eight):
+            // branch-free, writing every candidate and advancing past the kept ones.
+            for (j, &x) in chunks.remainder().iter().enumerate() {
+                kept[count] = (first + j) as u32;
+                if VALUES {
+                    values[count] = x;
+                }
+                count += (x != 0.0) as usize;
+            }
+            *start = count as u32;
+        }
+    }
+
+    fn range(&self, pixel: usize) -> std::ops::Range<usize> {
+        self.starts[pixel] as usize..self.starts[pixel + 1] as usize
+    }
+
+    /// The non-zero channels of pixel `pixel`.
+    fn channels(&self, pixel: usize) -> &[u32] {
+        &self.channels[self.range(pixel)]
+    }
+
+    /// The values of [`Events::channels`] (after [`Events::gather_values`]).
+    fn values(&self, pixel: usize) -> &[f32] {
+        &self.values[self.range(pixel)]
+    }
+}
+
+/// Bit `j` set where `chunk[j] != 0`: a compare and a move-mask, written with intrinsics
+/// because LLVM does not turn the scalar form into them.
+#[inline(always)]
+fn nonzero_bits(chunk: &[f32; MASK_WIDTH]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cmpneq_ps, _mm_loadu_ps, _mm_movemask_ps, _mm_setzero_ps};
+        // SAFETY: SSE is part of the x86-64 baseline; both loads read within `chunk`.
+        unsafe {
+            let zero = _mm_setzero_ps();
+            let low = _mm_movemask_ps(_mm_cmpneq_ps(_mm_loadu_ps(chunk.as_ptr()), zero));
+            let high = _mm_movemask_ps(_mm_cmpneq_ps(_mm_loadu_ps(chunk[4..].as_ptr()), zero));
+            (low | high << 4) as u32
+        }
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use std::arch::wasm32::{f32x4, f32x4_ne, i32x4_bitmask};
+        let quad = |q: &[f32]| {
+            i32x4_bitmask(f32x4_ne(
+                f32x4(q[0], q[1], q[2], q[3]),
+                f32x4(0.0, 0.0, 0.0, 0.0),
+            ))
+        };
+        (quad(&chunk[..4]) | quad(&chunk[4..]) << 4) as u32
+    }
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
+    {
+        chunk
+            .iter()
+            .enumerate()
+            .fold(0, |m, (j, &x)| m | ((x != 0.0) as u32) << j)
+    }
+}
+
+/// A convolution in event form: the model's own, or one fused with the average pool after
+/// it (see [`super::plan::ConvPool`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EventConv<'a> {
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    /// Taps-major `[kh][kw][in][out]`.
+    pub weight: &'a [f32],
+    pub bias: &'a [f32],
+    /// Divides every output at the end: the window size of a fused average pool.
+    pub divisor: Option<f32>,
+}
+
+/// What an event adds: its weight row (a spike) or the row times its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EventKind {
+    Spikes,
+    Graded,
+}
+
+/// Applies `conv` to the events of an `input_shape` map, writing the channels-last
+/// `output_shape` map.
+pub(crate) fn conv(
+    isa: Isa,
+    conv: &EventConv,
+    kind: EventKind,
+    events: &Events,
+    input_shape: Shape,
+    output_shape: Shape,
+    output: &mut [f32],
+) {
+    let geometry = Geometry::new(conv, input_shape, output_shape);
+    match (isa, kind) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2` is only chosen after detecting AVX2 on this CPU.
+        (Isa::Avx2, EventKind::Spikes) => unsafe { conv_avx2::<false>(&geometry, events, output) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        (Isa::Avx2, EventKind::Graded) => unsafe { conv_avx2::<true>(&geometry, events, output) },
+        (Isa::Baseline, EventKind::Spikes) => {
+            conv_tiled::<BASELINE_CHANNELS, false>(&geometry, events, output)
+        }
+        (Isa::Baseline, EventKind::Graded) => {
+            conv_tiled::<BASELINE_CHANNELS, true>(&geometry, events, output)
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn conv_avx2<const VALUES: bool>(geometry: &Geometry, events: &Events, output: &mut [f32]) {
+    conv_tiled::<AVX2_CHANNELS, VALUES>(geometry, events, output)
+}
+
+struct Geometry<'a> {
+    conv: EventConv<'a>,
+    input: Shape,
+    output: Shape,
+}
+
+impl<'a> Geometry<'a> {
+    fn new(conv: &EventConv<'a>, input: Shape, output: Shape) -> Self {
+        Geometry {
+            conv: *conv,
+            input,
+            output,
+        }
+    }
+
+    /// Kernel offsets along one axis whose input coordinate `o * stride + k - padding` lies
+    /// in `0..input_len`.
+    fn taps(&self, o: usize, input_len: usize) -> std::ops::Range<usize> {
+        let EventConv {
+            kernel,
+            stride,
+            padding,
+            ..
+        } = self.conv;
+        let start = padding.saturating_sub(o * stride);
+        let end = kernel.min((input_len + padding).saturating_sub(o * stride));
+        start..end.max(start)
+    }
+}
+
+#[inline(always)]
+fn conv_tiled<const OC: usize, const VALUES: bool>(
+    geometry: &Geometry,
+    events: &Events,
+    output: &mut [f32],
+) {
+    if geometry.output.channels >= OC {
+        cover::<OC, VALUES>(geometry, events, output)
+    } else {
+        cover::<1, VALUES>(geometry, events, output)
+    }
+}
+
+#[inline(always)]
+fn cover<const OC: usize, const VALUES: bool>(
+    geometry: &Geometry,
+    events: &Events,
+    output: &mut [f32],
+) {
+    let EventConv {
+        kernel,
+        stride,
+        padding,
+        weight,
+        bias,
+        divisor,
+    } = geometry.conv;
+    let (c_in, c_out) = (geometry.input.channels, geometry.output.channels);
+    let (in_w, out_w) = (geometry.input.width, geometry.output.width);
+    let tap_len = c_in * c_out;
+    for first_channel in tile_starts(c_out, OC) {
+        let bias: [f32; OC] = bias[first_channel..][..OC].try_into().unwrap();
+        for oy in 0..geometry.output.height {
+            let rows = geometry.taps(oy, geometry.input.height);
+            for ox in 0..out_w {
+                let cols = geometry.taps(ox, in_w);
+                let mut acc = bias;
+                for ky in rows.clone() {
+                    let iy = oy * stride + ky - padding;
+                    for kx in cols.clone() {
+                        let pixel = iy * in_w + ox * stride + kx - padding;
+                        let weights = &weight[(ky * kernel + kx) * tap_len..][..tap_len];
+                        let channels = events.channels(pixel);
+                        if VALUES {
+                            for (&c, &v) in channels.iter().zip(events.values(pixel)) {
+                                let row = &weights[c as usize * c_out + first_channel..][..OC];
+                                for j in 0..OC {
+                                    acc[j] += v * row[j];
+                                }
+                            }
+                        } else {
+                            for &c in channels {
+                                let row = &weights[c as usize * c_out + first_channel..][..OC];
+                                for j in 0..OC {
+                                    acc[j] += row[j];
+                                }
+                            }
+                        }
+                    }
+                }
+                if let Some(divisor) = divisor {
+                    for a in &mut acc {
+                        *a /= divisor;
+                    }
+                }
+                output[(oy * out_w + ox) * c_out + first_channel..][..OC].copy_from_slice(&acc);
+            }
+        }
+    }
+}
+
+/// A linear layer in event form: the same columns as [`super::dense::linear`] in the same
+/// order, skipping the zeros (which add nothing).
+pub(crate) fn linear(
+    linear: &Linear,
+    kind: EventKind,
+    events: &Events,
+    input_shape: Shape,
+    output: &mut [f32],
+) {
+    output.copy_from_slice(linear.bias());
+    let plane = input_shape.plane();
+    for p in 0..plane {
+        let channels = events.channels(p);
+        match kind {
+            EventKind::Spikes => {
+                for &c in channels {
+                    for (o, &w) in output.iter_mut().zip(linear.column(c as usize * plane + p)) {
+                        *o += w;
+                    }
+                }
+            }
+            EventKind::Graded => {
+                for (&c, &v) in channels.iter().zip(events.values(p)) {
+                    for (o, &w) in output.iter_mut().zip(linear.column(c as usize * plane + p)) {
+                        *o += v * w;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_list_each_pixels_non_zero_channels() {
+        let map = [0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.5, 0.0, 2.0];
+        let mut events = Events::with_capacity(3, 38);
+        events.gather_values(&map, 3);
+        assert_eq!(events.channels(0), &[1, 2]);
+        assert_eq!(events.channels(1), &[] as &[u32]);
+        assert_eq!(events.channels(2), &[0, 2]);
+        assert_eq!(events.values(2), &[0.5, 2.0]);
+        events.gather_spikes(&map[..6], 3);
+        assert_eq!(events.channels(0), &[1, 2]);
+        assert_eq!(events.channels(1), &[] as &[u32]);
+
+        // Wide pixels go through the bit masks, the leftover channels one by one.
+        let wide: Vec<f32> = (0..2 * 19).map(|i| (i % 3 == 0) as u8 as f32).collect();
+        events.gather_spikes(&wide, 19);
+        let expected = |pixel: usize| -> Vec<u32> {
+            (0..19)
+                .filter(|c| (pixel * 19 + c) % 3 == 0)
+                .map(|c| c as u32)
+                .collect()
+        };
+        assert_eq!(events.channels(0), expected(0).as_slice());
+        assert_eq!(events.channels(1), expected(1).as_slice());
+    }
+}

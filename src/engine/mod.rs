@@ -1,0 +1,65 @@
+//! The spiking engine: how activity travels from one IF layer to the next, on channels-last
+//! maps, in dense or event-driven form.
+//!
+//! [`crate::snn::Simulation`] and [`crate::ann::QuantizedAnn`] drive it; the analog first
+//! layer (computed once per image, in f64) stays with the channels-first reference forms in
+//! [`crate::layers`].
+//!
+//! - [`layout`]: channels-last maps and the channels-first view the public API returns.
+//! - [`dense`]: the dense (reference) forms: a register-tiled direct convolution.
+//! - [`events`]: the event-driven forms: per-pixel event lists, accumulate-only kernels.
+//! - [`plan`]: what is precomputed per model (a convolution fused with the pool after it).
+//! - [`downstream`]: runs the layers after one IF layer with preallocated buffers.
+//! - [`isa`]: AVX2 on x86-64 when the CPU has it, the baseline (SSE2, simd128) otherwise.
+
+mod dense;
+mod downstream;
+mod events;
+mod isa;
+mod layout;
+mod plan;
+mod pool;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use downstream::{Activity, Downstream};
+pub(crate) use layout::to_channels_last;
+pub use layout::{ChannelsFirst, ChannelsFirstIter};
+pub(crate) use plan::Plan;
+
+use crate::layers::Op;
+use crate::model::Model;
+use events::Events;
+use isa::Isa;
+
+/// Working memory shared by the stages of one simulation, sized so that a step never
+/// allocates.
+#[derive(Clone, Debug)]
+pub(crate) struct Scratch {
+    isa: Isa,
+    /// A zero-padded copy of a dense convolution's input.
+    padded: Vec<f32>,
+    events: Events,
+}
+
+impl Scratch {
+    pub fn new(model: &Model) -> Self {
+        let (mut padded, mut pixels, mut values) = (0, 0, 0);
+        for layer in (0..model.stages().len()).flat_map(|k| model.downstream_layers(k)) {
+            let s = layer.input_shape;
+            if let Op::Conv2d(conv) = &layer.op {
+                let p = 2 * conv.padding;
+                padded = padded.max((s.height + p) * (s.width + p) * s.channels);
+            }
+            if layer.is_weighted() {
+                pixels = pixels.max(s.plane());
+                values = values.max(s.len());
+            }
+        }
+        Scratch {
+            isa: Isa::get(),
+            padded: vec![0.0; padded],
+            events: Events::with_capacity(pixels, values),
+        }
+    }
+}

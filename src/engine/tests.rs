@@ -1,0 +1,168 @@
+//! The channels-last kernels against the channels-first reference forms of
+//! [`crate::layers`], for every instruction set this CPU runs, at widths that exercise the
+//! full register tiles, their overlapping last tiles and the narrow fallbacks.
+
+use super::events::{self, EventConv, EventKind, Events};
+use super::isa::Isa;
+use super::layout::to_channels_last;
+use super::plan::ConvPool;
+use super::{dense, pool};
+use crate::layers::{AvgPool2d, Conv2d, Shape};
+
+fn isas() -> Vec<Isa> {
+    let mut isas = vec![Isa::Baseline];
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        isas.push(Isa::Avx2);
+    }
+    isas
+}
+
+/// Deterministic weights `k · 2^-12` on the exporter's grid.
+fn grid(i: usize, salt: usize) -> f32 {
+    let k = ((i * 7919 + salt * 104_729) % 257) as f32 - 128.0;
+    k / 4096.0
+}
+
+fn random_conv(c_in: usize, c_out: usize, kernel: usize, stride: usize, padding: usize) -> Conv2d {
+    let weight = (0..c_out * c_in * kernel * kernel)
+        .map(|i| grid(i, 1))
+        .collect();
+    let bias = (0..c_out).map(|i| grid(i, 2)).collect();
+    Conv2d::new(weight, bias, c_in, kernel, stride, padding)
+}
+
+/// A channels-first map: spikes (0 or 1, about a third firing) or graded values k/4.
+fn input_map(shape: Shape, graded: bool) -> Vec<f32> {
+    (0..shape.len())
+        .map(|i| {
+            let r = (i * 2_654_435_761) % 97;
+            match (graded, r % 3) {
+                (_, 1 | 2) => 0.0,
+                (false, _) => 1.0,
+                (true, _) => ((r % 4) + 1) as f32 / 4.0,
+            }
+        })
+        .collect()
+}
+
+fn channels_last(chw: &[f32], shape: Shape) -> Vec<f32> {
+    let mut hwc = vec![0.0; chw.len()];
+    to_channels_last(chw, shape, &mut hwc);
+    hwc
+}
+
+/// (kernel, stride, padding) of the model's convolutions and a few others.
+const GEOMETRIES: [(usize, usize, usize); 4] = [(3, 1, 1), (2, 1, 0), (3, 2, 1), (1, 1, 0)];
+
+#[test]
+fn dense_and_event_convolutions_match_the_reference() {
+    // 72 output channels: whole tiles plus an overlapping one; 40 is below the AVX2 event
+    // tile (64) and takes the narrow path there. 5 input channels exercise the gather's
+    // leftover channels; 9×7 pixels is not a multiple of the dense tile.
+    for (c_in, c_out) in [(24, 72), (5, 40), (16, 8)] {
+        for (kernel, stride, padding) in GEOMETRIES {
+            let conv = random_conv(c_in, c_out, kernel, stride, padding);
+            let input_shape = Shape::new(c_in, 9, 7);
+            let (h, w) = conv.output_size(9, 7).unwrap();
+            let output_shape = Shape::new(c_out, h, w);
+            for graded in [false, true] {
+                let chw = input_map(input_shape, graded);
+                let mut expected = vec![0.0; output_shape.len()];
+                conv.forward_dense(&chw, input_shape, output_shape, &mut expected);
+                let expected = channels_last(&expected, output_shape);
+                let hwc = channels_last(&chw, input_shape);
+                let mut events = Events::with_capacity(input_shape.plane(), input_shape.len());
+                let kind = if graded {
+                    events.gather_values(&hwc, c_in);
+                    EventKind::Graded
+                } else {
+                    events.gather_spikes(&hwc, c_in);
+                    EventKind::Spikes
+                };
+                let event_conv = EventConv {
+                    kernel,
+                    stride,
+                    padding,
+                    weight: conv.weight(),
+                    bias: conv.bias(),
+                    divisor: None,
+                };
+                let case = format!("{c_in}→{c_out} k{kernel} s{stride} p{padding} graded {graded}");
+                for isa in isas() {
+                    let mut padded = vec![0.0; 11 * 9 * c_in];
+                    let mut out = vec![f32::NAN; output_shape.len()];
+                    dense::conv(
+                        isa,
+                        &conv,
+                        &hwc,
+                        input_shape,
+                        output_shape,
+                        &mut padded,
+                        &mut out,
+                    );
+                    assert_eq!(out, expected, "dense {isa:?} {case}");
+                    let mut out = vec![f32::NAN; output_shape.len()];
+                    events::conv(
+                        isa,
+                        &event_conv,
+                        kind,
+                        &events,
+                        input_shape,
+                        output_shape,
+                        &mut out,
+                    );
+                    assert_eq!(out, expected, "events {isa:?} {case}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn convolution_fused_with_its_pool_matches_convolution_then_pool() {
+    for (kernel, stride, padding) in GEOMETRIES {
+        for (pool_kernel, pool_stride) in [(2, 2), (3, 3), (2, 1)] {
+            let (c_in, c_out) = (12, 72);
+            let conv = random_conv(c_in, c_out, kernel, stride, padding);
+            let pool = AvgPool2d {
+                kernel: pool_kernel,
+                stride: pool_stride,
+            };
+            let input_shape = Shape::new(c_in, 11, 10);
+            let (h, w) = conv.output_size(11, 10).unwrap();
+            let conv_shape = Shape::new(c_out, h, w);
+            let Some((ph, pw)) = pool.output_size(h, w) else {
+                continue;
+            };
+            let pooled_shape = Shape::new(c_out, ph, pw);
+            let chw = input_map(input_shape, false);
+            let mut conv_out = vec![0.0; conv_shape.len()];
+            conv.forward_dense(&chw, input_shape, conv_shape, &mut conv_out);
+            let conv_out = channels_last(&conv_out, conv_shape);
+            let mut expected = vec![0.0; pooled_shape.len()];
+            pool::avg_pool(&pool, &conv_out, conv_shape, pooled_shape, &mut expected);
+
+            let hwc = channels_last(&chw, input_shape);
+            let mut events = Events::with_capacity(input_shape.plane(), input_shape.len());
+            events.gather_spikes(&hwc, c_in);
+            let fused = ConvPool::new(&conv, &pool);
+            for isa in isas() {
+                let mut out = vec![f32::NAN; pooled_shape.len()];
+                events::conv(
+                    isa,
+                    &fused.as_event_conv(),
+                    EventKind::Spikes,
+                    &events,
+                    input_shape,
+                    pooled_shape,
+                    &mut out,
+                );
+                assert_eq!(
+                    out, expected,
+                    "{isa:?} k{kernel} s{stride} p{padding} pool {pool_kernel}/{pool_stride}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! 2-D convolution over CHW maps: square kernel, stride, zero padding.
+
+use super::{valid_outputs, CacheAligned, Real, Shape};
+
+/// A convolution with its weights converted to f32 once at load time.
+#[derive(Clone, Debug)]
+pub struct Conv2d {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    /// Taps-major, `[kh][kw][in][out]`: for each kernel offset and input channel, one
+    /// contiguous row of `out` weights. Every form reads it that way: the scatter form adds a
+    /// row per non-zero input, and the channels-last kernels of [`crate::engine`] load vectors
+    /// of output channels from it.
+    weight: CacheAligned,
+    bias: Vec<f32>,
+}
+
+impl Conv2d {
+    /// `weight` is `[out][in][kernel][kernel]`, as in the file.
+    pub fn new(
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+        in_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Self {
+        let out_channels = bias.len();
+        assert_eq!(
+            weight.len(),
+            out_channels * in_channels * kernel * kernel,
+            "conv2d weight length"
+        );
+        let taps = kernel * kernel;
+        let mut taps_major = vec![0.0; weight.len()];
+        for (out, filter) in weight.chunks_exact(in_channels * taps).enumerate() {
+            for (input, window) in filter.chunks_exact(taps).enumerate() {
+                for (tap, &w) in window.iter().enumerate() {
+                    taps_major[(tap * in_channels + input) * out_channels + out] = w;
+                }
+            }
+        }
+        Conv2d {
+            in_channels,
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            weight: CacheAligned::new(&taps_major),
+            bias,
+        }
+    }
+
+    /// Output height and width for an input of `height × width`, or None if the kernel
+    /// does not fit.
+    pub fn output_size(&self, height: usize, width: usize) -> Option<(usize, usize)> {
+        let span = |len: usize| {
+            (len + 2 * self.padding)
+                .checked_sub(self.kernel)
+                .map(|s| s / self.stride + 1)
+        };
+        Some((span(height)?, span(width)?))
+    }
+
+    /// All weights, taps-major: `[kh][kw][in][out]`.
+    pub fn weight(&self) -> &[f32] {
+        self.weight.as_slice()
+    }
+
+    /// The weight from input channel `input` at kernel offset (`ky`, `kx`) to channel `output`.
+    pub fn weight_at(&self, output: usize, input: usize, ky: usize, kx: usize) -> f32 {
+        self.weight()[self.row_start(input, ky, kx) + output]
+    }
+
+    /// Where the row of `out_channels` weights of (`input`, `ky`, `kx`) starts.
+    fn row_start(&self, input: usize, ky: usize, kx: usize) -> usize {
+        ((ky * self.kernel + kx) * self.in_channels + input) * self.out_channels
+    }
+
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+
+    /// Gather form: each output plane starts at the bias and accumulates one shifted input
+    /// row per (in, ky, kx), so the inner loop runs over contiguous output pixels.
+    pub fn forward_dense<T: Real>(
+        &self,
+        input: &[T],
+        input_shape: Shape,
+        output_shape: Shape,
+        output: &mut [T],
+    ) {
+        let (in_h, in_w) = (input_shape.height, input_shape.width);
+        let (out_h, out_w) = (output_shape.height, output_shape.width);
+        let k = self.kernel;
+        for (oc, out_plane) in output.chunks_exact_mut(output_shape.plane()).enumerate() {
+            out_plane.fill(T::from_f32(self.bias[oc]));
+            for (ic, in_plane) in input.chunks_exact(input_shape.plane()).enumerate() {
+                for ky in 0..k {
+                    let rows = valid_outputs(ky, self.stride, self.padding, in_h, out_h);
+                    for kx in 0..k {
+                        let w = T::from_f32(self.weight_at(oc, ic, ky, kx));
+                        let cols = valid_outputs(kx, self.stride, self.padding, in_w, out_w);
+                        if cols.is_empty() {
+                            continue;
+                        }
+                        for oy in rows.clone() {
+                            let iy = oy * self.stride + ky - self.padding;
+                            let in_row = &in_plane[iy * in_w..][..in_w];
+                            let out_row = &mut out_plane[oy * out_w..][..out_w][cols.clone()];
+                            let ix0 = cols.start * self.stride + kx - self.padding;
+                            if self.stride == 1 {
+                                let len = out_row.len();
+                                for (o, &x) in out_row.iter_mut().zip(&in_row[ix0..ix0 + len]) {
+                                    *o += w * x;
+                                }
+                            } else {
+                                for (o, &x) in out_row
+                                    .iter_mut()
+                                    .zip(in_row[ix0..].iter().step_by(self.stride))
+                                {
+                                    *o += w * x;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Scatter form: each non-zero input adds its weight column (all output channels) at
+    /// every output position whose window covers it. Accumulates channels-last in `scratch`,
+    /// then writes `output` in CHW order.
+    pub fn forward_scatter(
+        &self,
+        inputs: &[(u32, f32)],
+        input_shape: Shape,
+        output_shape: Shape,
+        scratch: &mut [f32],
+        output: &mut [f32],
+    ) {
+        let (in_h, in_w) = (input_shape.height, input_shape.width);
+        let (out_h, out_w) = (output_shape.height, output_shape.width);
+        let (k, stride, padding, c_out) =
+            (self.kernel, self.stride, self.padding, self.out_channels);
+        let accumulators = &mut scratch[..output_shape.len()];
+        for pixel in accumulators.chunks_exact_mut(c_out) {
+            pixel.copy_from_slice(&self.bias);
+        }
+        for &(index, value) in inputs {
+            let index = index as usize;
+            let (ic, iy, ix) = (index / (in_h * in_w), index / in_w % in_h, index % in_w);
+            for ky in 0..k {
+                let Some(oy) = output_coordinate(iy, ky, stride, padding, out_h) else {
+                    continue;
+                };
+                for kx in 0..k {
+                    let Some(ox) = output_coordinate(ix, kx, stride, padding, out_w) else {
+                        continue;
+                    };
+                    let column = &self.weight()[self.row_start(ic, ky, kx)..][..c_out];
+                    let target = &mut accumulators[(oy * out_w + ox) * c_out..][..c_out];
+                    if value == 1.0 {
+                        for (acc, &w) in target.iter_mut().zip(column) {
+                            *acc += w;
+                        }
+                    } else {
+                        for (acc, &w) in target.iter_mut().zip(column) {
+                            *acc += value * w;
+                        }
+                    }
+                }
+            }
+        }
+        // channels-last → CHW
+        let plane = output_shape.plane();
+        for (position, pixel) in accumulators.chunks_exact(c_out).enumerate() {
+            for (oc, &v) in pixel.iter().enumerate() {
+                output[oc * plane + position] = v;
+            }
+        }
+    }
+}
+
+/// The output coordinate whose window samples input coordinate `input` at kernel offset
+/// `offset`, if there is one: `o * stride + offset - padding == input`.
+#[inline(always)]
+fn output_coordinate(
+    input: usize,
+    offset: usize,
+    stride: usize,
+    padding: usize,
+    output_len: usize,
+) -> Option<usize> {
+    let scaled = (input + padding).checked_sub(offset)?;
+    // Stride 1 is the common case; skip the divisions there.
+    let o = if stride == 1 {
+        scaled
+    } else if scaled % stride == 0 {
+        scaled / stride
+    } else {
+        return None;
+    };
+    (o < output_len).then_some(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Plain six-loop convolution with explicit bounds checks, in f64.
+    fn naive(conv: &Conv2d, input: &[f64], input_shape: Shape, output_shape: Shape) -> Vec<f64> {
+        let k = conv.kernel;
+        let mut out = vec![0.0; output_shape.len()];
+        for oc in 0..conv.out_channels {
+            for oy in 0..output_shape.height {
+                for ox in 0..output_shape.width {
+                    let mut sum = conv.bias[oc] as f64;
+                    for ic in 0..conv.in_channels {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let iy = (oy * conv.stride + ky) as isize - conv.padding as isize;
+                                let ix = (ox * conv.stride + kx) as isize - conv.padding as isize;
+                                if iy < 0
+                                    || ix < 0
+                                    || iy >= input_shape.height as isize
+                                    || ix >= input_shape.width as isize
+                                {
+                                    continue;
+                                }
+                                let x = input[(ic * input_shape.height + iy as usize)
+                                    * input_shape.width
+                                    + ix as usize];
+                                sum += conv.weight_at(oc, ic, ky, kx) as f64 * x;
+                            }
+                        }
+                    }
+                    out[(oc * output_shape.height + oy) * output_shape.width + ox] = sum;
+                }
+            }
+        }
+        out
+    }
+
+    fn grid_value(i: usize) -> f32 {
+        (((i * 7919) % 61) as f32 - 30.0) / 64.0
+    }
+
+    #[test]
+    fn dense_and_scatter_match_naive_for_all_geometries() {
+        for (kernel, stride, padding) in [
+            (1, 1, 0),
+            (2, 1, 0),
+            (3, 1, 1),
+            (3, 2, 1),
+            (2, 2, 0),
+            (3, 2, 0),
+            (3, 1, 2),
+        ] {
+            let (c_in, c_out, h, w) = (2, 3, 7, 6);
+            let weight: Vec<f32> = (0..c_out * c_in * kernel * kernel)
+                .map(grid_value)
+                .collect();
+            let bias: Vec<f32> = (0..c_out).map(|i| grid_value(i + 100)).collect();
+            let conv = Conv2d::new(weight, bias, c_in, kernel, stride, padding);
+            let (out_h, out_w) = conv.output_size(h, w).unwrap();
+            let (input_shape, output_shape) =
+                (Shape::new(c_in, h, w), Shape::new(c_out, out_h, out_w));
+            let spikes: Vec<f32> = (0..input_shape.len())
+                .map(|i| ((i * 31) % 3 == 0) as u8 as f32)
+                .collect();
+
+            let expected = naive(
+                &conv,
+                &spikes.iter().map(|&s| s as f64).collect::<Vec<_>>(),
+                input_shape,
+                output_shape,
+            );
+            let mut dense = vec![0.0f32; output_shape.len()];
+            conv.forward_dense(&spikes, input_shape, output_shape, &mut dense);
+            let events: Vec<(u32, f32)> = spikes
+                .iter()
+                .enumerate()
+                .filter(|(_, &s)| s != 0.0)
+                .map(|(i, &s)| (i as u32, s))
+                .collect();
+            let mut scratch = vec![0.0f32; output_shape.len()];
+            let mut scattered = vec![0.0f32; output_shape.len()];
+            conv.forward_scatter(
+                &events,
+                input_shape,
+                output_shape,
+                &mut scratch,
+                &mut scattered,
+            );
+
+            let expected: Vec<f32> = expected.iter().map(|&v| v as f32).collect();
+            assert_eq!(dense, expected, "dense k{kernel} s{stride} p{padding}");
+            assert_eq!(
+                scattered, expected,
+                "scatter k{kernel} s{stride} p{padding}"
+            );
+        }
+    }
+
+    #[test]
+    fn dense_f64_matches_naive_on_analog_input() {
+        let conv = Conv2d::new(
+            (0..2 * 3 * 4).map(grid_value).collect(),
+            vec![0.5, -0.25],
+            3,
+            2,
+            1,
+            0,
+        );
+        let input_shape = Shape::new(3, 5, 5);
+        let output_shape = Shape::new(2, 4, 4);
+        let input: Vec<f64> = (0..input_shape.len())
+            .map(|i| (i as f64 * 0.37).sin())
+            .collect();
+        let mut out = vec![0.0f64; output_shape.len()];
+        conv.forward_dense(&input, input_shape, output_shape, &mut out);
+        for (a, b) in out
+            .iter()
+            .zip(naive(&conv, &input, input_shape, output_shape))
+        {
+            assert!((a - b).abs() < 1e-12);
+        }
+    }
+}

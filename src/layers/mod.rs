@@ -1,0 +1,283 @@
+//! The network's operations, one file per kind.
+//!
+//! Every op has a dense forward pass written over [`Real`], so the same code runs in f64 (the
+//! analog first layer, fed by the image) and in f32 (the quantized ANN and the reference SNN
+//! engine). Weighted ops fed by spikes also have an event-driven *scatter* form: for each
+//! non-zero input, add that input's weight column into the output. With weights on the
+//! exporter's 2^-16 grid every such sum is exact in f32, so gather and scatter agree bit for
+//! bit (docs/model-format.md).
+
+mod aligned;
+mod avgpool2d;
+mod conv2d;
+mod global_avgpool;
+mod linear;
+
+pub use aligned::CacheAligned;
+pub use avgpool2d::AvgPool2d;
+pub use conv2d::Conv2d;
+pub use global_avgpool::GlobalAvgPool;
+pub use linear::Linear;
+
+use std::ops::{Add, AddAssign, Div, Mul, Range};
+
+/// Shape of one activation map, channels × height × width (vectors are `n × 1 × 1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Shape {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl Shape {
+    pub const fn new(channels: usize, height: usize, width: usize) -> Self {
+        Shape {
+            channels,
+            height,
+            width,
+        }
+    }
+
+    /// Number of values (neurons) in the map.
+    pub const fn len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of spatial positions in one channel plane.
+    pub const fn plane(&self) -> usize {
+        self.height * self.width
+    }
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}×{}×{}", self.channels, self.height, self.width)
+    }
+}
+
+/// The float types the dense kernels run in: f64 for the analog first layer, f32 elsewhere.
+pub trait Real:
+    Copy + Default + Add<Output = Self> + Mul<Output = Self> + Div<Output = Self> + AddAssign
+{
+    fn from_f32(value: f32) -> Self;
+    fn from_usize(value: usize) -> Self;
+}
+
+impl Real for f32 {
+    #[inline(always)]
+    fn from_f32(value: f32) -> Self {
+        value
+    }
+    #[inline(always)]
+    fn from_usize(value: usize) -> Self {
+        value as f32
+    }
+}
+
+impl Real for f64 {
+    #[inline(always)]
+    fn from_f32(value: f32) -> Self {
+        value as f64
+    }
+    #[inline(always)]
+    fn from_usize(value: usize) -> Self {
+        value as f64
+    }
+}
+
+/// What a layer does. Integrate-and-fire layers carry only their threshold: their state lives
+/// in [`crate::neurons::IfNeurons`], and the quantized ANN reads the same threshold.
+#[derive(Clone, Debug)]
+pub enum Op {
+    Conv2d(Conv2d),
+    AvgPool2d(AvgPool2d),
+    GlobalAvgPool(GlobalAvgPool),
+    Linear(Linear),
+    If { threshold: f32 },
+}
+
+/// One entry of the model's sequential layer list, with its activation shapes resolved.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    pub name: String,
+    pub op: Op,
+    pub input_shape: Shape,
+    pub output_shape: Shape,
+}
+
+impl Layer {
+    /// The `kind` string of the model file.
+    pub fn kind(&self) -> &'static str {
+        match self.op {
+            Op::Conv2d(_) => "conv2d",
+            Op::AvgPool2d(_) => "avgpool2d",
+            Op::GlobalAvgPool(_) => "global_avgpool",
+            Op::Linear(_) => "linear",
+            Op::If { .. } => "if",
+        }
+    }
+
+    /// Whether the layer has weights (conv2d, linear).
+    pub fn is_weighted(&self) -> bool {
+        matches!(self.op, Op::Conv2d(_) | Op::Linear(_))
+    }
+
+    /// Dense forward pass of a linear (non-IF) layer.
+    ///
+    /// # Panics
+    /// On an IF layer (not a linear op) or on buffers of the wrong length; both are bugs in
+    /// the caller, since shapes are checked when the model is loaded.
+    pub fn forward_dense<T: Real>(&self, input: &[T], output: &mut [T]) {
+        assert_eq!(
+            input.len(),
+            self.input_shape.len(),
+            "{}: input length",
+            self.name
+        );
+        assert_eq!(
+            output.len(),
+            self.output_shape.len(),
+            "{}: output length",
+            self.name
+        );
+        match &self.op {
+            Op::Conv2d(conv) => {
+                conv.forward_dense(input, self.input_shape, self.output_shape, output)
+            }
+            Op::AvgPool2d(pool) => pool.forward(input, self.input_shape, self.output_shape, output),
+            Op::GlobalAvgPool(pool) => pool.forward(input, self.input_shape, output),
+            Op::Linear(linear) => linear.forward_dense(input, output),
+            Op::If { .. } => panic!("{}: an IF layer has no dense linear forward", self.name),
+        }
+    }
+
+    /// Event-driven forward pass of a spike-fed weighted layer: `inputs` lists the non-zero
+    /// input values as `(flat CHW index, value)`; value 1.0 (a spike) costs additions only.
+    /// `scratch` must hold at least `output_shape.len()` values (conv accumulates there
+    /// channels-last so that each weight column is one contiguous add).
+    ///
+    /// # Panics
+    /// On a layer without weights (see [`Layer::has_scatter_form`]).
+    pub fn forward_scatter(&self, inputs: &[(u32, f32)], scratch: &mut [f32], output: &mut [f32]) {
+        assert_eq!(
+            output.len(),
+            self.output_shape.len(),
+            "{}: output length",
+            self.name
+        );
+        match &self.op {
+            Op::Conv2d(conv) => {
+                conv.forward_scatter(inputs, self.input_shape, self.output_shape, scratch, output)
+            }
+            Op::Linear(linear) => linear.forward_scatter(inputs, output),
+            _ => panic!("{}: only weighted layers have a scatter form", self.name),
+        }
+    }
+
+    /// Whether [`Layer::forward_scatter`] can run (the weighted layers).
+    pub fn has_scatter_form(&self) -> bool {
+        self.is_weighted()
+    }
+}
+
+/// Output positions `o` (along one axis) whose window `[o*stride - padding, … + kernel)`
+/// overlaps the input positions `inputs` (inclusive range). Empty when none does.
+pub(crate) fn window_reach(
+    inputs: (usize, usize),
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    output_len: usize,
+) -> Option<(usize, usize)> {
+    let (first, last) = inputs;
+    // o*stride - padding + kernel - 1 >= first  and  o*stride - padding <= last
+    let low = (first + padding + 1)
+        .saturating_sub(kernel)
+        .div_ceil(stride);
+    let high = ((last + padding) / stride).min(output_len.checked_sub(1)?);
+    (low <= high).then_some((low, high))
+}
+
+/// Output positions `o` whose window sample `o*stride + offset - padding` falls inside
+/// `0..input_len` (the gather form's loop bounds for one kernel offset).
+pub(crate) fn valid_outputs(
+    offset: usize,
+    stride: usize,
+    padding: usize,
+    input_len: usize,
+    output_len: usize,
+) -> Range<usize> {
+    let start = padding.saturating_sub(offset).div_ceil(stride);
+    let end = match (input_len + padding).checked_sub(offset + 1) {
+        Some(last) => (last / stride + 1).min(output_len),
+        None => 0,
+    };
+    start..end.max(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_reach_matches_brute_force() {
+        for kernel in 1..4 {
+            for stride in 1..3 {
+                for padding in 0..2 {
+                    let input_len = 7;
+                    let output_len = (input_len + 2 * padding - kernel) / stride + 1;
+                    for first in 0..input_len {
+                        for last in first..input_len {
+                            let brute: Vec<usize> = (0..output_len)
+                                .filter(|&o| {
+                                    let start = (o * stride) as isize - padding as isize;
+                                    let end = start + kernel as isize - 1;
+                                    start <= last as isize && end >= first as isize
+                                })
+                                .collect();
+                            let expected = brute.first().map(|&a| (a, *brute.last().unwrap()));
+                            assert_eq!(
+                                window_reach((first, last), kernel, stride, padding, output_len),
+                                expected,
+                                "k{kernel} s{stride} p{padding} [{first},{last}]"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn valid_outputs_matches_brute_force() {
+        for kernel in 1..4 {
+            for stride in 1..3 {
+                for padding in 0..3 {
+                    let input_len: usize = 6;
+                    let Some(span) = (input_len + 2 * padding).checked_sub(kernel) else {
+                        continue;
+                    };
+                    let output_len = span / stride + 1;
+                    for offset in 0..kernel {
+                        let brute: Vec<usize> = (0..output_len)
+                            .filter(|&o| {
+                                let i = (o * stride + offset) as isize - padding as isize;
+                                (0..input_len as isize).contains(&i)
+                            })
+                            .collect();
+                        let range: Vec<usize> =
+                            valid_outputs(offset, stride, padding, input_len, output_len).collect();
+                        assert_eq!(
+                            range, brute,
+                            "k{kernel} s{stride} p{padding} offset {offset}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Dynamic Confidence for spiking neural networks (Li, Jones & Furber, ICCV 2023).
+//!
+//! A quantized ANN (QCFS activations) converted to integrate-and-fire neurons is simulated
+//! one time step at a time; after every step a confidence is decoded from the accumulated
+//! output, and the run stops as soon as it exceeds a threshold calibrated offline.
+//!
+//! The data path, in module order:
+//! image → [`preprocess`] (any size → normalised 32×32) → [`model`] (loaded and validated
+//! once) → [`snn::Simulation::step`] (analog first layer, then spikes layer by layer through
+//! [`layers`] and [`neurons`]) → accumulated output → [`decode`] (confidence, stop rule).
+//! Around it: [`ann`] (the quantized ANN the SNN approximates), [`calibrate`] (traces,
+//! Pareto front, threshold choice), [`eval`] (accuracy and cost over a data set) and
+//! [`cifar`] (the CIFAR-10 binary format).
+//!
+//! The library is platform-free (no threads, no file access except [`cifar::load_split`] on
+//! native targets), so it builds for `wasm32-unknown-unknown`.
+
+pub mod ann;
+pub mod calibrate;
+pub mod cifar;
+pub mod decode;
+mod engine;
+pub mod eval;
+pub mod layers;
+pub mod model;
+pub mod neurons;
+pub mod preprocess;
+mod segment;
+pub mod snn;
+
+pub use decode::{Decision, Decoding, StopRule};
+pub use engine::{ChannelsFirst, ChannelsFirstIter};
+pub use model::{InputError, Model, ModelError};
+pub use snn::{Engine, Simulation, StepReport};
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;

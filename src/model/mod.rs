@@ -1,0 +1,134 @@
+//! The model: its file format ([`spec`]), loading and validation (`load.rs`), and its
+//! structure as an analog prefix plus spiking stages ([`Topology`]).
+
+mod load;
+pub mod spec;
+mod topology;
+
+pub use spec::InputSpec;
+pub use topology::{SpikingStage, Topology};
+
+use crate::engine::Plan;
+use crate::layers::Layer;
+
+/// Why a model file was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("not a readable safetensors file ({0}); the file may be truncated or not a model")]
+    Container(String),
+    #[error("the file has no `dynconf` metadata entry; is it a dynconf-snn model written by training/export.py?")]
+    MissingMetadata,
+    #[error("the `dynconf` metadata is not a valid dynconf-snn description: {0}")]
+    Json(String),
+    #[error("model metadata: {0}")]
+    Spec(String),
+    #[error("layer {index} (`{name}`): {message}")]
+    Layer {
+        index: usize,
+        name: String,
+        message: String,
+    },
+    #[error("tensor `{name}` {message}")]
+    Tensor { name: String, message: String },
+}
+
+impl ModelError {
+    pub(crate) fn layer(index: usize, name: &str, message: String) -> Self {
+        ModelError::Layer {
+            index,
+            name: name.to_string(),
+            message,
+        }
+    }
+
+    pub(crate) fn tensor(name: &str, message: String) -> Self {
+        ModelError::Tensor {
+            name: name.to_string(),
+            message,
+        }
+    }
+}
+
+/// An input of the wrong length for the model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the input has {found} values but the model expects {expected} (channels × height × width)"
+)]
+pub struct InputError {
+    pub expected: usize,
+    pub found: usize,
+}
+
+/// A validated network, ready to simulate. Immutable and `Sync`: share one between threads
+/// (in an `Arc`) and give each thread its own [`crate::snn::Simulation`].
+#[derive(Clone, Debug)]
+pub struct Model {
+    name: String,
+    input: InputSpec,
+    classes: Vec<String>,
+    levels: u32,
+    layers: Vec<Layer>,
+    topology: Topology,
+    /// What the spiking engine precomputes (fused convolution + pooling weights).
+    plan: Plan,
+    metadata_json: String,
+}
+
+impl Model {
+    /// Parses and validates a `dynconf-snn` safetensors file held in memory.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
+        load::load(bytes)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn input(&self) -> &InputSpec {
+        &self.input
+    }
+
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
+    /// Quantization levels L of the QCFS activations.
+    pub fn levels(&self) -> u32 {
+        self.levels
+    }
+
+    /// All layers, in file order, with resolved shapes.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// Layers before the first IF layer (the constant input current, computed in f64).
+    pub fn analog_layers(&self) -> &[Layer] {
+        &self.layers[self.topology.analog()]
+    }
+
+    /// The IF layers in order, each with the layers that follow it.
+    pub fn stages(&self) -> &[SpikingStage] {
+        self.topology.stages()
+    }
+
+    /// The linear layers between stage `stage`'s IF layer and the next one (or the output).
+    pub fn downstream_layers(&self, stage: usize) -> &[Layer] {
+        &self.layers[self.topology.stages()[stage].downstream.clone()]
+    }
+
+    /// Total number of IF neurons.
+    pub fn neuron_count(&self) -> usize {
+        self.stages().iter().map(SpikingStage::neurons).sum()
+    }
+
+    pub(crate) fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The raw `dynconf` metadata JSON, including keys this crate does not interpret
+    /// (`validation`, `training`, ...).
+    pub fn metadata_json(&self) -> &str {
+        &self.metadata_json
+    }
+}

@@ -1,0 +1,220 @@
+//! The `dynconf` metadata JSON of a model file, as serde structs (docs/model-format.md).
+
+use serde::{Deserialize, Serialize};
+
+/// Value of the metadata's `format` field.
+pub const FORMAT: &str = "dynconf-snn";
+/// The format version this crate reads.
+pub const VERSION: u32 = 1;
+/// The safetensors `__metadata__` key that holds the JSON.
+pub const METADATA_KEY: &str = "dynconf";
+
+/// The top-level metadata object. Extra keys (`validation`, `training`, ...) are kept only
+/// in the raw JSON ([`crate::model::Model::metadata_json`]).
+#[derive(Debug, Deserialize)]
+pub struct ModelSpec {
+    pub format: String,
+    pub version: u32,
+    #[serde(default)]
+    pub name: String,
+    pub input: InputSpec,
+    pub classes: Vec<String>,
+    pub levels: u32,
+    /// Read one by one with [`LayerSpec::from_json`] so that errors can name the layer.
+    pub layers: Vec<serde_json::Value>,
+}
+
+/// What the network expects as input, and how pixels are normalised:
+/// `x = (pixel / 255 - mean[c]) / std[c]`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct InputSpec {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl InputSpec {
+    /// Number of values in one input (C·H·W).
+    pub fn len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One entry of `layers`, told apart by its `kind`. Layers without a `name` (pooling, IF)
+/// are named `<kind>_<index>`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerSpec {
+    Conv2d {
+        name: String,
+        stride: usize,
+        padding: usize,
+    },
+    /// `stride` defaults to `kernel`, as in PyTorch.
+    AvgPool2d {
+        name: String,
+        kernel: usize,
+        stride: usize,
+    },
+    GlobalAvgPool {
+        name: String,
+    },
+    Linear {
+        name: String,
+    },
+    If {
+        name: String,
+        threshold: f64,
+    },
+}
+
+/// The layer kinds this version reads.
+pub const LAYER_KINDS: [&str; 5] = ["conv2d", "avgpool2d", "global_avgpool", "linear", "if"];
+
+impl LayerSpec {
+    /// Reads entry `index` of `layers`. Errors name the offending field (read by hand
+    /// rather than by serde, whose messages for tagged enums omit the field).
+    pub fn from_json(value: &serde_json::Value, index: usize) -> Result<LayerSpec, String> {
+        let fields = Fields(value.as_object().ok_or("a layer must be a JSON object")?);
+        let kind = fields.string("kind")?.ok_or("missing `kind`")?;
+        let name = fields.string("name")?;
+        let default_name = || format!("{kind}_{index}");
+        let required_name = || {
+            name.clone().ok_or_else(|| format!("a `{kind}` layer needs a `name` (its tensors are `<name>.weight` and `<name>.bias`)"))
+        };
+        Ok(match kind.as_str() {
+            "conv2d" => LayerSpec::Conv2d {
+                name: required_name()?,
+                stride: fields.count("stride")?.unwrap_or(1),
+                padding: fields.count("padding")?.unwrap_or(0),
+            },
+            "avgpool2d" => {
+                let kernel = fields.count("kernel")?.ok_or("missing `kernel`")?;
+                let stride = fields.count("stride")?.unwrap_or(kernel);
+                LayerSpec::AvgPool2d {
+                    name: name.unwrap_or_else(default_name),
+                    kernel,
+                    stride,
+                }
+            }
+            "global_avgpool" => LayerSpec::GlobalAvgPool {
+                name: name.unwrap_or_else(default_name),
+            },
+            "linear" => LayerSpec::Linear {
+                name: required_name()?,
+            },
+            "if" => LayerSpec::If {
+                threshold: fields
+                    .number("threshold")?
+                    .ok_or("missing `threshold` (the IF layer's firing threshold)")?,
+                name: name.unwrap_or_else(default_name),
+            },
+            other => {
+                return Err(format!(
+                    "unknown kind `{other}`; expected one of {}",
+                    LAYER_KINDS.join(", ")
+                ))
+            }
+        })
+    }
+}
+
+/// Typed access to a layer object's fields.
+struct Fields<'a>(&'a serde_json::Map<String, serde_json::Value>);
+
+impl Fields<'_> {
+    fn string(&self, key: &str) -> Result<Option<String>, String> {
+        self.0
+            .get(key)
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("`{key}` must be a string, found {v}"))
+            })
+            .transpose()
+    }
+
+    fn count(&self, key: &str) -> Result<Option<usize>, String> {
+        self.0
+            .get(key)
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| format!("`{key}` must be a non-negative integer, found {v}"))
+            })
+            .transpose()
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, String> {
+        self.0
+            .get(key)
+            .map(|v| {
+                v.as_f64()
+                    .ok_or_else(|| format!("`{key}` must be a number, found {v}"))
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_every_kind_with_defaults() {
+        let read = |v: serde_json::Value| LayerSpec::from_json(&v, 3);
+        assert_eq!(
+            read(json!({"kind": "conv2d", "name": "c"})),
+            Ok(LayerSpec::Conv2d {
+                name: "c".into(),
+                stride: 1,
+                padding: 0
+            })
+        );
+        assert_eq!(
+            read(json!({"kind": "avgpool2d", "kernel": 2})),
+            Ok(LayerSpec::AvgPool2d {
+                name: "avgpool2d_3".into(),
+                kernel: 2,
+                stride: 2
+            })
+        );
+        assert_eq!(
+            read(json!({"kind": "global_avgpool"})),
+            Ok(LayerSpec::GlobalAvgPool {
+                name: "global_avgpool_3".into()
+            })
+        );
+        assert_eq!(
+            read(json!({"kind": "linear", "name": "fc"})),
+            Ok(LayerSpec::Linear { name: "fc".into() })
+        );
+        assert_eq!(
+            read(json!({"kind": "if", "threshold": 1.5, "extra": true})),
+            Ok(LayerSpec::If {
+                name: "if_3".into(),
+                threshold: 1.5
+            })
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let error = |v: serde_json::Value| LayerSpec::from_json(&v, 0).unwrap_err();
+        assert!(error(json!({"kind": "maxpool2d"})).contains("unknown kind `maxpool2d`"));
+        assert!(error(json!({"kind": "avgpool2d", "kernel": -2}))
+            .contains("`kernel` must be a non-negative integer, found -2"));
+        assert!(error(json!({"kind": "if", "threshold": "high"}))
+            .contains("`threshold` must be a number"));
+        assert!(error(json!({"kind": "if"})).contains("missing `threshold`"));
+        assert!(error(json!({"kind": "conv2d"})).contains("needs a `name`"));
+        assert!(error(json!({"name": "x"})).contains("missing `kind`"));
+        assert!(error(json!([1, 2])).contains("JSON object"));
+    }
+}

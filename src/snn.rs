@@ -1,0 +1,282 @@
+//! The spiking network, one time step at a time.
+//!
+//! A [`Simulation`] owns every buffer of a run (like the Game of Life's `Universe`): set an
+//! input, then call [`Simulation::step`] once per time step. Within a step all layers advance
+//! together: the first IF layer integrates the constant input current, its spikes drive the
+//! next IF layer in the same step, and so on; the last layer's output is added to O(t).
+
+use std::sync::Arc;
+
+use crate::decode::{self, Decision, Decoding};
+use crate::engine::{to_channels_last, Activity, ChannelsFirst, Downstream, Scratch};
+use crate::model::{InputError, Model};
+use crate::neurons::IfNeurons;
+use crate::segment::{input_current, Segment};
+
+/// How spikes are propagated through weighted layers. Both give identical spikes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// Reference: compute every layer's full output from its (mostly zero) spike vector.
+    Dense,
+    /// Gather the spiking neurons and add their weight columns (accumulate only).
+    #[default]
+    EventDriven,
+}
+
+/// What one step did and where the run stands. Borrowed from the simulation; copy what
+/// you keep.
+#[derive(Clone, Copy, Debug)]
+pub struct StepReport<'a> {
+    /// Time step just completed, 1-based.
+    pub t: u32,
+    /// Accumulated output O(t), one value per class.
+    pub output: &'a [f32],
+    /// softmax(O(t) / d) under the simulation's decoding.
+    pub probabilities: &'a [f32],
+    /// argmax O(t) and the quantized confidence max p.
+    pub decision: Decision,
+    /// Spikes emitted by each IF layer in this step.
+    pub spikes_per_layer: &'a [u32],
+    /// Spikes in this step, all layers.
+    pub spikes: u64,
+    /// Synaptic operations in this step (spikes × outgoing synapses).
+    pub synaptic_ops: u64,
+    pub cumulative_spikes: u64,
+    pub cumulative_synaptic_ops: u64,
+}
+
+/// A running SNN for one input at a time.
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    model: Arc<Model>,
+    engine: Engine,
+    decoding: Decoding,
+    analog: Segment<f64>,
+    image: Vec<f64>,
+    /// Constant current into the first IF layer, channels-first (as the accessor returns it).
+    input_current: Vec<f32>,
+    /// The same, channels-last, as the engine reads it. Every map from here on is
+    /// channels-last (see [`crate::engine`]).
+    input_current_hwc: Vec<f32>,
+    neurons: Vec<IfNeurons>,
+    /// The layers after each IF layer; the last one's output is this step's output increment.
+    downstream: Vec<Downstream>,
+    scratch: Scratch,
+    output: Vec<f32>,
+    probabilities: Vec<f32>,
+    spikes_per_layer: Vec<u32>,
+    t: u32,
+    cumulative_spikes: u64,
+    cumulative_synaptic_ops: u64,
+}
+
+impl Simulation {
+    /// A simulation with every buffer allocated, fed with a zero input until
+    /// [`Simulation::set_input`] is called.
+    pub fn new(model: Arc<Model>, engine: Engine) -> Self {
+        let stages = model.stages();
+        let neurons = stages
+            .iter()
+            .map(|s| IfNeurons::new(s.threshold, s.neurons()))
+            .collect();
+        let downstream = (0..stages.len())
+            .map(|k| Downstream::new(model.downstream_layers(k)))
+            .collect();
+        let classes = model.classes().len();
+        let mut simulation = Simulation {
+            analog: Segment::new(model.analog_layers()),
+            image: vec![0.0; model.input().len()],
+            input_current: vec![0.0; stages[0].neurons()],
+            input_current_hwc: vec![0.0; stages[0].neurons()],
+            neurons,
+            downstream,
+            scratch: Scratch::new(&model),
+            output: vec![0.0; classes],
+            probabilities: vec![1.0 / classes as f32; classes],
+            spikes_per_layer: vec![0; stages.len()],
+            engine,
+            decoding: Decoding::default(),
+            t: 0,
+            cumulative_spikes: 0,
+            cumulative_synaptic_ops: 0,
+            model,
+        };
+        simulation.reset();
+        simulation
+    }
+
+    /// Sets the input (normalised, CHW) and resets the run. The f32 values are widened to
+    /// f64 exactly; see [`Simulation::set_input_f64`].
+    pub fn set_input(&mut self, input: &[f32]) -> Result<(), InputError> {
+        if input.len() != self.image.len() {
+            return Err(InputError {
+                expected: self.image.len(),
+                found: input.len(),
+            });
+        }
+        for (x, &v) in self.image.iter_mut().zip(input) {
+            *x = v as f64;
+        }
+        self.apply_image()
+    }
+
+    /// Sets the input (normalised, CHW, as [`crate::preprocess`] makes it) and resets the run.
+    /// The analog layers are computed here, once, in f64.
+    pub fn set_input_f64(&mut self, input: &[f64]) -> Result<(), InputError> {
+        if input.len() != self.image.len() {
+            return Err(InputError {
+                expected: self.image.len(),
+                found: input.len(),
+            });
+        }
+        self.image.copy_from_slice(input);
+        self.apply_image()
+    }
+
+    fn apply_image(&mut self) -> Result<(), InputError> {
+        input_current(
+            &self.model,
+            &mut self.analog,
+            &self.image,
+            &mut self.input_current,
+        )?;
+        to_channels_last(
+            &self.input_current,
+            self.model.stages()[0].shape,
+            &mut self.input_current_hwc,
+        );
+        self.reset();
+        Ok(())
+    }
+
+    /// Back to t = 0 with the same input: potentials at θ/2, no spikes, O = 0.
+    pub fn reset(&mut self) {
+        self.neurons.iter_mut().for_each(IfNeurons::reset);
+        self.output.fill(0.0);
+        let classes = self.output.len();
+        self.probabilities.fill(1.0 / classes as f32);
+        self.spikes_per_layer.fill(0);
+        self.t = 0;
+        self.cumulative_spikes = 0;
+        self.cumulative_synaptic_ops = 0;
+    }
+
+    /// Advances one time step. Allocation-free.
+    pub fn step(&mut self) -> StepReport<'_> {
+        let model = &*self.model;
+        self.t += 1;
+        let (mut spikes, mut synaptic_ops) = (0u64, 0u64);
+        for (k, stage) in model.stages().iter().enumerate() {
+            let (upstream, rest) = self.downstream.split_at_mut(k);
+            let current = upstream
+                .last()
+                .map_or(self.input_current_hwc.as_slice(), |s| s.output());
+            let neurons = &mut self.neurons[k];
+            let fired = neurons.step(current);
+            self.spikes_per_layer[k] = fired;
+            spikes += fired as u64;
+            synaptic_ops += stage.synaptic_ops_channels_last(neurons.spikes());
+            let layers = model.downstream_layers(k);
+            let scratch = &mut self.scratch;
+            match self.engine {
+                Engine::Dense => rest[0].forward_dense(layers, neurons.spikes(), scratch),
+                Engine::EventDriven => rest[0].forward_events(
+                    layers,
+                    model.plan().stage(k),
+                    neurons.spikes(),
+                    Activity::Spikes,
+                    true,
+                    scratch,
+                ),
+            }
+        }
+        let increment = self.downstream.last().map_or(&[][..], |s| s.output());
+        for (o, &d) in self.output.iter_mut().zip(increment) {
+            *o += d;
+        }
+        self.cumulative_spikes += spikes;
+        self.cumulative_synaptic_ops += synaptic_ops;
+        decode::probabilities(&self.output, self.t, self.decoding, &mut self.probabilities);
+        StepReport {
+            t: self.t,
+            output: &self.output,
+            probabilities: &self.probabilities,
+            decision: decode::decide(&self.output, self.t, self.decoding),
+            spikes_per_layer: &self.spikes_per_layer,
+            spikes,
+            synaptic_ops,
+            cumulative_spikes: self.cumulative_spikes,
+            cumulative_synaptic_ops: self.cumulative_synaptic_ops,
+        }
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Switches engine; takes effect from the next step (the state is shared).
+    pub fn set_engine(&mut self, engine: Engine) {
+        self.engine = engine;
+    }
+
+    pub fn decoding(&self) -> Decoding {
+        self.decoding
+    }
+
+    /// Sets how probabilities and confidence are decoded (from the next step on).
+    pub fn set_decoding(&mut self, decoding: Decoding) {
+        self.decoding = decoding;
+    }
+
+    /// Time steps completed since the last reset.
+    pub fn time_step(&self) -> u32 {
+        self.t
+    }
+
+    /// Accumulated output O(t).
+    pub fn output(&self) -> &[f32] {
+        &self.output
+    }
+
+    /// The constant current into the first IF layer (CHW).
+    pub fn input_current(&self) -> &[f32] {
+        &self.input_current
+    }
+
+    /// Number of IF layers; `layer` arguments below index them (see [`Model::stages`] for
+    /// names, shapes and thresholds).
+    pub fn if_layer_count(&self) -> usize {
+        self.neurons.len()
+    }
+
+    /// Spikes (0.0 or 1.0) of IF layer `layer` in the latest step, read in CHW order.
+    pub fn spikes(&self, layer: usize) -> ChannelsFirst<'_> {
+        self.channels_first(layer, self.neurons[layer].spikes())
+    }
+
+    /// Membrane potentials of IF layer `layer` after the latest step, read in CHW order.
+    pub fn membrane(&self, layer: usize) -> ChannelsFirst<'_> {
+        self.channels_first(layer, self.neurons[layer].potential())
+    }
+
+    fn channels_first<'a>(&self, layer: usize, map: &'a [f32]) -> ChannelsFirst<'a> {
+        ChannelsFirst::new(map, self.model.stages()[layer].shape.channels)
+    }
+
+    /// Spikes per IF layer in the latest step.
+    pub fn spikes_per_layer(&self) -> &[u32] {
+        &self.spikes_per_layer
+    }
+
+    pub fn cumulative_spikes(&self) -> u64 {
+        self.cumulative_spikes
+    }
+
+    pub fn cumulative_synaptic_ops(&self) -> u64 {
+        self.cumulative_synaptic_ops
+    }
+}

@@ -1,0 +1,44 @@
+//! The browser binding: a thin wasm-bindgen layer over the core, compiled for `wasm32` only.
+//!
+//! Like the Rust-and-WebAssembly Game of Life, Rust owns all state and JavaScript drives it:
+//! `www/js/main.js` calls [`WasmSimulation::step`] once per time step from its
+//! `requestAnimationFrame` loop and draws the small report it returns. Large arrays (the
+//! spike maps) are not serialised: JavaScript views them in place through [`wasm_memory`] and
+//! [`WasmSimulation::spikes_ptr`]. Errors reach JavaScript as exceptions (`JsError`) with
+//! the core's messages.
+//!
+//! - [`WasmSimulation`] (`Simulation` in JS): model bytes in, image in, one step at a time.
+//! - [`WasmCalibration`] (`Calibration` in JS): the stored validation trace, replayed for any
+//!   threshold (mean steps, accuracy), with the fixed-length curve, Pareto front and oracle.
+
+mod calibration;
+mod simulation;
+
+pub use calibration::WasmCalibration;
+pub use simulation::WasmSimulation;
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+/// Runs once when the module is instantiated: Rust panics then print their message and
+/// location to the browser console instead of "unreachable executed".
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// The module's linear memory, for zero-copy views such as
+/// `new Uint8Array(wasm_memory().buffer, sim.spikes_ptr(k), sim.spikes_len(k))`.
+/// A view is valid until the next call into the module (memory may grow and move).
+/// (Not named `memory`: the module already exports its memory under that name.)
+#[wasm_bindgen]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+/// Serialises a report as a plain JavaScript object (maps as objects, u64 as numbers).
+fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsError::new(&format!("could not convert a report for JavaScript: {e}")))
+}

@@ -1,0 +1,344 @@
+//! `Simulation` for JavaScript: the core [`Simulation`] plus the stop rule of Dynamic
+//! Confidence and the byte buffers that JavaScript views as spike maps.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::{to_js, WasmCalibration};
+use crate::decode::{self, Decoding, StopRule};
+use crate::preprocess;
+use crate::snn::{Engine, Simulation, StepReport};
+use crate::Model;
+
+/// One SNN run on one image, advanced one time step per [`WasmSimulation::step`] call.
+#[wasm_bindgen(js_name = Simulation)]
+pub struct WasmSimulation {
+    simulation: Simulation,
+    rule: StopRule,
+    /// The input at the model's size, CHW on the 0..=255 scale (before normalisation).
+    pixels: Vec<f64>,
+    /// Spikes of each IF layer as bytes (0 or 1), refreshed on request for JavaScript views.
+    spike_bytes: Vec<Vec<u8>>,
+}
+
+/// What one step did, for JavaScript.
+#[derive(Serialize)]
+struct StepView<'a> {
+    /// Time step just completed, 1-based.
+    t: u32,
+    /// Accumulated output O(t).
+    output: &'a [f32],
+    /// softmax(O(t) / d) under the calibrated decoding.
+    probabilities: &'a [f32],
+    /// argmax O(t).
+    prediction: usize,
+    /// max p, quantized as in the calibration trace (steps of 1/65535).
+    confidence: f64,
+    /// confidence > threshold.
+    confident: bool,
+    /// Dynamic Confidence stops here: confident, or t reached max_steps.
+    stop: bool,
+    /// Spikes of each IF layer in this step.
+    spikes_per_layer: &'a [u32],
+    spikes: u64,
+    synaptic_ops: u64,
+    cumulative_spikes: u64,
+    cumulative_synaptic_ops: u64,
+}
+
+impl<'a> StepView<'a> {
+    fn new(report: StepReport<'a>, rule: StopRule) -> Self {
+        StepView {
+            t: report.t,
+            output: report.output,
+            probabilities: report.probabilities,
+            prediction: report.decision.prediction,
+            confidence: report.decision.confidence,
+            confident: decode::is_confident(report.decision.confidence, rule.threshold),
+            stop: rule.should_stop(&report.decision, report.t),
+            spikes_per_layer: report.spikes_per_layer,
+            spikes: report.spikes,
+            synaptic_ops: report.synaptic_ops,
+            cumulative_spikes: report.cumulative_spikes,
+            cumulative_synaptic_ops: report.cumulative_synaptic_ops,
+        }
+    }
+}
+
+/// The model, as the page describes it.
+#[derive(Serialize)]
+struct ModelInfo<'a> {
+    name: &'a str,
+    classes: &'a [String],
+    levels: u32,
+    input: &'a crate::model::InputSpec,
+    /// IF neurons in all layers.
+    neurons: usize,
+    /// Synapses driven by IF neurons (each spike costs one accumulate per synapse).
+    synapses: u64,
+    /// The IF layers, in order.
+    layers: Vec<LayerInfo<'a>>,
+    /// The model file's whole `dynconf` metadata (validation, training, ...).
+    metadata: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct LayerInfo<'a> {
+    name: &'a str,
+    /// [channels, height, width]
+    shape: [usize; 3],
+    neurons: usize,
+    threshold: f32,
+    synapses: u64,
+}
+
+fn error(context: &str, e: impl std::fmt::Display) -> JsError {
+    JsError::new(&format!("{context}: {e}"))
+}
+
+#[wasm_bindgen(js_class = Simulation)]
+impl WasmSimulation {
+    /// Loads and validates a `dynconf-snn` model file (safetensors bytes). Until an image is
+    /// set the input is all zeros. Decoding defaults to the raw sum, the threshold to 0.99
+    /// and the longest run to 32 steps; [`WasmSimulation::use_calibration`] sets all three.
+    #[wasm_bindgen(constructor)]
+    pub fn new(model_bytes: &[u8]) -> Result<WasmSimulation, JsError> {
+        let model =
+            Model::from_bytes(model_bytes).map_err(|e| error("cannot load the model", e))?;
+        let simulation = Simulation::new(Arc::new(model), Engine::EventDriven);
+        let spike_bytes = simulation
+            .model()
+            .stages()
+            .iter()
+            .map(|s| vec![0u8; s.neurons()])
+            .collect();
+        let pixels = vec![0.0; simulation.model().input().len()];
+        Ok(WasmSimulation {
+            simulation,
+            rule: StopRule {
+                threshold: 0.99,
+                max_steps: 32,
+            },
+            pixels,
+            spike_bytes,
+        })
+    }
+
+    /// A second simulation of the same model (shared, not copied) and input, at t = 0.
+    pub fn fork(&self) -> WasmSimulation {
+        let mut simulation = self.simulation.clone();
+        simulation.reset();
+        WasmSimulation {
+            simulation,
+            rule: self.rule,
+            pixels: self.pixels.clone(),
+            spike_bytes: self.spike_bytes.clone(),
+        }
+    }
+
+    /// Name, classes, input, neurons, IF layers (name, shape, threshold) and the metadata.
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        let model = self.simulation.model();
+        let layers = model
+            .stages()
+            .iter()
+            .map(|s| LayerInfo {
+                name: &s.name,
+                shape: [s.shape.channels, s.shape.height, s.shape.width],
+                neurons: s.neurons(),
+                threshold: s.threshold,
+                synapses: s.synapses(),
+            })
+            .collect();
+        let metadata =
+            serde_json::from_str(model.metadata_json()).map_err(|e| error("model metadata", e))?;
+        to_js(&ModelInfo {
+            name: model.name(),
+            classes: model.classes(),
+            levels: model.levels(),
+            input: model.input(),
+            neurons: model.neuron_count(),
+            synapses: model.stages().iter().map(|s| s.synapses()).sum(),
+            layers,
+            metadata,
+        })
+    }
+
+    /// Sets the image from RGBA bytes (`width × height × 4`, row-major, as `getImageData`
+    /// gives them) and resets the run. The image is resized to the model's input by area
+    /// averaging, alpha composited over white, then normalised.
+    pub fn set_image(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<(), JsError> {
+        let spec = self.simulation.model().input();
+        let pixels = preprocess::resize_area(
+            rgba,
+            width as usize,
+            height as usize,
+            4,
+            spec.width,
+            spec.height,
+        )
+        .map_err(|e| error("cannot use this image", e))?;
+        self.set_pixels(pixels)
+    }
+
+    /// Sets the input from bytes already at the model's size in CHW order (e.g. a CIFAR-10
+    /// record, or a test fixture) and resets the run.
+    pub fn set_pixels_chw(&mut self, pixels: &[u8]) -> Result<(), JsError> {
+        let expected = self.simulation.model().input().len();
+        if pixels.len() != expected {
+            return Err(JsError::new(&format!(
+                "the input has {} bytes but the model expects {expected} (CHW)",
+                pixels.len()
+            )));
+        }
+        self.set_pixels(pixels.iter().map(|&p| p as f64).collect())
+    }
+
+    fn set_pixels(&mut self, pixels: Vec<f64>) -> Result<(), JsError> {
+        let input = preprocess::normalize(self.simulation.model().input(), &pixels);
+        self.simulation
+            .set_input_f64(&input)
+            .map_err(|e| error("cannot use this image", e))?;
+        self.pixels = pixels;
+        self.spike_bytes.iter_mut().for_each(|b| b.fill(0));
+        Ok(())
+    }
+
+    /// What the network receives, before normalisation: RGBA bytes at the model's size.
+    pub fn preview(&self) -> Vec<u8> {
+        let plane = self.pixels.len() / 3;
+        (0..plane)
+            .flat_map(|i| {
+                let channel = |c: usize| self.pixels[c * plane + i].round().clamp(0.0, 255.0) as u8;
+                [channel(0), channel(1), channel(2), 255]
+            })
+            .collect()
+    }
+
+    /// Back to t = 0 with the same image.
+    pub fn reset(&mut self) {
+        self.simulation.reset();
+        self.spike_bytes.iter_mut().for_each(|b| b.fill(0));
+    }
+
+    /// Advances one time step; returns `{t, output, probabilities, prediction, confidence,
+    /// confident, stop, spikes_per_layer, spikes, synaptic_ops, cumulative_spikes,
+    /// cumulative_synaptic_ops}`.
+    pub fn step(&mut self) -> Result<JsValue, JsError> {
+        let report = self.simulation.step();
+        to_js(&StepView::new(report, self.rule))
+    }
+
+    /// Steps until t = `steps` and returns the last step's report (as [`WasmSimulation::step`]);
+    /// a fixed-length run in one call.
+    pub fn run_to(&mut self, steps: u32) -> Result<JsValue, JsError> {
+        let t = self.simulation.time_step();
+        if steps <= t {
+            return Err(JsError::new(&format!(
+                "the run is already at t = {t}; reset() to run to {steps} steps"
+            )));
+        }
+        for _ in t + 1..steps {
+            self.simulation.step();
+        }
+        self.step()
+    }
+
+    /// Time steps completed since the last reset.
+    #[wasm_bindgen(getter)]
+    pub fn t(&self) -> u32 {
+        self.simulation.time_step()
+    }
+
+    /// The confidence threshold θ: a step with confidence > θ stops the run.
+    #[wasm_bindgen(getter)]
+    pub fn threshold(&self) -> f64 {
+        self.rule.threshold
+    }
+
+    #[wasm_bindgen(setter)]
+    pub fn set_threshold(&mut self, threshold: f64) {
+        self.rule.threshold = threshold;
+    }
+
+    /// T_max: the run stops here even if never confident.
+    #[wasm_bindgen(getter)]
+    pub fn max_steps(&self) -> u32 {
+        self.rule.max_steps
+    }
+
+    #[wasm_bindgen(setter)]
+    pub fn set_max_steps(&mut self, max_steps: u32) {
+        self.rule.max_steps = max_steps;
+    }
+
+    /// The decoding as text: `kappa=K` (softmax(O(t)/K)) or `divide-by-t`.
+    #[wasm_bindgen(getter)]
+    pub fn decoding(&self) -> String {
+        self.simulation.decoding().to_string()
+    }
+
+    /// Sets the decoding from text (`kappa=1`, `divide-by-t`).
+    pub fn set_decoding(&mut self, decoding: &str) -> Result<(), JsError> {
+        let decoding: Decoding = decoding.parse().map_err(|e: String| JsError::new(&e))?;
+        self.simulation.set_decoding(decoding);
+        Ok(())
+    }
+
+    /// Takes decoding, threshold and T_max from a calibration.
+    pub fn use_calibration(&mut self, calibration: &WasmCalibration) {
+        let c = calibration.calibration();
+        self.simulation.set_decoding(c.decoding);
+        self.rule = StopRule {
+            threshold: c.threshold,
+            max_steps: c.max_steps,
+        };
+    }
+
+    /// Number of IF layers (the `layer` argument below).
+    pub fn layer_count(&self) -> usize {
+        self.spike_bytes.len()
+    }
+
+    /// Address in [`super::wasm_memory`] of IF layer `layer`'s spikes in the latest step: C·H·W
+    /// bytes, 1 for a spike, CHW order. Valid until the next call into the module.
+    pub fn spikes_ptr(&mut self, layer: usize) -> Result<*const u8, JsError> {
+        self.refresh_spikes(layer)?;
+        Ok(self.spike_bytes[layer].as_ptr())
+    }
+
+    /// Length of [`WasmSimulation::spikes_ptr`]'s buffer (the layer's neuron count).
+    pub fn spikes_len(&self, layer: usize) -> Result<usize, JsError> {
+        self.check_layer(layer)?;
+        Ok(self.spike_bytes[layer].len())
+    }
+
+    /// A copy of IF layer `layer`'s spikes in the latest step (see `spikes_ptr` for a view).
+    pub fn spikes(&mut self, layer: usize) -> Result<Vec<u8>, JsError> {
+        self.refresh_spikes(layer)?;
+        Ok(self.spike_bytes[layer].clone())
+    }
+
+    fn check_layer(&self, layer: usize) -> Result<(), JsError> {
+        if layer >= self.spike_bytes.len() {
+            return Err(JsError::new(&format!(
+                "IF layer {layer} does not exist; the model has {}",
+                self.spike_bytes.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn refresh_spikes(&mut self, layer: usize) -> Result<(), JsError> {
+        self.check_layer(layer)?;
+        for (byte, &spike) in self.spike_bytes[layer]
+            .iter_mut()
+            .zip(self.simulation.spikes(layer))
+        {
+            *byte = (spike != 0.0) as u8;
+        }
+        Ok(())
+    }
+}

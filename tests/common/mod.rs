@@ -1,0 +1,294 @@
+//! Builds small random `dynconf-snn` model files in memory (docs/model-format.md): f16
+//! weights, f32 biases, the layer list as JSON under the `dynconf` metadata key. Weights of
+//! spike-fed layers and thresholds sit on the exporter's grids (2^-16, 2^-15), as in real
+//! models, so dense and event-driven engines must agree bit for bit.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use half::f16;
+use safetensors::tensor::TensorView;
+use safetensors::Dtype;
+use serde_json::{json, Value};
+
+/// xorshift64*: deterministic, dependency-free test randomness.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform integer in [-bound, bound].
+    pub fn int(&mut self, bound: i64) -> i64 {
+        (self.next_u64() % (2 * bound as u64 + 1)) as i64 - bound
+    }
+}
+
+/// A tensor to be written: dtype, shape, little-endian bytes.
+#[derive(Clone, Debug)]
+pub struct Tensor {
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    pub bytes: Vec<u8>,
+}
+
+impl Tensor {
+    pub fn f16(shape: &[usize], values: &[f32]) -> Self {
+        let bytes = values
+            .iter()
+            .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+            .collect();
+        Tensor {
+            dtype: Dtype::F16,
+            shape: shape.to_vec(),
+            bytes,
+        }
+    }
+
+    pub fn f32(shape: &[usize], values: &[f32]) -> Self {
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Tensor {
+            dtype: Dtype::F32,
+            shape: shape.to_vec(),
+            bytes,
+        }
+    }
+}
+
+/// Writes a safetensors file with `metadata` under the `dynconf` key.
+pub fn serialize(metadata: &Value, tensors: &HashMap<String, Tensor>) -> Vec<u8> {
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(name, t)| {
+            (
+                name.clone(),
+                TensorView::new(t.dtype, t.shape.clone(), &t.bytes).expect("tensor view"),
+            )
+        })
+        .collect();
+    let info = HashMap::from([("dynconf".to_string(), metadata.to_string())]);
+    safetensors::serialize(views, Some(info)).expect("serialize")
+}
+
+/// A model under construction: metadata JSON plus tensors, both open to tampering by tests.
+#[derive(Clone, Debug)]
+pub struct ModelBuilder {
+    pub metadata: Value,
+    pub tensors: HashMap<String, Tensor>,
+    rng: Rng,
+    /// Channels and side of the current activation map (square maps only).
+    channels: usize,
+    side: usize,
+    /// Whether an IF layer has been added (weights after it go on the grid).
+    spiking: bool,
+}
+
+/// Spike-fed weights are `k · 2^-12` with |k| ≤ 2048: on the 2^-16 grid and exact in f16.
+const WEIGHT_STEP: f64 = 1.0 / 4096.0;
+
+impl ModelBuilder {
+    /// A model with a `channels × side × side` input and 10 classes, quantization `levels`.
+    pub fn new(seed: u64, channels: usize, side: usize, levels: u32) -> Self {
+        let metadata = json!({
+            "format": "dynconf-snn", "version": 1, "name": "random-test-model",
+            "input": {"channels": channels, "height": side, "width": side,
+                      "mean": vec![0.5; channels], "std": vec![0.25; channels]},
+            "classes": (0..10).map(|i| format!("class{i}")).collect::<Vec<_>>(),
+            "levels": levels,
+            "layers": [],
+            "validation": {"note": "random weights"},
+        });
+        ModelBuilder {
+            metadata,
+            tensors: HashMap::new(),
+            rng: Rng::new(seed),
+            channels,
+            side,
+            spiking: false,
+        }
+    }
+
+    fn push_layer(&mut self, layer: Value) {
+        self.metadata["layers"]
+            .as_array_mut()
+            .expect("layers")
+            .push(layer);
+    }
+
+    /// Random weights scaled so a unit input pattern drives currents of about `gain`.
+    fn weights(&mut self, count: usize, fan_in: usize, gain: f64) -> Vec<f32> {
+        let scale = gain / (fan_in as f64).sqrt();
+        (0..count)
+            .map(|_| {
+                let w = (self.rng.uniform() * 2.0 - 1.0) * scale * 3f64.sqrt();
+                if self.spiking {
+                    ((w / WEIGHT_STEP).round().clamp(-2048.0, 2048.0) * WEIGHT_STEP) as f32
+                } else {
+                    f16::from_f64(w).to_f32()
+                }
+            })
+            .collect()
+    }
+
+    fn biases(&mut self, count: usize, center: f64, spread: f64) -> Vec<f32> {
+        (0..count)
+            .map(|_| {
+                let b = center + spread * (self.rng.uniform() * 2.0 - 1.0);
+                if self.spiking {
+                    ((b * 65536.0).round() / 65536.0) as f32
+                } else {
+                    b as f32
+                }
+            })
+            .collect()
+    }
+
+    pub fn conv(
+        mut self,
+        name: &str,
+        out: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        gain: f64,
+    ) -> Self {
+        let fan_in = self.channels * kernel * kernel;
+        let weight = self.weights(out * fan_in, fan_in, gain);
+        let bias = self.biases(out, 0.1 * gain, 0.1 * gain);
+        self.tensors.insert(
+            format!("{name}.weight"),
+            Tensor::f16(&[out, self.channels, kernel, kernel], &weight),
+        );
+        self.tensors
+            .insert(format!("{name}.bias"), Tensor::f32(&[out], &bias));
+        self.push_layer(
+            json!({"kind": "conv2d", "name": name, "stride": stride, "padding": padding}),
+        );
+        self.channels = out;
+        self.side = (self.side + 2 * padding - kernel) / stride + 1;
+        self
+    }
+
+    pub fn avgpool(mut self, kernel: usize) -> Self {
+        self.push_layer(json!({"kind": "avgpool2d", "kernel": kernel, "stride": kernel}));
+        self.side /= kernel;
+        self
+    }
+
+    pub fn global_avgpool(mut self) -> Self {
+        self.push_layer(json!({"kind": "global_avgpool"}));
+        self.side = 1;
+        self
+    }
+
+    /// An IF layer; `threshold` is rounded onto the 2^-15 grid.
+    pub fn if_layer(mut self, name: &str, threshold: f64) -> Self {
+        let theta = (threshold * 32768.0).round() / 32768.0;
+        self.push_layer(json!({"kind": "if", "name": name, "threshold": theta}));
+        self.spiking = true;
+        self
+    }
+
+    pub fn linear(mut self, name: &str, out: usize, gain: f64) -> Self {
+        let fan_in = self.channels * self.side * self.side;
+        let weight = self.weights(out * fan_in, fan_in, gain);
+        let bias = self.biases(out, 0.0, 0.05 * gain);
+        self.tensors.insert(
+            format!("{name}.weight"),
+            Tensor::f16(&[out, fan_in], &weight),
+        );
+        self.tensors
+            .insert(format!("{name}.bias"), Tensor::f32(&[out], &bias));
+        self.push_layer(json!({"kind": "linear", "name": name}));
+        self.channels = out;
+        self.side = 1;
+        self
+    }
+
+    pub fn build(&self) -> Vec<u8> {
+        serialize(&self.metadata, &self.tensors)
+    }
+}
+
+/// A small network shaped like the project's (patch conv without padding, pooling after
+/// convs, a global average over an odd map, a linear head): 3×16×16 input.
+pub fn random_model(seed: u64) -> ModelBuilder {
+    ModelBuilder::new(seed, 3, 16, 4)
+        .conv("conv0", 8, 2, 1, 0, 2.0) // 15×15
+        .if_layer("if0", 1.0)
+        .conv("conv1", 12, 3, 1, 1, 2.5)
+        .avgpool(2) // 7×7
+        .if_layer("if1", 0.75)
+        .conv("conv2", 12, 3, 2, 1, 2.5) // 4×4
+        .if_layer("if2", 1.25)
+        .conv("conv3", 16, 2, 1, 0, 2.5) // 3×3: the global average divides by 9
+        .if_layer("if3", 1.0)
+        .global_avgpool()
+        .linear("fc", 10, 4.0)
+}
+
+/// A small random model with CIFAR-10's 3×32×32 input, for command-line tests.
+pub fn random_cifar_model(seed: u64) -> ModelBuilder {
+    ModelBuilder::new(seed, 3, 32, 4)
+        .conv("conv0", 4, 2, 1, 0, 2.0) // 31×31
+        .if_layer("if0", 1.0)
+        .conv("conv1", 8, 3, 2, 1, 2.5) // 16×16
+        .avgpool(2) // 8×8
+        .if_layer("if1", 0.75)
+        .conv("conv2", 8, 3, 2, 1, 2.5) // 4×4
+        .if_layer("if2", 1.0)
+        .global_avgpool()
+        .linear("fc", 10, 4.0)
+}
+
+/// A random network with the project's real layout and size (patch conv 3→24, then blocks of
+/// widths 64, 128, 256 with pooling, global average, linear head): for timing.
+pub fn random_full_size_model(seed: u64) -> ModelBuilder {
+    let mut builder = ModelBuilder::new(seed, 3, 32, 4)
+        .conv("whiten", 24, 2, 1, 0, 2.0)
+        .if_layer("if0", 1.0);
+    let mut index = 1;
+    for width in [64, 128, 256] {
+        builder = builder
+            .conv(&format!("conv{index}"), width, 3, 1, 1, 2.0)
+            .avgpool(2)
+            .if_layer(&format!("if{index}"), 1.0)
+            .conv(&format!("conv{}", index + 1), width, 3, 1, 1, 2.0)
+            .if_layer(&format!("if{}", index + 1), 1.0);
+        index += 2;
+    }
+    builder.global_avgpool().linear("fc", 10, 4.0)
+}
+
+/// A CIFAR-10 binary batch of `records` random images with labels `i % 10`.
+pub fn random_cifar_batch(seed: u64, records: usize) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut bytes = Vec::with_capacity(records * 3073);
+    for i in 0..records {
+        bytes.push((i % 10) as u8);
+        bytes.extend((0..3072).map(|_| (rng.next_u64() >> 56) as u8));
+    }
+    bytes
+}
+
+/// Deterministic normalised inputs for a model of `len` input values.
+pub fn random_input(seed: u64, len: usize) -> Vec<f64> {
+    let mut rng = Rng::new(seed);
+    (0..len)
+        .map(|_| (rng.uniform() * 255.0).round() / 255.0 / 0.25 - 2.0)
+        .collect()
+}

@@ -1,0 +1,373 @@
+//! Loading valid models and rejecting broken ones with messages that say what is wrong.
+
+mod common;
+
+use common::{random_model, ModelBuilder, Tensor};
+use dynconf::layers::{Op, Shape};
+use dynconf::{Model, ModelError};
+use serde_json::json;
+
+fn load_error(bytes: &[u8]) -> String {
+    match Model::from_bytes(bytes) {
+        Ok(_) => panic!("the model loaded but should have been rejected"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn assert_mentions(message: &str, words: &[&str]) {
+    for word in words {
+        assert!(
+            message.contains(word),
+            "{message:?} should mention {word:?}"
+        );
+    }
+}
+
+#[test]
+fn random_model_loads_with_resolved_shapes() {
+    let model = Model::from_bytes(&random_model(1).build()).expect("valid model");
+    assert_eq!(model.classes().len(), 10);
+    assert_eq!(model.levels(), 4);
+    assert_eq!(model.analog_layers().len(), 1);
+    let shapes: Vec<Shape> = model.stages().iter().map(|s| s.shape).collect();
+    assert_eq!(
+        shapes,
+        vec![
+            Shape::new(8, 15, 15),
+            Shape::new(12, 7, 7),
+            Shape::new(12, 4, 4),
+            Shape::new(16, 3, 3)
+        ]
+    );
+    assert_eq!(model.neuron_count(), 8 * 225 + 12 * 49 + 12 * 16 + 16 * 9);
+    assert_eq!(model.stages()[1].threshold, 0.75);
+    assert!(model.metadata_json().contains("random weights"));
+    let Op::Conv2d(conv) = &model.layers()[0].op else {
+        panic!("first layer is the conv")
+    };
+    assert_eq!((conv.kernel, conv.stride, conv.padding), (2, 1, 0));
+}
+
+#[test]
+fn fan_out_counts_outgoing_synapses() {
+    let model = Model::from_bytes(&random_model(1).build()).unwrap();
+    let stages = model.stages();
+    // if0 (15×15) → conv1 3×3 pad 1 stride 1, 12 outputs: interior 9 positions, corner 4.
+    assert_eq!(stages[0].fan_out()[7 * 15 + 7], 9 * 12);
+    assert_eq!(stages[0].fan_out()[0], 4 * 12);
+    // if1 (7×7) → conv2 3×3 stride 2 pad 1 → 4×4: brute force over output windows.
+    for y in 0..7 {
+        for x in 0..7 {
+            let reach = |i: usize| {
+                (0..4)
+                    .filter(|&o| {
+                        (o * 2) as isize - 1 <= i as isize && i as isize <= (o * 2) as isize + 1
+                    })
+                    .count()
+            };
+            assert_eq!(
+                stages[1].fan_out()[y * 7 + x] as usize,
+                reach(y) * reach(x) * 12,
+                "({y},{x})"
+            );
+        }
+    }
+    // if3 → global average → fc: every neuron reaches all 10 outputs.
+    assert!(stages[3].fan_out().iter().all(|&f| f == 10));
+    assert_eq!(stages[3].synapses(), 16 * 9 * 10);
+}
+
+#[test]
+fn pooling_before_a_weighted_layer_is_folded_into_its_synapses() {
+    let builder = ModelBuilder::new(2, 1, 8, 4)
+        .conv("conv0", 2, 1, 1, 0, 1.0)
+        .if_layer("if0", 1.0)
+        .avgpool(2) // 8×8 → 4×4
+        .conv("conv1", 3, 3, 1, 1, 1.0)
+        .if_layer("if1", 1.0)
+        .global_avgpool()
+        .linear("fc", 10, 1.0);
+    let model = Model::from_bytes(&builder.build()).unwrap();
+    // Pixel (0,0) is in pool cell (0,0), which reaches conv outputs rows 0..=1, cols 0..=1.
+    assert_eq!(model.stages()[0].fan_out()[0], 2 * 2 * 3);
+    // Pixel (3,3) is in pool cell (1,1): rows 0..=2 and cols 0..=2.
+    assert_eq!(model.stages()[0].fan_out()[3 * 8 + 3], 3 * 3 * 3);
+}
+
+#[test]
+fn rejects_truncated_and_garbage_files() {
+    let bytes = random_model(1).build();
+    for cut in [0, 4, 8, 100, bytes.len() / 2, bytes.len() - 1] {
+        assert_mentions(&load_error(&bytes[..cut]), &["safetensors"]);
+    }
+    assert_mentions(
+        &load_error(b"this is not a model file at all, just some text"),
+        &["safetensors"],
+    );
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(&[0; 16]);
+    assert_mentions(&load_error(&longer), &["safetensors"]);
+}
+
+#[test]
+fn rejects_missing_or_invalid_metadata() {
+    let builder = random_model(1);
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = builder
+        .tensors
+        .iter()
+        .map(|(n, t)| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(t.dtype, t.shape.clone(), &t.bytes).unwrap(),
+            )
+        })
+        .collect();
+    let no_metadata = safetensors::serialize(views, None).unwrap();
+    assert!(matches!(
+        Model::from_bytes(&no_metadata),
+        Err(ModelError::MissingMetadata)
+    ));
+    assert_mentions(&load_error(&no_metadata), &["dynconf", "metadata"]);
+
+    let mut broken = builder.clone();
+    broken.metadata = json!("{not json");
+    assert_mentions(&load_error(&broken.build()), &["dynconf"]);
+
+    let mut wrong_format = builder.clone();
+    wrong_format.metadata["format"] = json!("onnx");
+    assert_mentions(
+        &load_error(&wrong_format.build()),
+        &["format", "dynconf-snn"],
+    );
+
+    let mut wrong_version = builder.clone();
+    wrong_version.metadata["version"] = json!(2);
+    assert_mentions(&load_error(&wrong_version.build()), &["version"]);
+
+    let mut bad_std = builder.clone();
+    bad_std.metadata["input"]["std"] = json!([0.25, 0.0, 0.25]);
+    assert_mentions(&load_error(&bad_std.build()), &["std"]);
+
+    let mut few_means = builder;
+    few_means.metadata["input"]["mean"] = json!([0.5]);
+    assert_mentions(&load_error(&few_means.build()), &["mean", "3"]);
+}
+
+#[test]
+fn rejects_unknown_layer_kinds_and_missing_thresholds() {
+    let mut unknown = random_model(1);
+    unknown.metadata["layers"][2] = json!({"kind": "maxpool2d", "kernel": 2});
+    assert_mentions(&load_error(&unknown.build()), &["layer 2", "maxpool2d"]);
+
+    let mut missing = random_model(1);
+    missing.metadata["layers"][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("threshold");
+    assert_mentions(
+        &load_error(&missing.build()),
+        &["layer 1", "if0", "threshold"],
+    );
+
+    for bad in [json!(0.0), json!(-1.5), json!(1e-60)] {
+        let mut non_positive = random_model(1);
+        non_positive.metadata["layers"][1]["threshold"] = bad;
+        assert_mentions(
+            &load_error(&non_positive.build()),
+            &["if0", "threshold", "positive"],
+        );
+    }
+}
+
+#[test]
+fn rejects_wrong_dtypes_and_missing_or_stray_tensors() {
+    // Weights may be f16 or f32 (docs/model-format.md); f64 is neither.
+    let mut f64_weight = random_model(1);
+    f64_weight.tensors.insert(
+        "conv1.weight".into(),
+        Tensor {
+            dtype: safetensors::Dtype::F64,
+            shape: vec![12, 8, 3, 3],
+            bytes: vec![0; 12 * 8 * 9 * 8],
+        },
+    );
+    assert_mentions(
+        &load_error(&f64_weight.build()),
+        &["conv1.weight", "F64", "F16 or F32"],
+    );
+
+    // An f32 weight loads, with the same values as its f16 original.
+    let f16_model = random_model(1);
+    let mut f32_model = f16_model.clone();
+    let original = &f16_model.tensors["conv2.weight"];
+    let values: Vec<f32> = original
+        .bytes
+        .chunks_exact(2)
+        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+        .collect();
+    f32_model
+        .tensors
+        .insert("conv2.weight".into(), Tensor::f32(&original.shape, &values));
+    let (a, b) = (
+        Model::from_bytes(&f16_model.build()).unwrap(),
+        Model::from_bytes(&f32_model.build()).unwrap(),
+    );
+    let weights = |m: &Model| match &m.layers()[5].op {
+        Op::Conv2d(conv) => conv.weight().to_vec(),
+        _ => panic!("layer 5 is conv2"),
+    };
+    assert_eq!(weights(&a), weights(&b));
+
+    let mut f16_bias = random_model(1);
+    f16_bias
+        .tensors
+        .insert("fc.bias".into(), Tensor::f16(&[10], &[0.0; 10]));
+    assert_mentions(&load_error(&f16_bias.build()), &["fc.bias", "F16", "F32"]);
+
+    let mut missing = random_model(1);
+    missing.tensors.remove("conv2.bias");
+    assert_mentions(&load_error(&missing.build()), &["conv2.bias", "missing"]);
+
+    let mut stray = random_model(1);
+    stray
+        .tensors
+        .insert("conv9.weight".into(), Tensor::f16(&[1], &[0.0]));
+    assert_mentions(&load_error(&stray.build()), &["conv9.weight", "no layer"]);
+
+    let mut nan = random_model(1);
+    nan.tensors
+        .insert("fc.bias".into(), Tensor::f32(&[10], &[f32::NAN; 10]));
+    assert_mentions(&load_error(&nan.build()), &["fc.bias", "non-finite"]);
+}
+
+#[test]
+fn rejects_shape_mismatches() {
+    let mut channels = random_model(1);
+    channels.tensors.insert(
+        "conv1.weight".into(),
+        Tensor::f16(&[12, 5, 3, 3], &[0.0; 12 * 5 * 9]),
+    );
+    assert_mentions(
+        &load_error(&channels.build()),
+        &["conv1", "5 input channels", "8×15×15"],
+    );
+
+    let mut non_square = random_model(1);
+    non_square.tensors.insert(
+        "conv1.weight".into(),
+        Tensor::f16(&[12, 8, 3, 1], &[0.0; 12 * 8 * 3]),
+    );
+    assert_mentions(&load_error(&non_square.build()), &["conv1", "square"]);
+
+    let mut bias = random_model(1);
+    bias.tensors
+        .insert("conv1.bias".into(), Tensor::f32(&[11], &[0.0; 11]));
+    assert_mentions(&load_error(&bias.build()), &["conv1.bias", "11", "12"]);
+
+    let mut features = random_model(1);
+    features
+        .tensors
+        .insert("fc.weight".into(), Tensor::f16(&[10, 15], &[0.0; 150]));
+    assert_mentions(
+        &load_error(&features.build()),
+        &["fc", "15 inputs", "16×1×1"],
+    );
+
+    let mut too_big = random_model(1);
+    too_big.metadata["layers"][2]["padding"] = json!(0);
+    too_big.metadata["layers"][6]["stride"] = json!(1);
+    too_big.metadata["layers"][6]["padding"] = json!(0);
+    too_big.metadata["layers"][8]["padding"] = json!(0);
+    // 15 → conv1 13 → pool 6 → conv2 4 → conv3 3: still fits; make the pool too wide instead.
+    too_big.metadata["layers"][3]["kernel"] = json!(14);
+    too_big.metadata["layers"][3]["stride"] = json!(14);
+    assert_mentions(&load_error(&too_big.build()), &["layer 3", "does not fit"]);
+
+    let mut classes = random_model(1);
+    classes.metadata["classes"] = json!(["a", "b"]);
+    assert_mentions(
+        &load_error(&classes.build()),
+        &["fc", "10 outputs", "2 classes"],
+    );
+}
+
+#[test]
+fn rejects_bad_structure() {
+    // Not ending in linear.
+    let mut no_linear = random_model(1);
+    no_linear.metadata["layers"].as_array_mut().unwrap().pop();
+    no_linear.tensors.retain(|name, _| !name.starts_with("fc."));
+    assert_mentions(&load_error(&no_linear.build()), &["last layer", "linear"]);
+
+    // Starting with a pool.
+    let mut pool_first = random_model(1);
+    pool_first.metadata["layers"]
+        .as_array_mut()
+        .unwrap()
+        .insert(0, json!({"kind": "avgpool2d", "kernel": 1}));
+    assert_mentions(
+        &load_error(&pool_first.build()),
+        &["layer 0", "first layer"],
+    );
+
+    // Two weighted layers without an IF layer between them.
+    let mut no_if = random_model(1);
+    no_if.metadata["layers"].as_array_mut().unwrap().remove(4); // if1
+    no_if.tensors.insert(
+        "conv2.weight".into(),
+        Tensor::f16(&[12, 12, 3, 3], &[0.0; 12 * 12 * 9]),
+    );
+    assert_mentions(
+        &load_error(&no_if.build()),
+        &["conv2", "conv1", "no `if` layer"],
+    );
+
+    // Two IF layers in a row.
+    let mut double_if = random_model(1);
+    double_if.metadata["layers"]
+        .as_array_mut()
+        .unwrap()
+        .insert(2, json!({"kind": "if", "name": "extra", "threshold": 1.0}));
+    assert_mentions(
+        &load_error(&double_if.build()),
+        &["extra", "no weighted layer"],
+    );
+
+    // No IF layer at all.
+    let analog_only = ModelBuilder::new(3, 3, 4, 4)
+        .conv("conv0", 2, 1, 1, 0, 1.0)
+        .global_avgpool()
+        .linear("fc", 10, 1.0);
+    assert_mentions(&load_error(&analog_only.build()), &["no `if` layer"]);
+
+    // Duplicate names.
+    let mut duplicate = random_model(1);
+    duplicate.metadata["layers"][3]["name"] = json!("if0");
+    assert_mentions(&load_error(&duplicate.build()), &["if0", "twice"]);
+}
+
+#[test]
+fn rejects_absurd_sizes_without_panicking() {
+    let mut huge_input = random_model(1);
+    huge_input.metadata["input"]["height"] = json!(1u64 << 40);
+    huge_input.metadata["input"]["width"] = json!(1u64 << 40);
+    assert_mentions(&load_error(&huge_input.build()), &["input", "exceeds"]);
+
+    let mut huge_padding = random_model(1);
+    huge_padding.metadata["layers"][2]["padding"] = json!(u64::MAX / 2);
+    assert_mentions(&load_error(&huge_padding.build()), &["conv1", "padding"]);
+
+    let mut zero_stride = random_model(1);
+    zero_stride.metadata["layers"][2]["stride"] = json!(0);
+    assert_mentions(&load_error(&zero_stride.build()), &["conv1", "stride"]);
+
+    let mut negative = random_model(1);
+    negative.metadata["layers"][3]["kernel"] = json!(-2);
+    assert_mentions(
+        &load_error(&negative.build()),
+        &[
+            "layer 3 (`avgpool2d`)",
+            "`kernel` must be a non-negative integer, found -2",
+        ],
+    );
+}

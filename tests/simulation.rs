@@ -1,0 +1,276 @@
+//! The SNN on random models: engines agree, costs add up, and it converges to the quantized ANN.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{random_input, random_model, ModelBuilder};
+use dynconf::ann;
+use dynconf::decode::argmax;
+use dynconf::{Engine, Model, Simulation};
+
+fn model(seed: u64) -> Arc<Model> {
+    Arc::new(Model::from_bytes(&random_model(seed).build()).expect("valid model"))
+}
+
+#[test]
+fn dense_and_event_driven_engines_give_identical_spikes() {
+    for seed in 1..4 {
+        let model = model(seed);
+        let mut dense = Simulation::new(Arc::clone(&model), Engine::Dense);
+        let mut events = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+        for image in 0..3 {
+            let input = random_input(seed * 100 + image, model.input().len());
+            dense.set_input_f64(&input).unwrap();
+            events.set_input_f64(&input).unwrap();
+            let mut total_spikes = 0;
+            for t in 1..=24 {
+                let a = dense.step();
+                let (a_spikes, a_synops, a_output) = (a.spikes, a.synaptic_ops, a.output.to_vec());
+                let b = events.step();
+                assert_eq!(a_spikes, b.spikes, "seed {seed} image {image} t {t}");
+                assert_eq!(a_synops, b.synaptic_ops);
+                assert_eq!(a_output, b.output, "accumulated output");
+                for layer in 0..dense.if_layer_count() {
+                    assert_eq!(
+                        dense.spikes(layer),
+                        events.spikes(layer),
+                        "layer {layer} spikes at t {t}"
+                    );
+                    assert_eq!(
+                        dense.membrane(layer),
+                        events.membrane(layer),
+                        "layer {layer} potentials at t {t}"
+                    );
+                }
+                total_spikes += a_spikes;
+            }
+            assert!(total_spikes > 0, "the random model should spike");
+        }
+    }
+}
+
+/// The same at the real network's widths (24 to 256 channels, 31×31 down to 3×3 maps),
+/// where the engine's full register tiles and the fused convolution + pooling run.
+#[test]
+fn engines_agree_at_the_real_network_size() {
+    let model =
+        Arc::new(Model::from_bytes(&common::random_full_size_model(3).build()).expect("valid"));
+    let mut dense = Simulation::new(Arc::clone(&model), Engine::Dense);
+    let mut events = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+    let input = random_input(17, model.input().len());
+    dense.set_input_f64(&input).unwrap();
+    events.set_input_f64(&input).unwrap();
+    for t in 1..=6 {
+        let a = dense.step();
+        let (a_layers, a_output) = (a.spikes_per_layer.to_vec(), a.output.to_vec());
+        let b = events.step();
+        assert_eq!(a_layers, b.spikes_per_layer, "spikes per layer at t {t}");
+        assert_eq!(a_output, b.output, "accumulated output at t {t}");
+        assert!(a_layers.iter().all(|&s| s > 0), "every layer fires");
+        for layer in 0..dense.if_layer_count() {
+            assert_eq!(
+                dense.membrane(layer),
+                events.membrane(layer),
+                "layer {layer}"
+            );
+        }
+    }
+}
+
+#[test]
+fn random_model_fires_at_moderate_rates_in_every_layer() {
+    let model = model(7);
+    let mut sim = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+    sim.set_input_f64(&random_input(3, model.input().len()))
+        .unwrap();
+    let mut per_layer = vec![0u64; sim.if_layer_count()];
+    let steps = 32;
+    for _ in 0..steps {
+        let report = sim.step();
+        for (total, &s) in per_layer.iter_mut().zip(report.spikes_per_layer) {
+            *total += s as u64;
+        }
+    }
+    for (stage, &spikes) in model.stages().iter().zip(&per_layer) {
+        let rate = spikes as f64 / (stage.neurons() * steps) as f64;
+        assert!(rate > 0.01 && rate < 0.9, "{}: rate {rate}", stage.name);
+    }
+}
+
+#[test]
+fn step_reports_add_up() {
+    let model = model(2);
+    let mut sim = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+    sim.set_input_f64(&random_input(9, model.input().len()))
+        .unwrap();
+    let (mut spikes, mut synops) = (0u64, 0u64);
+    for t in 1..=10 {
+        let report = sim.step();
+        assert_eq!(report.t, t);
+        assert_eq!(
+            report.spikes,
+            report
+                .spikes_per_layer
+                .iter()
+                .map(|&s| s as u64)
+                .sum::<u64>()
+        );
+        spikes += report.spikes;
+        synops += report.synaptic_ops;
+        assert_eq!(report.cumulative_spikes, spikes);
+        assert_eq!(report.cumulative_synaptic_ops, synops);
+        assert_eq!(report.decision.prediction, argmax(report.output));
+        assert!((report.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(
+            (report.probabilities[report.decision.prediction] as f64 - report.decision.confidence)
+                .abs()
+                < 1e-4
+        );
+    }
+    // Synaptic ops are this step's spikes weighted by their fan-out.
+    let last = sim.step().synaptic_ops;
+    let expected: u64 = (0..sim.if_layer_count())
+        .map(|k| model.stages()[k].synaptic_ops(&sim.spikes(k).to_vec()))
+        .sum();
+    assert_eq!(last, expected);
+}
+
+#[test]
+fn reset_and_set_input_replay_the_same_run() {
+    let model = model(4);
+    let mut sim = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+    let input = random_input(5, model.input().len());
+    sim.set_input_f64(&input).unwrap();
+    let first: Vec<Vec<f32>> = (0..8).map(|_| sim.step().output.to_vec()).collect();
+    sim.reset();
+    let second: Vec<Vec<f32>> = (0..8).map(|_| sim.step().output.to_vec()).collect();
+    assert_eq!(first, second);
+    // f32 inputs are widened exactly, so the f32 entry point gives the same run.
+    let narrow: Vec<f32> = input.iter().map(|&x| x as f32).collect();
+    let widened: Vec<f64> = narrow.iter().map(|&x| x as f64).collect();
+    sim.set_input(&narrow).unwrap();
+    let third: Vec<Vec<f32>> = (0..8).map(|_| sim.step().output.to_vec()).collect();
+    sim.set_input_f64(&widened).unwrap();
+    let fourth: Vec<Vec<f32>> = (0..8).map(|_| sim.step().output.to_vec()).collect();
+    assert_eq!(third, fourth);
+    assert_eq!(sim.time_step(), 8);
+    let err = sim.set_input_f64(&input[1..]).unwrap_err();
+    assert!(err.to_string().contains(&format!("{}", input.len())));
+}
+
+#[test]
+fn one_if_layer_reproduces_the_quantized_ann_at_t_equals_l() {
+    // With a constant current, an IF neuron started at θ/2 fires floor(T·I/θ + 1/2) times
+    // (clipped to 0..T) in T steps, which at T = L is exactly the QCFS level k.
+    let levels = 4;
+    for seed in 0..5 {
+        let builder = ModelBuilder::new(seed, 3, 8, levels)
+            .conv("conv0", 6, 3, 1, 1, 2.0)
+            .if_layer("if0", 1.0)
+            .global_avgpool()
+            .linear("fc", 10, 2.0);
+        let model = Arc::new(Model::from_bytes(&builder.build()).unwrap());
+        let mut sim = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+        for image in 0..4 {
+            let input = random_input(seed * 10 + image, model.input().len());
+            let logits = ann::logits(&model, &input).unwrap();
+            sim.set_input_f64(&input).unwrap();
+            let mut output = Vec::new();
+            for _ in 0..levels {
+                output = sim.step().output.to_vec();
+            }
+            for (o, z) in output.iter().zip(&logits) {
+                assert!(
+                    (o / levels as f32 - z).abs() < 1e-5,
+                    "O(L)/L {o} vs ANN {z}"
+                );
+            }
+        }
+    }
+}
+
+/// Deeper networks do not reproduce the ANN exactly (spikes arrive unevenly), but the rate
+/// O(t)/t settles close to the quantized ANN's logits and picks the same class.
+#[test]
+fn deep_snn_approaches_the_quantized_ann_as_t_grows() {
+    let model = model(11);
+    let mut sim = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+    let checkpoints = [4usize, 32, 128];
+    let images = 16;
+    let mut error = [0.0f64; 3];
+    let mut agree = [0usize; 3];
+    let mut magnitude = 0.0f64;
+    for image in 0..images {
+        let input = random_input(1000 + image, model.input().len());
+        let logits = ann::logits(&model, &input).unwrap();
+        magnitude += logits.iter().map(|z| z.abs() as f64).sum::<f64>();
+        sim.set_input_f64(&input).unwrap();
+        for t in 1..=checkpoints[2] {
+            let report = sim.step();
+            if let Some(c) = checkpoints.iter().position(|&k| k == t) {
+                let rate: Vec<f32> = report.output.iter().map(|o| o / t as f32).collect();
+                error[c] += rate
+                    .iter()
+                    .zip(&logits)
+                    .map(|(r, z)| (r - z).abs() as f64)
+                    .sum::<f64>();
+                agree[c] += (argmax(&rate) == argmax(&logits)) as usize;
+            }
+        }
+    }
+    assert!(
+        error[1] < 0.8 * error[0] && error[2] < 0.8 * error[0],
+        "|O(t)/t − ANN| should shrink: {error:?}"
+    );
+    assert!(
+        error[2] < 0.1 * magnitude,
+        "relative error at T=128: {}",
+        error[2] / magnitude
+    );
+    assert!(
+        agree[2] as f64 >= 0.75 * images as f64,
+        "argmax agreement at T=128: {agree:?} of {images}"
+    );
+}
+
+/// The quantized ANN, written out layer by layer with the dense forms only.
+fn plain_ann(model: &Model, input: &[f64]) -> Vec<f32> {
+    let analog = model.analog_layers();
+    let mut x64 = input.to_vec();
+    for layer in analog {
+        let mut y = vec![0.0f64; layer.output_shape.len()];
+        layer.forward_dense(&x64, &mut y);
+        x64 = y;
+    }
+    let mut x: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+    for layer in &model.layers()[analog.len()..] {
+        x = match layer.op {
+            dynconf::layers::Op::If { threshold } => x
+                .iter()
+                .map(|&z| ann::qcfs(z, model.levels(), threshold))
+                .collect(),
+            _ => {
+                let mut y = vec![0.0f32; layer.output_shape.len()];
+                layer.forward_dense(&x, &mut y);
+                y
+            }
+        };
+    }
+    x
+}
+
+#[test]
+fn quantized_ann_matches_a_plain_dense_forward_pass() {
+    for seed in 1..4 {
+        let model = model(seed);
+        let mut ann = ann::QuantizedAnn::new(&model);
+        for image in 0..3 {
+            let input = random_input(seed * 7 + image, model.input().len());
+            assert_eq!(
+                ann.logits(&model, &input).unwrap(),
+                plain_ann(&model, &input).as_slice()
+            );
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! The browser binding (src/wasm/) in a real browser: `wasm-pack test --headless --chrome
+//! -- --test wasm` (or `--firefox`); `scripts/test-web.sh` runs both.
+//!
+//! The bindings must give the per-step outputs of the reference engine on the fixtures
+//! (tests/fixtures/, written by training/fixtures.py from synthetic inputs), agree with the
+//! core simulation they wrap, and turn bad input into exceptions with readable messages.
+#![cfg(target_arch = "wasm32")]
+
+use dynconf::calibrate::{self, Calibration, Traces};
+use dynconf::decode::{self, Decoding};
+use dynconf::snn::{Engine, Simulation};
+use dynconf::wasm::{WasmCalibration, WasmSimulation};
+use dynconf::Model;
+use serde::Deserialize;
+use std::sync::Arc;
+use wasm_bindgen::{JsError, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// The published model, its fixture and its calibration file (embedded in the test module).
+const MODEL: &[u8] = include_bytes!("../models/dynconf-cifar10-v1.safetensors");
+const FIXTURE: &str = include_str!("fixtures/dynconf-cifar10-v1.json");
+const CALIBRATION: &[u8] = include_bytes!("../models/dynconf-cifar10-v1.calibration.json");
+
+#[derive(Deserialize)]
+struct Fixture {
+    steps: usize,
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    pixels_chw: Vec<u8>,
+    snn_outputs: Vec<Vec<f32>>,
+    snn_spikes_per_layer: Vec<Vec<u32>>,
+}
+
+/// The step report as JavaScript receives it.
+#[derive(Deserialize, Debug)]
+struct Report {
+    t: u32,
+    output: Vec<f32>,
+    probabilities: Vec<f32>,
+    prediction: usize,
+    confidence: f64,
+    confident: bool,
+    stop: bool,
+    spikes_per_layer: Vec<u32>,
+    spikes: u64,
+    synaptic_ops: u64,
+    cumulative_spikes: u64,
+    cumulative_synaptic_ops: u64,
+}
+
+#[derive(Deserialize, Debug)]
+struct Replay {
+    threshold: f64,
+    mean_steps: f64,
+    accuracy: f64,
+    fixed_t_matching: Option<u32>,
+    latency_reduction: Option<f64>,
+}
+
+fn fixture() -> Fixture {
+    serde_json::from_str(FIXTURE).expect("fixture JSON")
+}
+
+fn report(value: Result<JsValue, JsError>) -> Report {
+    serde_wasm_bindgen::from_value(value.expect("step")).expect("report shape")
+}
+
+/// The message JavaScript would see on the thrown Error.
+fn message(error: JsError) -> String {
+    let value: JsValue = error.into();
+    js_sys::Error::from(value).message().into()
+}
+
+fn error_of<T>(result: Result<T, JsError>) -> String {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => message(e),
+    }
+}
+
+/// A w×h RGBA image holding CHW pixels of the same size (opaque).
+fn rgba_from_chw(chw: &[u8], width: usize, height: usize) -> Vec<u8> {
+    let plane = width * height;
+    (0..plane)
+        .flat_map(|i| [chw[i], chw[plane + i], chw[2 * plane + i], 255])
+        .collect()
+}
+
+/// The fixture's own criterion (as in tests/fixtures.rs): spikes bit for bit, O(t) to 1e-3
+/// (the global average pool's division is not on the exporter's exact grid), same argmax.
+fn assert_matches_fixture(r: &Report, case: &Case, t: usize) {
+    assert_eq!(r.spikes_per_layer, case.snn_spikes_per_layer[t], "{}: spikes at t = {}", case.name, t + 1);
+    let expected = &case.snn_outputs[t];
+    let diff = r.output.iter().zip(expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(diff <= 1e-3, "{}: max |ΔO(t)| = {diff} at t = {}", case.name, t + 1);
+    assert_eq!(r.prediction, decode::argmax(expected), "{}: prediction at t = {}", case.name, t + 1);
+}
+
+#[wasm_bindgen_test]
+fn per_step_outputs_match_the_reference_engine() {
+    let fixture = fixture();
+    assert!(!fixture.cases.is_empty());
+    let model = Arc::new(Model::from_bytes(MODEL).unwrap());
+    let mut core = Simulation::new(model.clone(), Engine::EventDriven);
+    let mut sim = WasmSimulation::new(MODEL).expect("model loads");
+    for case in &fixture.cases {
+        sim.set_pixels_chw(&case.pixels_chw).expect("fixture pixels");
+        core.set_input_f64(&dynconf::preprocess::normalize_u8(model.input(), &case.pixels_chw)).unwrap();
+        for t in 0..fixture.steps {
+            let r = report(sim.step());
+            let expected = core.step();
+            assert_eq!(r.t as usize, t + 1);
+            // Bit for bit what the engine computes natively (same code, IEEE f32).
+            assert_eq!(r.output, expected.output, "{}: O(t) at t = {}", case.name, t + 1);
+            assert_eq!(r.spikes_per_layer, expected.spikes_per_layer);
+            assert_eq!(r.confidence, expected.decision.confidence);
+            assert_eq!(r.spikes, r.spikes_per_layer.iter().map(|&s| s as u64).sum::<u64>());
+            assert_matches_fixture(&r, case, t);
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn set_image_at_the_model_size_equals_the_raw_pixels() {
+    let fixture = fixture();
+    let case = &fixture.cases[0];
+    let mut by_pixels = WasmSimulation::new(MODEL).unwrap();
+    by_pixels.set_pixels_chw(&case.pixels_chw).unwrap();
+    let mut by_image = by_pixels.fork();
+    by_image
+        .set_image(&rgba_from_chw(&case.pixels_chw, 32, 32), 32, 32)
+        .unwrap();
+    assert_eq!(
+        by_image.preview(),
+        rgba_from_chw(&case.pixels_chw, 32, 32),
+        "preview shows the input"
+    );
+    for t in 0..8 {
+        let (a, b) = (report(by_pixels.step()), report(by_image.step()));
+        assert_eq!(a.output, b.output, "t = {}", t + 1);
+        assert_matches_fixture(&b, case, t);
+    }
+}
+
+#[wasm_bindgen_test]
+fn bindings_report_what_the_core_simulation_computes() {
+    let fixture = fixture();
+    let case = &fixture.cases[1];
+    let model = Arc::new(Model::from_bytes(MODEL).unwrap());
+    let mut core = Simulation::new(model.clone(), Engine::EventDriven);
+    let spec = model.input().clone();
+    core.set_input_f64(&dynconf::preprocess::normalize_u8(&spec, &case.pixels_chw))
+        .unwrap();
+    core.set_decoding(Decoding::Temperature { kappa: 2.0 });
+
+    let mut sim = WasmSimulation::new(MODEL).unwrap();
+    sim.set_decoding("kappa=2").unwrap();
+    assert_eq!(sim.decoding(), "kappa=2");
+    sim.set_pixels_chw(&case.pixels_chw).unwrap();
+    sim.set_threshold(0.9);
+    sim.set_max_steps(20);
+    let (mut spikes, mut ops) = (0, 0);
+    for t in 1..=20u32 {
+        let expected = core.step();
+        let r = report(sim.step());
+        assert_eq!(r.output, expected.output);
+        assert_eq!(r.probabilities, expected.probabilities);
+        assert_eq!(r.prediction, expected.decision.prediction);
+        assert_eq!(r.confidence, expected.decision.confidence);
+        assert_eq!(r.synaptic_ops, expected.synaptic_ops);
+        assert_eq!(r.confident, decode::is_confident(r.confidence, 0.9));
+        assert_eq!(r.stop, r.confident || t == 20);
+        spikes += r.spikes;
+        ops += r.synaptic_ops;
+        assert_eq!(
+            (r.cumulative_spikes, r.cumulative_synaptic_ops),
+            (spikes, ops)
+        );
+        // Spike maps: the byte view holds exactly this step's spikes.
+        for layer in 0..sim.layer_count() {
+            let bytes = sim.spikes(layer).unwrap();
+            assert_eq!(bytes.len(), sim.spikes_len(layer).unwrap());
+            assert_eq!(
+                bytes.iter().map(|&b| b as u32).sum::<u32>(),
+                r.spikes_per_layer[layer]
+            );
+            assert!(bytes
+                .iter()
+                .zip(core.spikes(layer))
+                .all(|(&b, &s)| b as f32 == s));
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn run_to_reset_and_fork_repeat_the_same_run() {
+    let fixture = fixture();
+    let case = &fixture.cases[2];
+    let mut sim = WasmSimulation::new(MODEL).unwrap();
+    sim.set_pixels_chw(&case.pixels_chw).unwrap();
+    let fork = sim.fork();
+    let at16 = report(sim.run_to(16));
+    assert_eq!((at16.t, sim.t()), (16, 16));
+    assert_matches_fixture(&at16, case, 15);
+    assert!(error_of(sim.run_to(8)).contains("already at t = 16"));
+    sim.reset();
+    assert_eq!(sim.t(), 0);
+    assert_eq!(report(sim.run_to(16)).output, at16.output);
+    let mut fork = fork;
+    assert_eq!(
+        report(fork.run_to(16)).cumulative_synaptic_ops,
+        at16.cumulative_synaptic_ops
+    );
+}
+
+#[wasm_bindgen_test]
+fn model_info_describes_the_if_layers() {
+    let sim = WasmSimulation::new(MODEL).unwrap();
+    let info: serde_json::Value = serde_wasm_bindgen::from_value(sim.info().unwrap()).unwrap();
+    let model = Model::from_bytes(MODEL).unwrap();
+    assert_eq!(info["name"], model.name());
+    assert_eq!(
+        info["classes"].as_array().unwrap().len(),
+        model.classes().len()
+    );
+    assert_eq!(
+        info["neurons"].as_u64().unwrap() as usize,
+        model.neuron_count()
+    );
+    let layers = info["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), sim.layer_count());
+    assert_eq!(layers[0]["name"], model.stages()[0].name.as_str());
+    assert!(
+        info["metadata"]["format"] == "dynconf-snn",
+        "metadata is a plain object"
+    );
+}
+
+#[wasm_bindgen_test]
+fn calibration_replays_the_stored_trace() {
+    let calibration = WasmCalibration::new(CALIBRATION).expect("calibration file loads");
+    let file: Calibration = serde_json::from_slice(CALIBRATION).unwrap();
+    let traces = Traces::decode(&file.trace).unwrap();
+    let replay: Replay =
+        serde_wasm_bindgen::from_value(calibration.replay(file.threshold).unwrap()).unwrap();
+    let expected = calibrate::replay(&traces, file.threshold);
+    assert_eq!(
+        (replay.mean_steps, replay.accuracy),
+        (expected.mean_steps, expected.accuracy)
+    );
+    assert_eq!(replay.threshold, file.threshold);
+    // The calibrated threshold is a point of the stored front.
+    assert!(file
+        .front
+        .iter()
+        .any(|p| p.mean_steps == replay.mean_steps && p.accuracy == replay.accuracy));
+    if let (Some(t), Some(r)) = (replay.fixed_t_matching, replay.latency_reduction) {
+        assert!(file.fixed[t as usize - 1].accuracy >= replay.accuracy);
+        assert_eq!(r, 1.0 - replay.mean_steps / t as f64);
+    }
+    // Raising the threshold never shortens the runs.
+    let strict: Replay = serde_wasm_bindgen::from_value(calibration.replay(1.0).unwrap()).unwrap();
+    assert_eq!(strict.mean_steps, file.max_steps as f64);
+
+    let summary: serde_json::Value =
+        serde_wasm_bindgen::from_value(calibration.summary().unwrap()).unwrap();
+    assert_eq!(summary["t_max"], file.max_steps);
+    assert_eq!(summary["split"], file.split.as_str());
+    assert_eq!(
+        summary["fixed"].as_array().unwrap().len(),
+        file.max_steps as usize
+    );
+    assert!(!summary["front"].as_array().unwrap().is_empty());
+
+    let mut sim = WasmSimulation::new(MODEL).unwrap();
+    sim.use_calibration(&calibration);
+    assert_eq!(
+        (sim.threshold(), sim.max_steps()),
+        (file.threshold, file.max_steps)
+    );
+    assert_eq!(sim.decoding(), file.decoding.to_string());
+}
+
+#[wasm_bindgen_test]
+fn bad_input_is_rejected_with_a_message() {
+    assert!(error_of(WasmSimulation::new(b"not a model")).contains("cannot load the model"));
+    assert!(error_of(WasmSimulation::new(&[])).contains("cannot load the model"));
+    assert!(
+        error_of(WasmSimulation::new(&MODEL[..MODEL.len() / 2])).contains("cannot load the model")
+    );
+
+    let mut sim = WasmSimulation::new(MODEL).unwrap();
+    let wrong_length = error_of(sim.set_image(&[0; 10], 2, 2));
+    assert!(
+        wrong_length.contains("10 bytes") && wrong_length.contains("16"),
+        "{wrong_length}"
+    );
+    assert!(error_of(sim.set_image(&[], 0, 0)).contains("empty"));
+    assert!(error_of(sim.set_image(&[], 0, 7)).contains("empty"));
+    assert!(error_of(sim.set_pixels_chw(&[0; 100])).contains("expects 3072"));
+    assert!(error_of(sim.set_decoding("softmax")).contains("unknown decoding"));
+    assert!(error_of(sim.spikes_ptr(99)).contains("does not exist"));
+    assert!(error_of(WasmCalibration::new(b"{}")).contains("calibration"));
+    assert!(error_of(WasmCalibration::new(b"\x89PNG")).contains("calibration"));
+
+    // The simulation is still usable after the errors.
+    sim.set_image(&[200; 4 * 5 * 3], 5, 3).unwrap();
+    assert_eq!(report(sim.step()).t, 1);
+}

@@ -1,0 +1,88 @@
+"""Folds the trained network into the deployable `dynconf-snn` v1 format (docs/model-format.md).
+
+BatchNorm is folded into the preceding convolution, each IF threshold is folded into the
+weights of the layer it feeds (IF layers then emit unit spikes), and every number a spike
+touches is rounded onto a 2^-16 grid so that any summation order gives the same f32 result.
+"""
+import json
+
+import torch
+from torch import nn
+from safetensors.torch import save_file
+
+from model import QCFS, Net
+
+GRID = 2.0 ** -16
+THRESHOLD_GRID = 2.0 ** -15  # so that theta / 2 is on GRID too
+
+
+def on_grid(t: torch.Tensor, grid=GRID) -> torch.Tensor:
+    return torch.round(t.double() / grid) * grid
+
+
+def f16_on_grid(w: torch.Tensor) -> torch.Tensor:
+    """Rounds to f16, then onto GRID; the result is still exactly representable in f16."""
+    w = on_grid(w.half().double())
+    assert torch.equal(w.half().double(), w), "grid value not representable in f16"
+    return w.half()
+
+
+@torch.no_grad()
+def fold(net: Net):
+    """Returns (layers, tensors): the ordered layer list and its f16/f32 tensors."""
+    layers, tensors = [], {}
+    current = None          # conv being assembled: dict(name, weight, bias, ops_after)
+    prev_threshold = None   # None while the input is still the analog image
+    n_weighted = n_if = 0
+
+    def emit_current():
+        name, w, b = current["name"], current["weight"], current["bias"]
+        if prev_threshold is None:
+            # Fed by the analog image and computed in f64 by both engines. Kept in f32: it is
+            # tiny, and whitening weights are large enough that f16 would move many activations.
+            tensors[f"{name}.weight"] = w.float()
+            tensors[f"{name}.bias"] = b.float()
+        else:
+            tensors[f"{name}.weight"] = f16_on_grid(w * prev_threshold)
+            tensors[f"{name}.bias"] = on_grid(b).float()
+        layers.append(current["spec"])
+        layers.extend(current["ops_after"])
+
+    for m in net.body:
+        if isinstance(m, nn.Conv2d):
+            name = f"conv{n_weighted}"
+            n_weighted += 1
+            bias = m.bias.double() if m.bias is not None else torch.zeros(m.out_channels, dtype=torch.float64)
+            current = {"name": name, "weight": m.weight.double(), "bias": bias, "ops_after": [],
+                       "spec": {"kind": "conv2d", "name": name, "stride": m.stride[0], "padding": m.padding[0]}}
+        elif isinstance(m, nn.AvgPool2d):
+            current["ops_after"].append({"kind": "avgpool2d", "kernel": int(m.kernel_size), "stride": int(m.stride)})
+        elif isinstance(m, nn.BatchNorm2d):
+            scale = m.weight.double() / torch.sqrt(m.running_var.double() + m.eps)
+            current["weight"] = current["weight"] * scale[:, None, None, None]
+            current["bias"] = (current["bias"] - m.running_mean.double()) * scale + m.bias.double()
+        elif isinstance(m, QCFS):
+            emit_current()
+            theta = float(on_grid(m.threshold.detach().double().clamp_min(THRESHOLD_GRID), THRESHOLD_GRID))
+            layers.append({"kind": "if", "name": f"if{n_if}", "threshold": theta})
+            n_if += 1
+            prev_threshold = theta
+            current = None
+        else:
+            raise TypeError(f"cannot export layer {m}")
+    layers.append({"kind": "global_avgpool"})
+    current = {"name": "fc", "weight": net.head.weight.double(), "bias": net.head.bias.double(),
+               "ops_after": [], "spec": {"kind": "linear", "name": "fc"}}
+    emit_current()
+    return layers, tensors
+
+
+def write_model(path, net: Net, mean, std, classes, extra: dict):
+    layers, tensors = fold(net)
+    meta = {"format": "dynconf-snn", "version": 1, "name": path.stem,
+            "input": {"channels": 3, "height": 32, "width": 32, "mean": list(mean), "std": list(std)},
+            "classes": list(classes), "levels": net.levels, "layers": layers, **extra}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path),
+              metadata={"dynconf": json.dumps(meta)})
+    return meta

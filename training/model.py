@@ -1,0 +1,92 @@
+"""The compact QCFS network (airbench-style, average pooling only) used for training.
+
+Layout, with one QCFS activation (an IF layer after conversion) after each `act`:
+    whiten: conv2x2 3->24 (frozen patch-whitening weights, trainable bias) -> act
+    block(w): conv3x3 -> avgpool2 -> BN -> act -> conv3x3 -> BN -> act   for w in widths
+    head: global average pool -> linear (10 classes)
+"""
+import torch
+from torch import nn
+
+
+class FloorSTE(torch.autograd.Function):
+    """floor() with a straight-through gradient (QCFS)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return torch.floor(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class QCFS(nn.Module):
+    """h(z) = lambda/L * clip(floor(z L / lambda + 1/2), 0, L), lambda trainable."""
+
+    def __init__(self, levels: int, threshold: float = 3.0):
+        super().__init__()
+        self.levels = levels
+        self.threshold = nn.Parameter(torch.tensor([threshold]))
+
+    def forward(self, z):
+        x = torch.clamp(z / self.threshold, 0, 1)
+        return FloorSTE.apply(x * self.levels + 0.5) / self.levels * self.threshold
+
+
+def conv_bn(c_in, c_out, pool):
+    layers = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)]
+    if pool:
+        layers.append(nn.AvgPool2d(2))
+    layers.append(nn.BatchNorm2d(c_out))
+    return layers
+
+
+class Net(nn.Module):
+    def __init__(self, widths=(64, 128, 256), levels=4, whiten_width=24):
+        super().__init__()
+        self.levels = levels
+        self.whiten = nn.Conv2d(3, whiten_width, 2, padding=0, bias=True)
+        self.whiten.weight.requires_grad_(False)
+        body = [self.whiten, QCFS(levels)]
+        c_in = whiten_width
+        for w in widths:
+            body += conv_bn(c_in, w, pool=True) + [QCFS(levels)]
+            body += conv_bn(w, w, pool=False) + [QCFS(levels)]
+            c_in = w
+        self.body = nn.Sequential(*body)
+        self.head = nn.Linear(c_in, 10)
+
+    def forward(self, x):
+        x = self.body(x)
+        return self.head(x.mean(dim=(2, 3)))
+
+    def activations(self):
+        return [m for m in self.body if isinstance(m, QCFS)]
+
+    @torch.no_grad()
+    def init_whitening(self, images: torch.Tensor, eps=5e-4):
+        """Patch-whitening first layer (airbench): eigenvectors of the 2x2 patch covariance,
+        scaled by 1/sqrt(eigenvalue), with both signs so a rectifier keeps all directions."""
+        c = images.shape[1]
+        patches = images.unfold(2, 2, 1).unfold(3, 2, 1).transpose(1, 3).reshape(-1, c * 4).double()
+        patches = patches - patches.mean(0)
+        cov = patches.T @ patches / len(patches)
+        eigvals, eigvecs = torch.linalg.eigh(cov)
+        filters = (eigvecs.T / torch.sqrt(eigvals + eps)[:, None]).reshape(-1, c, 2, 2).flip(0)
+        half = self.whiten.out_channels // 2
+        self.whiten.weight.copy_(torch.cat([filters[:half], -filters[:half]]).float())
+        self.whiten.bias.zero_()
+
+    @torch.no_grad()
+    def init_thresholds(self, images: torch.Tensor, percentile=0.995):
+        """Sets each lambda to a high percentile of its positive pre-activations on a batch,
+        so the quantization grid covers the range the data actually uses."""
+        x = images
+        for module in self.body:
+            if isinstance(module, QCFS):
+                positive = x[x > 0].flatten().float()
+                if positive.numel():
+                    k = max(1, int(percentile * positive.numel()))
+                    module.threshold.fill_(positive.kthvalue(k).values.item())
+            x = module(x)

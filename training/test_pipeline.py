@@ -1,0 +1,116 @@
+"""Smoke test of the training pipeline (run by .ci/run): data checks, BN/threshold folding,
+and a tiny end-to-end run (train a few batches, export, reload, fixtures). About a minute."""
+import json
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import data
+import export
+import reference
+from model import Net
+
+HERE = Path(__file__).resolve().parent
+
+
+class DataTests(unittest.TestCase):
+    def test_rejects_wrong_length(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "data_batch_1.bin"
+            path.write_bytes(bytes(3073 * 2 + 5))
+            with self.assertRaisesRegex(data.DataError, "not a whole number"):
+                data.read_batch(path)
+
+    def test_rejects_bad_label(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "data_batch_1.bin"
+            record = bytearray(3073)
+            record[0] = 12
+            path.write_bytes(bytes(3073) + bytes(record))
+            with self.assertRaisesRegex(data.DataError, "record 1 has label 12"):
+                data.read_batch(path)
+
+    def test_missing_file_says_how_to_fix(self):
+        with self.assertRaisesRegex(data.DataError, "--data"):
+            data.read_batch(Path("/nonexistent/data_batch_1.bin"))
+
+
+def random_trained_like_net(seed):
+    """A random network whose BatchNorm statistics and thresholds come from data, so that
+    activity reaches the last layer as in a trained network."""
+    torch.manual_seed(seed)
+    net = Net(widths=(16, 16, 32), levels=4)
+    images = torch.randn(64, 3, 32, 32)
+    net.init_whitening(images)
+    net.train()
+    net.init_thresholds(images, percentile=0.9)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = 1.0  # running statistics = this batch's
+    net(images)
+    return net.eval()
+
+
+def export_and_load(net, directory):
+    path = Path(directory) / "m.safetensors"
+    export.write_model(path, net, [0.5] * 3, [0.25] * 3, data.DEFAULT_CLASSES, {})
+    return reference.Deployed(path)
+
+
+class FoldTests(unittest.TestCase):
+    def test_exported_ann_matches_float_network(self):
+        net = random_trained_like_net(0)
+        pixels = torch.randint(0, 256, (32, 3, 32, 32), dtype=torch.uint8)
+        with tempfile.TemporaryDirectory() as d, torch.no_grad():
+            got = export_and_load(net, d).ann_logits(pixels)
+            expected = net((pixels.float() / 255 - 0.5) / 0.25)
+        scale = expected.abs().max().item()
+        # f16 weights move a few activations across a quantization step, and a random
+        # network amplifies that; a folding error would move every logit.
+        self.assertLess((got - expected).abs().mean().item(), 0.1 * scale)
+        self.assertGreaterEqual((got.argmax(1) == expected.argmax(1)).float().mean().item(), 0.9)
+
+    def test_snn_approaches_ann(self):
+        net = random_trained_like_net(1)
+        pixels = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+        with tempfile.TemporaryDirectory() as d:
+            deployed = export_and_load(net, d)
+            ann = deployed.ann_logits(pixels)
+            outputs, _ = deployed.snn_run(pixels, 64)
+        err = [((outputs[t - 1] / t) - ann).abs().mean().item() for t in (1, 8, 64)]
+        self.assertGreater(ann.std().item(), 0.1, "degenerate test network")
+        self.assertLess(err[1], err[0])
+        self.assertLess(err[2], err[1])
+
+    def test_spike_fed_weights_are_on_the_exact_grid(self):
+        net = Net(widths=(8, 8, 8), levels=4)
+        _, tensors = export.fold(net)
+        for name, t in tensors.items():
+            if not name.startswith("conv0."):
+                scaled = t.double() / export.GRID
+                self.assertTrue(torch.equal(scaled, scaled.round()), name)
+
+
+class SmokeRun(unittest.TestCase):
+    def test_train_export_reload_fixtures(self):
+        if not (data.DEFAULT_DATA_DIR / "data_batch_1.bin").is_file():
+            self.skipTest(f"CIFAR-10 not found at {data.DEFAULT_DATA_DIR} (see ../shared/cifar10/README.md)")
+        with tempfile.TemporaryDirectory() as d:
+            out, fx = Path(d) / "smoke.safetensors", Path(d) / "fixtures"
+            subprocess.run([sys.executable, str(HERE / "train.py"), "--smoke", "--out", str(out),
+                            "--fixtures", str(fx)], check=True, timeout=600)
+            meta = reference.Deployed(out).meta
+            self.assertEqual(meta["format"], "dynconf-snn")
+            self.assertEqual(len(meta["validation"]["snn_accuracy_per_step"]), 8)
+            fixtures = json.loads((fx / "smoke.json").read_text())
+            self.assertEqual(len(fixtures["cases"]), 6)
+            self.assertEqual(np.array(fixtures["cases"][0]["snn_outputs"]).shape, (32, 10))
+
+
+if __name__ == "__main__":
+    unittest.main()

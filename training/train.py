@@ -1,0 +1,241 @@
+"""Train the compact QCFS CIFAR-10 network, export it for the spiking engine, check the
+conversion with the reference SNN, and write the Rust fixtures. One command:
+
+    training/.venv/bin/python training/train.py            # full CPU recipe
+    training/.venv/bin/python training/train.py --smoke    # pipeline check in ~1 minute
+"""
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import data
+import export
+import fixtures
+import reference
+from model import Net
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR)
+    p.add_argument("--out", type=Path, default=ROOT / "models/dynconf-cifar10-v1.safetensors")
+    p.add_argument("--fixtures", type=Path, default=ROOT / "tests/fixtures")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (SGD, Nesterov)")
+    p.add_argument("--warmup", type=float, default=1.5, help="epochs of linear warm-up")
+    p.add_argument("--wd", type=float, default=5e-4)
+    p.add_argument("--label-smoothing", type=float, default=0.2)
+    p.add_argument("--ema", type=float, default=0.998, help="EMA decay per step (0 disables)")
+    p.add_argument("--levels", type=int, default=4, help="QCFS quantization levels L")
+    p.add_argument("--widths", default="64,128,256")
+    p.add_argument("--steps", type=int, default=32, help="SNN time steps for the conversion check")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--smoke", action="store_true", help="tiny subset, 1 epoch: checks the pipeline only")
+    p.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
+                   help="start training from these weights (a second stage) instead of a fresh network")
+    p.add_argument("--export-from", type=Path, metavar="CHECKPOINT",
+                   help="skip training: export, check and write fixtures from a training/runs/*.pt checkpoint")
+    return p.parse_args()
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def fmt_time(s):
+    return f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+def augment(x):
+    """Random 2-pixel translation (reflect padding) and horizontal flip, per image."""
+    n = x.shape[0]
+    padded = F.pad(x, (2, 2, 2, 2), mode="reflect")
+    dx, dy = torch.randint(0, 5, (n,)), torch.randint(0, 5, (n,))
+    out = torch.empty_like(x)
+    for i in range(n):
+        out[i] = padded[i, :, dy[i]:dy[i] + 32, dx[i]:dx[i] + 32]
+    flip = torch.rand(n) < 0.5
+    out[flip] = out[flip].flip(3)
+    return out
+
+
+@torch.no_grad()
+def accuracy(net, x, y, device, batch=500):
+    net.eval()
+    correct = 0
+    for i in range(0, len(y), batch):
+        xb = x[i:i + batch].to(device).contiguous(memory_format=torch.channels_last)
+        correct += (net(xb).argmax(1).cpu() == y[i:i + batch]).sum().item()
+    return correct / len(y)
+
+
+def main():
+    args = parse_args()
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    torch.set_num_threads(args.threads)
+    if args.smoke:
+        args.epochs, args.steps = 1, 8
+    started = time.time()
+
+    try:
+        (train_x, train_y), (val_x_u8, val_y) = data.load_splits(args.data, limit=512 if args.smoke else None)
+    except data.DataError as e:
+        sys.exit(f"error: {e}")
+    classes = data.read_classes(args.data)
+    # Normalisation constants, rounded so that the exported metadata states them exactly.
+    train_f = train_x.astype(np.float32) / 255
+    mean = [round(float(m), 4) for m in train_f.mean(axis=(0, 2, 3))]
+    std = [round(float(s), 4) for s in train_f.std(axis=(0, 2, 3))]
+    to_tensor = lambda a: ((torch.from_numpy(a).float() / 255 - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None])
+    train_t, val_t = to_tensor(train_x), to_tensor(val_x_u8)
+    train_y_t, val_y_t = torch.from_numpy(train_y), torch.from_numpy(val_y)
+    log(f"data: {len(train_y)} training, {len(val_y)} validation images "
+        f"(validation = {data.VALIDATION_FILE} records {data.VALIDATION_START}..)")
+
+    if args.export_from:
+        ckpt = torch.load(args.export_from, weights_only=False)
+        net = Net(widths=tuple(ckpt["training"]["widths"]), levels=ckpt["training"]["levels"])
+        net.load_state_dict(ckpt["state"])
+        if (ckpt["mean"], ckpt["std"]) != (mean, std):
+            sys.exit("error: the checkpoint was trained with other normalisation constants (another --data?)")
+        training_meta = ckpt["training"]
+    else:
+        net, training_meta = train(args, train_t, train_y_t, val_t, val_y_t)
+        ckpt = ROOT / "training/runs" / f"{args.out.stem}{'-smoke' if args.smoke else ''}.pt"
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state": net.state_dict(), "training": training_meta, "mean": mean, "std": std}, ckpt)
+        log(f"saved checkpoint {ckpt}")
+    net = net.cpu().eval()
+    export_and_check(args, net, mean, std, classes, training_meta, val_x_u8, val_y)
+    log(f"total time {fmt_time(time.time() - started)}")
+
+
+def train(args, train_t, train_y_t, val_t, val_y_t):
+    """Trains the QCFS network; returns it (final or EMA weights, whichever validates better)
+    with a record of the run."""
+    device = torch.device(args.device)
+    widths = tuple(int(w) for w in args.widths.split(","))
+    net = Net(widths=widths, levels=args.levels)
+    previous_stage = None
+    if args.init_from:
+        previous_stage = torch.load(args.init_from, weights_only=False)
+        net.load_state_dict(previous_stage["state"])
+    else:
+        net.init_whitening(train_t[:5000])
+        net.train()
+        net.init_thresholds(train_t[:512])
+    net = net.to(device).to(memory_format=torch.channels_last)
+    params = sum(p.numel() for p in net.parameters())
+    log(f"model: widths {widths}, L={args.levels}, {params / 1e6:.3f} M parameters, "
+        f"initial thresholds {[round(a.threshold.item(), 2) for a in net.activations()]}")
+
+    decay, no_decay = [], []
+    for p in net.parameters():
+        if p.requires_grad:
+            (decay if p.ndim > 1 else no_decay).append(p)
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0}],
+                          lr=args.lr, momentum=0.9, nesterov=True)
+    n_train = len(train_y_t)
+    steps_per_epoch = n_train // args.batch
+    total_steps = args.epochs * steps_per_epoch
+    warmup_steps = int(args.warmup * steps_per_epoch)
+
+    def lr_at(step):  # linear warm-up, then linear decay to zero (one-cycle, triangular)
+        if step < warmup_steps:
+            return args.lr * (0.1 + 0.9 * step / warmup_steps)
+        return args.lr * max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    ema = copy.deepcopy(net) if args.ema > 0 else None
+    step = 0
+    history = []
+    train_started = time.time()
+    for epoch in range(1, args.epochs + 1):
+        net.train()
+        perm = torch.randperm(n_train)
+        loss_sum = correct = seen = 0
+        for b in range(steps_per_epoch):
+            idx = perm[b * args.batch:(b + 1) * args.batch]
+            xb = augment(train_t[idx]).to(device).contiguous(memory_format=torch.channels_last)
+            yb = train_y_t[idx].to(device)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            out = net(xb)
+            loss = F.cross_entropy(out, yb, label_smoothing=args.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            if ema is not None:
+                d = min(args.ema, (1 + step) / (10 + step))
+                with torch.no_grad():
+                    for pe, pn in zip(ema.state_dict().values(), net.state_dict().values()):
+                        if pe.dtype.is_floating_point:
+                            pe.mul_(d).add_(pn, alpha=1 - d)
+                        else:
+                            pe.copy_(pn)
+            loss_sum += loss.item() * len(idx)
+            correct += (out.argmax(1) == yb).sum().item()
+            seen += len(idx)
+            if b % 50 == 0 and epoch == 1:
+                rate = seen / (time.time() - train_started)
+                log(f"  epoch 1 batch {b}/{steps_per_epoch}: {rate:.0f} img/s, loss {loss_sum / seen:.3f}")
+        val_acc = accuracy(ema if ema is not None else net, val_t, val_y_t, device)
+        elapsed = time.time() - train_started
+        eta = elapsed / epoch * (args.epochs - epoch)
+        history.append({"epoch": epoch, "train_loss": round(loss_sum / seen, 4),
+                        "train_accuracy": round(correct / seen, 4), "validation_accuracy": val_acc})
+        log(f"epoch {epoch}/{args.epochs}: loss {loss_sum / seen:.3f} train {correct / seen:.4f} "
+            f"val{' (EMA)' if ema is not None else ''} {val_acc:.4f} | elapsed {fmt_time(elapsed)} ETA {fmt_time(eta)}")
+
+    # Choose between the final weights and their EMA on the validation split.
+    candidates = {"final": net} if ema is None else {"final": net, "ema": ema}
+    scores = {k: accuracy(m, val_t, val_y_t, device) for k, m in candidates.items()}
+    chosen = max(scores, key=scores.get)
+    log(f"validation accuracy (float QCFS ANN): {scores}; exporting '{chosen}'")
+    training_meta = {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
+                     "warmup_epochs": args.warmup, "weight_decay": args.wd,
+                     "label_smoothing": args.label_smoothing, "ema": args.ema, "widths": list(widths),
+                     "levels": args.levels, "parameters": params, "weights_exported": chosen,
+                     "float_ann_validation_accuracy": scores[chosen],
+                     "train_images": n_train, "train_seconds": round(time.time() - train_started),
+                     "threads": args.threads, "device": args.device, "history": history,
+                     "command": "training/train.py " + " ".join(sys.argv[1:])}
+    if previous_stage is not None:
+        training_meta["previous_stage"] = previous_stage["training"]
+    return candidates[chosen], training_meta
+
+
+def export_and_check(args, net, mean, std, classes, training_meta, val_x_u8, val_y):
+    """Exports the model, checks the conversion with the reference SNN on the validation
+    split, stores those figures in the model's metadata, and writes the Rust fixtures."""
+    export.write_model(args.out, net, mean, std, classes, {"training": training_meta})
+    log(f"checking the conversion with the reference SNN on {len(val_y)} validation images, T={args.steps}")
+    deployed = reference.Deployed(args.out)
+    report = reference.evaluate(deployed, val_x_u8, val_y, args.steps, log=log)
+    curve = report["snn_accuracy_per_step"]
+    for t in sorted({1, 2, 4, 8, 12, 16, 24, 32, args.steps}):
+        if t <= args.steps:
+            log(f"  SNN T={t:2d}: {curve[t - 1]:.4f}")
+    log(f"  quantized ANN (exported weights): {report['ann_accuracy']:.4f}; "
+        f"SNN T={args.steps} - ANN = {100 * (curve[-1] - report['ann_accuracy']):+.2f} points")
+    validation = {"split": f"{data.VALIDATION_FILE} records {data.VALIDATION_START}..{data.VALIDATION_START + len(val_y) - 1}",
+                  "images": len(val_y), **report}
+    meta = export.write_model(args.out, net, mean, std, classes, {"training": training_meta, "validation": validation})
+    fixture_path = fixtures.write_fixtures(args.out, args.fixtures, steps=32)
+    log(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, {len(meta['layers'])} layers) and {fixture_path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+// Image input: file dialog, drag-and-drop and paste; checks and decodes with the browser.
+// Nothing is uploaded: the bytes go from the File to createImageBitmap to a canvas.
+
+export const MAX_BYTES = 20 * 1024 * 1024;
+export const MAX_PIXELS = 40e6;
+
+/** An error whose message is meant for the user. */
+export class InputError extends Error {}
+
+const mb = (n) => `${(n / 1048576).toFixed(1)} MB`;
+
+/**
+ * Recognises PNG, JPEG, GIF and WebP by their first bytes and reads the image size from the
+ * header, so that a huge image is refused before it is decoded. Returns null for other data.
+ */
+export function sniffImage(bytes) {
+  const b = bytes;
+  const u16be = (i) => (b[i] << 8) | b[i + 1];
+  const u16le = (i) => b[i] | (b[i + 1] << 8);
+  const u24le = (i) => b[i] | (b[i + 1] << 8) | (b[i + 2] << 16);
+  const u32be = (i) => ((b[i] << 24) >>> 0) + ((b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]);
+  const ascii = (i, n) => String.fromCharCode(...b.subarray(i, i + n));
+  if (b.length >= 24 && b[0] === 0x89 && ascii(1, 3) === 'PNG') {
+    return { format: 'PNG', width: u32be(16), height: u32be(20) };
+  }
+  if (b.length >= 10 && (ascii(0, 6) === 'GIF87a' || ascii(0, 6) === 'GIF89a')) {
+    return { format: 'GIF', width: u16le(6), height: u16le(8) };
+  }
+  if (b.length >= 30 && ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WEBP') {
+    const chunk = ascii(12, 4);
+    if (chunk === 'VP8 ' && b.length >= 30) return { format: 'WebP', width: u16le(26) & 0x3fff, height: u16le(28) & 0x3fff };
+    if (chunk === 'VP8L' && b.length >= 25) {
+      const width = 1 + (((b[22] & 0x3f) << 8) | b[21]);
+      const height = 1 + (((b[24] & 0x0f) << 10) | (b[23] << 2) | ((b[22] & 0xc0) >> 6));
+      return { format: 'WebP', width, height };
+    }
+    if (chunk === 'VP8X' && b.length >= 30) return { format: 'WebP', width: 1 + u24le(24), height: 1 + u24le(27) };
+    return { format: 'WebP', width: null, height: null };
+  }
+  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) {
+    // Walk the marker segments up to the first start-of-frame, which holds the size.
+    let i = 2;
+    while (i + 9 < b.length) {
+      if (b[i] !== 0xff) break;
+      const marker = b[i + 1];
+      if (marker === 0xff) { i += 1; continue; }
+      if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { i += 2; continue; }
+      const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+      if (isFrame) return { format: 'JPEG', width: u16be(i + 7), height: u16be(i + 5) };
+      i += 2 + u16be(i + 2);
+    }
+    return { format: 'JPEG', width: null, height: null };
+  }
+  return null;
+}
+
+function checkPixels(width, height) {
+  if (width === 0 || height === 0) throw new InputError('This image has no pixels (width or height is 0).');
+  if (width * height > MAX_PIXELS) {
+    throw new InputError(`This image is too large: ${width}×${height} is ${(width * height / 1e6).toFixed(1)} megapixels; the limit is ${MAX_PIXELS / 1e6}.`);
+  }
+}
+
+/**
+ * Checks and decodes a File or Blob. Resolves to {rgba, width, height, bitmap, format, name};
+ * rejects with an InputError whose message explains what went wrong.
+ */
+export async function decodeImage(file) {
+  const name = file.name || 'pasted image';
+  if (file.size === 0) throw new InputError(`“${name}” is empty.`);
+  if (file.size > MAX_BYTES) {
+    throw new InputError(`“${name}” is ${mb(file.size)}; the limit is ${mb(MAX_BYTES)}. Try a smaller image.`);
+  }
+  const head = new Uint8Array(await file.slice(0, 64 * 1024).arrayBuffer());
+  const sniffed = sniffImage(head);
+  const claimsImage = (file.type || '').startsWith('image/');
+  if (!sniffed && !claimsImage) {
+    throw new InputError(`“${name}” is not an image. Choose a PNG, JPEG, WebP or GIF file.`);
+  }
+  if (sniffed && sniffed.width !== null) checkPixels(sniffed.width, sniffed.height);
+
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file, { imageOrientation: 'from-image', premultiplyAlpha: 'none' });
+  } catch {
+    const what = sniffed ? `a ${sniffed.format} file, but it could not be decoded (damaged or unsupported)` : 'not an image this browser can decode';
+    throw new InputError(`“${name}” is ${what}.`);
+  }
+  try {
+    checkPixels(bitmap.width, bitmap.height);
+    const canvas = document.createElement('canvas');
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(bitmap, 0, 0);
+    const { data } = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+    return { rgba: data, width: bitmap.width, height: bitmap.height, bitmap, format: sniffed ? sniffed.format : file.type, name };
+  } catch (error) {
+    bitmap.close();
+    if (error instanceof InputError) throw error;
+    throw new InputError(`“${name}” could not be read into pixels: ${error.message}`);
+  }
+}
+
+/** Calls onFile(file) for a chosen, dropped or pasted file. */
+export function attachImageInput({ dropzone, fileInput, onFile }) {
+  fileInput.addEventListener('change', () => {
+    if (fileInput.files.length) onFile(fileInput.files[0]);
+    fileInput.value = ''; // choosing the same file again fires change again
+  });
+  dropzone.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); fileInput.click(); }
+  });
+  for (const type of ['dragenter', 'dragover']) {
+    dropzone.addEventListener(type, (event) => { event.preventDefault(); dropzone.classList.add('over'); });
+  }
+  for (const type of ['dragleave', 'drop']) {
+    dropzone.addEventListener(type, () => dropzone.classList.remove('over'));
+  }
+  dropzone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    const file = event.dataTransfer.files[0];
+    if (file) onFile(file);
+  });
+  // A file dropped outside the drop zone must not make the browser navigate away.
+  window.addEventListener('dragover', (event) => event.preventDefault());
+  window.addEventListener('drop', (event) => event.preventDefault());
+  document.addEventListener('paste', (event) => {
+    const items = [...(event.clipboardData?.items || [])];
+    const item = items.find((i) => i.kind === 'file');
+    if (item) { event.preventDefault(); onFile(item.getAsFile()); }
+  });
+}
