@@ -91,6 +91,7 @@ async function main() {
     const info = await page.textContent('#model-info');
     step(`loaded: ${info.trim().slice(0, 100)}…`);
 
+    const scene = syntheticScene();
     step('a non-image file is refused with a message');
     await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('these are not pixels\n') });
     await page.waitForSelector('#error:not([hidden])');
@@ -99,8 +100,33 @@ async function main() {
     await page.setInputFiles('#file', { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 9, 0, 0, 0, 9, 8, 6, 0, 0, 0]) });
     await page.waitForFunction(() => /could not be decoded/.test(document.querySelector('#error').textContent));
 
+    step('huge images are refused before decoding');
+    const header = Buffer.from(scene.png); // same PNG, but the header claims 8000×8000 pixels
+    header.writeUInt32BE(8000, 16);
+    header.writeUInt32BE(8000, 20);
+    await page.setInputFiles('#file', { name: 'huge.png', mimeType: 'image/png', buffer: header });
+    await page.waitForFunction(() => /too large: 8000×8000 is 64\.0 megapixels/.test(document.querySelector('#error').textContent));
+    const big = Buffer.alloc(21 * 1024 * 1024);
+    scene.png.copy(big);
+    await page.setInputFiles('#file', { name: 'big.png', mimeType: 'image/png', buffer: big });
+    await page.waitForFunction(() => /is 21\.0 MB; the limit is 20\.0 MB/.test(document.querySelector('#error').textContent));
+
+    step('drag-and-drop and paste reach the same path');
+    const small = [...syntheticScene(96, 64).png];
+    await page.evaluate((bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], 'dropped.png', { type: 'image/png' }));
+      document.querySelector('#dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, small);
+    await page.waitForFunction(() => /dropped\.png · 96×64 PNG/.test(document.querySelector('#original-caption').textContent));
+    await page.evaluate((bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], 'pasted.png', { type: 'image/png' }));
+      document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    }, small);
+    await page.waitForFunction(() => /pasted\.png · 96×64 PNG/.test(document.querySelector('#original-caption').textContent));
+
     step('upload a generated PNG');
-    const scene = syntheticScene();
     await page.evaluate(() => { const s = document.querySelector('#speed'); s.value = s.max; s.dispatchEvent(new Event('input')); });
     await page.setInputFiles('#file', { name: 'generated-scene.png', mimeType: 'image/png', buffer: scene.png });
     await page.waitForSelector('#error[hidden]', { state: 'attached' });
@@ -139,7 +165,8 @@ async function main() {
     const lowStop = Number(await page.getAttribute('#run-status', 'data-stop-t'));
     assert.ok(lowStop <= stopT, `lower threshold stopped at ${lowStop}, later than ${stopT}`);
 
-    step('back to the calibrated threshold; screenshot');
+    step('back to the calibrated threshold (at the default speed); screenshot');
+    await page.evaluate(() => { const s = document.querySelector('#speed'); s.value = '3'; s.dispatchEvent(new Event('input')); });
     await page.click('#threshold-reset');
     await page.waitForFunction((t) => document.querySelector('#run-status').dataset.stopT === String(t), stopT);
     const back = await page.$eval('#tradeoff', (c) => ({ ...c.dataset }));

@@ -122,6 +122,20 @@ pub struct SplitSource {
     pub records: Option<Range<usize>>,
 }
 
+impl SplitSource {
+    /// The file and records, for labelling figures: `data_batch_5.bin records 5000..9999`.
+    pub fn describe(&self) -> String {
+        let file = self.path.file_name().map_or_else(
+            || self.path.display().to_string(),
+            |f| f.to_string_lossy().into_owned(),
+        );
+        match &self.records {
+            Some(range) => format!("{file} records {}..{}", range.start, range.end - 1),
+            None => file,
+        }
+    }
+}
+
 /// Resolves a split name in a CIFAR-10 binary directory:
 /// `test` → `test_batch.bin`; `validation` → records 5000..9999 of `data_batch_5.bin`
 /// (held out by the training code); any other `NAME` → `NAME.bin`.

@@ -1,4 +1,5 @@
 //! Checks against the real CIFAR-10 batches in ../shared/cifar10 (skipped when absent).
+#![cfg(not(target_arch = "wasm32"))] // reads files / runs the native CLI
 
 use std::path::PathBuf;
 

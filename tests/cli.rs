@@ -1,4 +1,5 @@
 //! The `dynconf` command line on a random model and a synthetic CIFAR-format batch.
+#![cfg(not(target_arch = "wasm32"))] // reads files / runs the native CLI
 
 mod common;
 

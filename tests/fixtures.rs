@@ -1,6 +1,7 @@
 //! The Rust engine against PyTorch (training/reference.py) on the committed model's stored
 //! fixtures: synthetic inputs, the quantized-ANN logits, and the SNN's accumulated output and
 //! spike counts at every step. Both engines must reproduce the spikes bit for bit.
+#![cfg(not(target_arch = "wasm32"))] // reads files / runs the native CLI
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! data_batch_5.bin), through the `dynconf eval` command: the SNN at T = 32 must be within
 //! 0.5 points of the quantized ANN, and Dynamic Confidence must reach the T = 32 accuracy
 //! within 0.3 points in fewer mean steps. Skipped, saying how to get the data, without CIFAR-10.
+#![cfg(not(target_arch = "wasm32"))] // reads files / runs the native CLI
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

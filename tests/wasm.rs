@@ -95,11 +95,33 @@ fn rgba_from_chw(chw: &[u8], width: usize, height: usize) -> Vec<u8> {
 /// The fixture's own criterion (as in tests/fixtures.rs): spikes bit for bit, O(t) to 1e-3
 /// (the global average pool's division is not on the exporter's exact grid), same argmax.
 fn assert_matches_fixture(r: &Report, case: &Case, t: usize) {
-    assert_eq!(r.spikes_per_layer, case.snn_spikes_per_layer[t], "{}: spikes at t = {}", case.name, t + 1);
+    assert_eq!(
+        r.spikes_per_layer,
+        case.snn_spikes_per_layer[t],
+        "{}: spikes at t = {}",
+        case.name,
+        t + 1
+    );
     let expected = &case.snn_outputs[t];
-    let diff = r.output.iter().zip(expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-    assert!(diff <= 1e-3, "{}: max |ΔO(t)| = {diff} at t = {}", case.name, t + 1);
-    assert_eq!(r.prediction, decode::argmax(expected), "{}: prediction at t = {}", case.name, t + 1);
+    let diff = r
+        .output
+        .iter()
+        .zip(expected)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        diff <= 1e-3,
+        "{}: max |ΔO(t)| = {diff} at t = {}",
+        case.name,
+        t + 1
+    );
+    assert_eq!(
+        r.prediction,
+        decode::argmax(expected),
+        "{}: prediction at t = {}",
+        case.name,
+        t + 1
+    );
 }
 
 #[wasm_bindgen_test]
@@ -110,17 +132,31 @@ fn per_step_outputs_match_the_reference_engine() {
     let mut core = Simulation::new(model.clone(), Engine::EventDriven);
     let mut sim = WasmSimulation::new(MODEL).expect("model loads");
     for case in &fixture.cases {
-        sim.set_pixels_chw(&case.pixels_chw).expect("fixture pixels");
-        core.set_input_f64(&dynconf::preprocess::normalize_u8(model.input(), &case.pixels_chw)).unwrap();
+        sim.set_pixels_chw(&case.pixels_chw)
+            .expect("fixture pixels");
+        core.set_input_f64(&dynconf::preprocess::normalize_u8(
+            model.input(),
+            &case.pixels_chw,
+        ))
+        .unwrap();
         for t in 0..fixture.steps {
             let r = report(sim.step());
             let expected = core.step();
             assert_eq!(r.t as usize, t + 1);
             // Bit for bit what the engine computes natively (same code, IEEE f32).
-            assert_eq!(r.output, expected.output, "{}: O(t) at t = {}", case.name, t + 1);
+            assert_eq!(
+                r.output,
+                expected.output,
+                "{}: O(t) at t = {}",
+                case.name,
+                t + 1
+            );
             assert_eq!(r.spikes_per_layer, expected.spikes_per_layer);
             assert_eq!(r.confidence, expected.decision.confidence);
-            assert_eq!(r.spikes, r.spikes_per_layer.iter().map(|&s| s as u64).sum::<u64>());
+            assert_eq!(
+                r.spikes,
+                r.spikes_per_layer.iter().map(|&s| s as u64).sum::<u64>()
+            );
             assert_matches_fixture(&r, case, t);
         }
     }

@@ -429,7 +429,11 @@ fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
     let chosen = &calibrations[best];
     let fixed = calibrate::fixed_accuracy(&traces[best]);
     let calibration = Calibration {
-        split: args.data.split.clone(),
+        split: format!(
+            "{} ({})",
+            args.data.split,
+            cifar::split_path(&args.data.data, &args.data.split).describe()
+        ),
         images: runs.len(),
         max_steps: args.model.max_steps,
         decoding: chosen.decoding,

@@ -32,6 +32,7 @@ const app = {
   run: null,         // the Dynamic Confidence run: per-step reports, stop step, play state
   fixed: null,       // the fixed-length runs: per-step summaries of `full`, wanted lengths
   stepMs: null,      // moving average of one step's time
+  imageTicket: 0,    // counts image loads
   frame: null,
 };
 
@@ -104,11 +105,16 @@ function clearError() {
 
 async function onFile(file) {
   clearError();
+  const ticket = ++app.imageTicket; // a later file wins if decoding overlaps
   let decoded;
   try {
     decoded = await decodeImage(file);
   } catch (error) {
-    showError(error instanceof InputError ? error.message : `Could not read this file: ${error.message}`);
+    if (ticket === app.imageTicket) showError(error instanceof InputError ? error.message : `Could not read this file: ${error.message}`);
+    return;
+  }
+  if (ticket !== app.imageTicket) {
+    decoded.bitmap.close();
     return;
   }
   try {
@@ -141,10 +147,10 @@ function drawPreview() {
 
 // ---------------------------------------------------------------- the Dynamic Confidence run
 
-function startRun() {
+function startRun({ play = true } = {}) {
   app.dc.reset();
   app.dc.threshold = app.threshold;
-  app.run = { reports: [], stopT: null, playing: true, debt: 0, last: null };
+  app.run = { reports: [], stopT: null, playing: play, debt: 0, last: null };
   for (const id of ['play', 'step', 'replay']) $(id).disabled = false;
   schedule();
 }
@@ -158,7 +164,7 @@ function togglePlay() {
 
 function stepOnce() {
   if (!app.run) return;
-  if (app.run.stopT) return startRun();
+  if (app.run.stopT) startRun({ play: false }); // stepping after the stop starts over
   app.run.playing = false;
   dcStep();
   schedule();
