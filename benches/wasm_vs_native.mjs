@@ -45,7 +45,9 @@ const env = {
   ...process.env,
   PATH: [join(process.env.HOME, '.cargo', 'bin'), join(ROOT, '.tools', 'node_modules', '.bin'), process.env.PATH].join(':'),
 };
-const run = (cmd, args) => execFileSync(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+const run = (cmd, args, extraEnv = {}) => execFileSync(cmd, args, {
+  cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'],
+}).toString();
 
 function buildWasm() {
   run('cargo', ['build', '--release', '--quiet', '--target', 'wasm32-unknown-unknown', '--lib', '--no-default-features']);
@@ -166,16 +168,21 @@ async function main() {
   buildWasm();
   run('cargo', ['build', '--release', '--quiet', '--bin', 'dynconf']);
   console.error(`native: dynconf bench-step (${count} images × ${opts.steps} steps, ${opts.rounds} rounds)...`);
-  const native = JSON.parse(run(join(ROOT, 'target/release/dynconf'), ['bench-step', '--json',
+  const benchStep = (extraEnv) => JSON.parse(run(join(ROOT, 'target/release/dynconf'), ['bench-step', '--json',
     '--model', opts.model, '--data', opts.data, '--split', 'validation', '--limit', String(count),
-    '--max-steps', opts.steps, '--rounds', opts.rounds]));
+    '--max-steps', opts.steps, '--rounds', opts.rounds], extraEnv));
+  const native = benchStep({});
+  // The same binary restricted to 128-bit vectors (SSE2), as wide as simd128.
+  const native128 = benchStep({ DYNCONF_SIMD: 'baseline' });
   console.error('wasm: headless Chromium...');
   const wasm = await browserTimes(opts, validationImages(opts.data, count));
   const version = run(CHROMIUM, ['--version']).trim();
   console.log(`model ${opts.model}; ${count} validation images × ${opts.steps} steps, event-driven, one thread; median of ${opts.rounds} rounds`);
-  console.log(`  native:   ${native.ms_per_step.toFixed(4)} ms per step`);
-  console.log(`  wasm:     ${wasm.msPerStep.toFixed(4)} ms per step (${version}, simd128)`);
-  console.log(`ratio: wasm / native = ${(wasm.msPerStep / native.ms_per_step).toFixed(2)}×`);
+  console.log(`  native:          ${native.ms_per_step.toFixed(4)} ms per step (AVX2 where the CPU has it)`);
+  console.log(`  native, SSE2:    ${native128.ms_per_step.toFixed(4)} ms per step (DYNCONF_SIMD=baseline: 128-bit vectors)`);
+  console.log(`  wasm:            ${wasm.msPerStep.toFixed(4)} ms per step (${version}, simd128)`);
+  console.log(`ratio: wasm / native = ${(wasm.msPerStep / native.ms_per_step).toFixed(2)}×; `
+    + `wasm / native SSE2 = ${(wasm.msPerStep / native128.ms_per_step).toFixed(2)}×`);
   if (wasm.inference) {
     const i = wasm.inference;
     console.log(`Dynamic Confidence inference in Chromium (${i.decoding}, threshold ${i.threshold}): `
@@ -183,7 +190,7 @@ async function main() {
       + `${i.meanSteps.toFixed(2)} mean steps; the first one after loading (baseline-compiled code): `
       + `${wasm.cold.ms.toFixed(2)} ms, ${wasm.cold.steps} steps`);
   }
-  console.log(JSON.stringify({ native, wasm }));
+  console.log(JSON.stringify({ native, native128, wasm }));
 }
 
 main().catch((error) => { console.error(error); process.exit(1); });

@@ -17,9 +17,10 @@ pub fn qcfs(z: f32, levels: u32, threshold: f32) -> f32 {
 /// Buffers for repeated ANN forward passes (one per thread).
 ///
 /// Most activations are 0 (k = 0), so weighted layers run in the engine's event form,
-/// skipping the zeros; every product k/L · w is the one the dense form computes. (Unlike the
-/// SNN, pooling is not fused into the convolution before it: for L other than a power of
-/// two k/L · w is rounded, and fusing would round a different sum.)
+/// skipping the zeros; every product k/L · w is the one the dense form computes. A pool after
+/// a convolution is fused into it (as in the SNN) only when L is a power of two: then every
+/// k/L · w is exact on the weight grid, while for other L it is rounded, and the fused weights
+/// would round a different sum.
 #[derive(Clone, Debug)]
 pub struct QuantizedAnn {
     analog: Segment<f64>,
@@ -64,7 +65,7 @@ impl QuantizedAnn {
                 model.plan().stage(k),
                 activation,
                 Activity::Graded,
-                false,
+                model.levels().is_power_of_two(),
                 &mut self.scratch,
             );
         }

@@ -37,13 +37,19 @@ fn load() -> (Arc<Model>, Fixtures) {
     let model = Model::from_bytes(&bytes).expect("a valid model");
     let text = std::fs::read_to_string(root.join(FIXTURES)).expect("the committed fixtures");
     let fixtures: Fixtures = serde_json::from_str(&text).expect("valid fixture JSON");
-    assert_eq!(Path::new(MODEL).file_name().unwrap(), fixtures.model.as_str());
+    assert_eq!(
+        Path::new(MODEL).file_name().unwrap(),
+        fixtures.model.as_str()
+    );
     (Arc::new(model), fixtures)
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -52,7 +58,11 @@ fn ann_logits_match_pytorch() {
     for case in &fixtures.cases {
         let input = normalize_u8(model.input(), &case.pixels_chw);
         let logits = ann::logits(&model, &input).unwrap();
-        let scale = case.ann_logits.iter().fold(0f32, |m, x| m.max(x.abs())).max(1.0);
+        let scale = case
+            .ann_logits
+            .iter()
+            .fold(0f32, |m, x| m.max(x.abs()))
+            .max(1.0);
         let diff = max_abs_diff(&logits, &case.ann_logits);
         assert!(
             diff <= 1e-4 * scale,

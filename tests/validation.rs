@@ -10,8 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 
 fn data_dir() -> Option<PathBuf> {
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cifar10/cifar-10-batches-bin");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cifar10/cifar-10-batches-bin");
     if dir.join("data_batch_5.bin").exists() {
         return Some(dir);
     }
@@ -29,7 +28,15 @@ fn snn_and_dynamic_confidence_on_the_validation_split() {
     let Some(dir) = data_dir() else { return };
     let output = Command::new(env!("CARGO_BIN_EXE_dynconf"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["eval", "--split", "validation", "--max-steps", "32", "--json", "--data"])
+        .args([
+            "eval",
+            "--split",
+            "validation",
+            "--max-steps",
+            "32",
+            "--json",
+            "--data",
+        ])
         .arg(&dir)
         .output()
         .expect("run dynconf eval");
