@@ -67,7 +67,7 @@ async function load() {
   app.calibration = new wasm.Calibration(calibration);
   app.cal = app.calibration.summary();
   app.dc.use_calibration(app.calibration);
-  warmUp(wasm, model);
+  warmUp(app.dc);
   app.threshold = app.cal.threshold;
   showModelInfo();
   $('loading').hidden = true;
@@ -80,8 +80,8 @@ async function load() {
 // V8 first runs WebAssembly with its baseline compiler and optimises hot functions later, so
 // the visitor's first inference would be several times slower than the next ones. A short
 // throw-away run on a grey image while the page is still loading pays that cost up front.
-function warmUp(wasm, model) {
-  const sim = new wasm.Simulation(model);
+function warmUp(simulation) {
+  const sim = simulation.fork(); // shares the loaded model: no second parse
   sim.set_image(new Uint8Array(32 * 32 * 4).fill(128), 32, 32);
   for (let t = 0; t < 64; t++) sim.step();
   sim.free();
