@@ -201,12 +201,14 @@ def train(args, train_t, train_y_t, val_t, val_y_t):
         log(f"epoch {epoch}/{args.epochs}: loss {loss_sum / seen:.3f} train {correct / seen:.4f} "
             f"val{' (EMA)' if ema is not None else ''} {val_acc:.4f} | elapsed {fmt_time(elapsed)} ETA {fmt_time(eta)}")
 
-    # Choose between the final weights and their EMA on the validation split.
-    # The last epoch already scored the EMA weights (or the final ones when EMA is off).
-    candidates = {"final": net} if ema is None else {"final": net, "ema": ema}
-    scores = {"ema" if ema is not None else "final": history[-1]["validation_accuracy"]}
-    if ema is not None:
-        scores["final"] = accuracy(net, val_t, val_y_t, device)
+    # Choose between the final weights and their EMA on the validation split; the last epoch
+    # already scored the EMA weights (or the final ones when EMA is off).
+    last_score = history[-1]["validation_accuracy"]
+    if ema is None:
+        candidates, scores = {"final": net}, {"final": last_score}
+    else:
+        candidates = {"final": net, "ema": ema}
+        scores = {"ema": last_score, "final": accuracy(net, val_t, val_y_t, device)}
     chosen = max(scores, key=scores.get)
     log(f"validation accuracy (float QCFS ANN): {scores}; exporting '{chosen}'")
     training_meta = {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
