@@ -519,6 +519,18 @@ mod tests {
     }
 
     #[test]
+    fn thresholds_survive_json_exactly() {
+        // A threshold one ulp off its code flips `confidence > threshold` at that code, so a
+        // calibration file must give back the very f64 it stored (serde_json float_roundtrip).
+        for code in [1u16, 12345, 65198, 65534] {
+            let threshold = decode::dequantize(code);
+            let json = serde_json::to_string(&p(threshold, 1.0, 1.0)).unwrap();
+            let back: Point = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.threshold.to_bits(), threshold.to_bits(), "{json}");
+        }
+    }
+
+    #[test]
     fn traces_survive_encoding() {
         let traces = sample_traces(37, 11);
         let encoded = traces.encode();

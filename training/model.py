@@ -43,7 +43,7 @@ def conv_bn(c_in, c_out, pool):
 
 
 class Net(nn.Module):
-    def __init__(self, widths=(64, 128, 256), levels=4, whiten_width=24):
+    def __init__(self, widths, levels, whiten_width=24):
         super().__init__()
         self.levels = levels
         self.whiten = nn.Conv2d(3, whiten_width, 2, padding=0, bias=True)

@@ -13,9 +13,28 @@ import torch
 import data
 import export
 import reference
+from augment import augment
 from model import Net
 
 HERE = Path(__file__).resolve().parent
+
+
+class AugmentTests(unittest.TestCase):
+    def test_translation_is_a_window_of_the_reflect_padded_image(self):
+        torch.manual_seed(0)
+        x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+        padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect")
+        out = augment(x, translate=2, cutout=0)
+        for i in range(2):
+            windows = [padded[i, :, dy:dy + 8, dx:dx + 8] for dy in range(5) for dx in range(5)]
+            self.assertTrue(any(torch.equal(out[i], w) or torch.equal(out[i], w.flip(2)) for w in windows))
+
+    def test_cutout_zeroes_at_most_one_square_per_image(self):
+        torch.manual_seed(0)
+        out = augment(torch.ones(256, 3, 32, 32), translate=0, cutout=8)
+        zeroed = (out == 0).sum(dim=(1, 2, 3)) / 3
+        self.assertEqual(zeroed.max().item(), 64)  # never more than one 8x8 square
+        self.assertGreater(zeroed.min().item(), 0)  # the centre is always inside the image
 
 
 class DataTests(unittest.TestCase):

@@ -18,6 +18,7 @@ import data
 import export
 import fixtures
 import reference
+from augment import augment
 from model import Net
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,11 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR)
-    p.add_argument("--out", type=Path, default=ROOT / "models/dynconf-cifar10-v2.safetensors")
+    p.add_argument("--out", type=Path, default=ROOT / "models/dynconf-cifar10-v3.safetensors")
     p.add_argument("--fixtures", type=Path, default=ROOT / "tests/fixtures")
     p.add_argument("--checkpoint", type=Path, help="where to save the trained weights "
                    "(default training/runs/<model name>.pt)")
-    p.add_argument("--epochs", type=int, default=22)
+    p.add_argument("--epochs", type=int, default=36)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (SGD, Nesterov)")
     p.add_argument("--warmup", type=float, default=1.5, help="epochs of linear warm-up")
@@ -38,7 +39,12 @@ def parse_args():
     p.add_argument("--label-smoothing", type=float, default=0.2)
     p.add_argument("--ema", type=float, default=0.998, help="EMA decay per step (0 disables)")
     p.add_argument("--levels", type=int, default=8, help="QCFS quantization levels L")
-    p.add_argument("--widths", default="64,128,256")
+    p.add_argument("--translate", type=int, default=4, help="random translation in pixels (reflect padding)")
+    p.add_argument("--cutout", type=int, default=8, help="side of a random zeroed square per image (0 disables)")
+    p.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
+                   help="training arithmetic: bf16 autocast (about 1.5x faster on CPUs with AVX512-BF16) or fp32; "
+                        "evaluation, export and the SNN check are always fp32")
+    p.add_argument("--widths", default="64,160,256", help="channels of the three blocks")
     p.add_argument("--steps", type=int, default=32, help="SNN time steps for the conversion check")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (the committed run used 1; 2 is ~1.7x faster)")
@@ -57,19 +63,6 @@ def log(msg):
 
 def fmt_time(s):
     return f"{int(s // 60)}m{int(s % 60):02d}s"
-
-
-def augment(x):
-    """Random 2-pixel translation (reflect padding) and horizontal flip, per image."""
-    n = x.shape[0]
-    padded = F.pad(x, (2, 2, 2, 2), mode="reflect")
-    dx, dy = torch.randint(0, 5, (n,)), torch.randint(0, 5, (n,))
-    out = torch.empty_like(x)
-    for i in range(n):
-        out[i] = padded[i, :, dy[i]:dy[i] + 32, dx[i]:dx[i] + 32]
-    flip = torch.rand(n) < 0.5
-    out[flip] = out[flip].flip(3)
-    return out
 
 
 @torch.no_grad()
@@ -139,6 +132,9 @@ def train(args, train_t, train_y_t, val_t, val_y_t):
         net.train()
         net.init_thresholds(train_t[:512])
     net = net.to(device).to(memory_format=torch.channels_last)
+    if args.precision == "bf16" and device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        log("warning: this CPU has no native bf16 support (AVX512-BF16 or AMX), so bf16 training will be "
+            "slow; pass --precision fp32")
     params = sum(p.numel() for p in net.parameters())
     log(f"model: widths {widths}, L={args.levels}, {params / 1e6:.3f} M parameters, "
         f"initial thresholds {[round(a.threshold.item(), 2) for a in net.activations()]}")
@@ -169,11 +165,12 @@ def train(args, train_t, train_y_t, val_t, val_y_t):
         loss_sum = correct = seen = 0
         for b in range(steps_per_epoch):
             idx = perm[b * args.batch:(b + 1) * args.batch]
-            xb = augment(train_t[idx]).to(device).contiguous(memory_format=torch.channels_last)
+            xb = augment(train_t[idx], args.translate, args.cutout).to(device).contiguous(memory_format=torch.channels_last)
             yb = train_y_t[idx].to(device)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
-            out = net(xb)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+                out = net(xb).float()
             loss = F.cross_entropy(out, yb, label_smoothing=args.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -214,7 +211,8 @@ def train(args, train_t, train_y_t, val_t, val_y_t):
     training_meta = {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
                      "warmup_epochs": args.warmup, "weight_decay": args.wd,
                      "label_smoothing": args.label_smoothing, "ema": args.ema, "widths": list(widths),
-                     "levels": args.levels, "parameters": params, "weights_exported": chosen,
+                     "levels": args.levels, "translate": args.translate, "cutout": args.cutout,
+                     "precision": args.precision, "parameters": params, "weights_exported": chosen,
                      "float_ann_validation_accuracy": scores[chosen],
                      "train_images": n_train, "train_seconds": round(time.time() - train_started),
                      "threads": args.threads, "device": args.device, "history": history,

@@ -19,7 +19,7 @@ use dynconf::cifar::{self, Batch};
 use dynconf::eval::{self, ImageRun, Summary};
 use dynconf::{preprocess, Decoding, Engine, Model, Simulation, StopRule};
 
-const DEFAULT_MODEL: &str = "models/dynconf-cifar10-v2.safetensors";
+const DEFAULT_MODEL: &str = "models/dynconf-cifar10-v3.safetensors";
 const DEFAULT_DATA: &str = "../shared/cifar10/cifar-10-batches-bin";
 
 #[derive(Parser)]
@@ -448,7 +448,7 @@ fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
 
     let full = calibration.fixed.last().map_or(0.0, |f| f.accuracy);
     println!(
-        "calibration on {} ({} images), T_max {}: full-length accuracy {}, target ≥ {}",
+        "calibration on {}, {} images, T_max {}: full-length accuracy {}, target ≥ {}",
         calibration.split,
         calibration.images,
         calibration.max_steps,
