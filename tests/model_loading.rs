@@ -181,7 +181,7 @@ fn rejects_unknown_layer_kinds_and_missing_thresholds() {
 
 #[test]
 fn rejects_wrong_dtypes_and_missing_or_stray_tensors() {
-    // Weights may be f16 or f32 (docs/model-format.md); f64 is neither.
+    // Weights may be int8, f16 or f32 (docs/model-format.md); f64 is none of them.
     let mut f64_weight = random_model(1);
     f64_weight.tensors.insert(
         "conv1.weight".into(),
@@ -193,7 +193,7 @@ fn rejects_wrong_dtypes_and_missing_or_stray_tensors() {
     );
     assert_mentions(
         &load_error(&f64_weight.build()),
-        &["conv1.weight", "F64", "F16 or F32"],
+        &["conv1.weight", "F64", "I8 or F16 or F32"],
     );
 
     // An f32 weight loads, with the same values as its f16 original.
@@ -238,6 +238,69 @@ fn rejects_wrong_dtypes_and_missing_or_stray_tensors() {
     nan.tensors
         .insert("fc.bias".into(), Tensor::f32(&[10], &[f32::NAN; 10]));
     assert_mentions(&load_error(&nan.build()), &["fc.bias", "non-finite"]);
+}
+
+/// conv2 of `random_model` (12 outputs, 12×3×3 inputs each) as int8 values with one scale
+/// per output row, and as the f32 weights they stand for.
+fn int8_conv2(scales: &[f32]) -> (Tensor, Tensor, Tensor) {
+    let shape = [12, 12, 3, 3];
+    let q: Vec<i8> = (0..12 * 108).map(|i| ((i * 37) % 255) as i8).collect();
+    let dequantized: Vec<f32> = q
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| f32::from(v) * scales[i / 108])
+        .collect();
+    (
+        Tensor::i8(&shape, &q),
+        Tensor::f32(&[scales.len()], scales),
+        Tensor::f32(&shape, &dequantized),
+    )
+}
+
+#[test]
+fn int8_weights_load_scaled_by_their_row_scale() {
+    let scales: Vec<f32> = (0..12).map(|r| (r + 1) as f32 * 2f32.powi(-12)).collect();
+    let (q, scale, dequantized) = int8_conv2(&scales);
+    let mut int8_model = random_model(1);
+    int8_model.tensors.insert("conv2.weight".into(), q);
+    int8_model
+        .tensors
+        .insert("conv2.weight_scale".into(), scale);
+    let mut f32_model = random_model(1);
+    f32_model.tensors.insert("conv2.weight".into(), dequantized);
+    let weights = |bytes: Vec<u8>| match &Model::from_bytes(&bytes).unwrap().layers()[5].op {
+        Op::Conv2d(conv) => conv.weight().to_vec(),
+        _ => panic!("layer 5 is conv2"),
+    };
+    assert_eq!(weights(int8_model.build()), weights(f32_model.build()));
+}
+
+#[test]
+fn rejects_int8_weights_without_valid_scales() {
+    let with = |scale: Option<Tensor>| {
+        let mut model = random_model(1);
+        let (q, _, _) = int8_conv2(&[0.5; 12]);
+        model.tensors.insert("conv2.weight".into(), q);
+        if let Some(scale) = scale {
+            model.tensors.insert("conv2.weight_scale".into(), scale);
+        }
+        load_error(&model.build())
+    };
+    assert_mentions(&with(None), &["conv2.weight_scale", "missing"]);
+    assert_mentions(
+        &with(Some(Tensor::f32(&[11], &[0.5; 11]))),
+        &["conv2.weight_scale", "length 11", "expected 12"],
+    );
+    assert_mentions(
+        &with(Some(Tensor::i8(&[12], &[1; 12]))),
+        &["conv2.weight_scale", "I8", "F32"],
+    );
+    let mut infinite = [0.5f32; 12];
+    infinite[3] = f32::INFINITY;
+    assert_mentions(
+        &with(Some(Tensor::f32(&[12], &infinite))),
+        &["conv2.weight_scale", "non-finite"],
+    );
 }
 
 #[test]

@@ -3,6 +3,8 @@
 BatchNorm is folded into the preceding convolution, each IF threshold is folded into the
 weights of the layer it feeds (IF layers then emit unit spikes), and every number a spike
 touches is rounded onto a 2^-16 grid so that any summation order gives the same f32 result.
+Spike-fed weights are stored as int8 with one scale per output channel, chosen so that the
+products stay on that grid: half the bytes of f16 for every visitor's download.
 """
 import json
 
@@ -12,7 +14,8 @@ from safetensors.torch import save_file
 
 from model import QCFS, Net
 
-GRID = 2.0 ** -16
+GRID_EXPONENT = -16
+GRID = 2.0 ** GRID_EXPONENT
 THRESHOLD_GRID = 2.0 ** -15  # so that theta / 2 is on GRID too
 
 
@@ -20,16 +23,38 @@ def on_grid(t: torch.Tensor, grid=GRID) -> torch.Tensor:
     return torch.round(t.double() / grid) * grid
 
 
-def f16_on_grid(w: torch.Tensor) -> torch.Tensor:
-    """Rounds to f16, then onto GRID; the result is still exactly representable in f16."""
-    w = on_grid(w.half().double())
-    assert torch.equal(w.half().double(), w), "grid value not representable in f16"
-    return w.half()
+def scale_candidates(largest: float) -> torch.Tensor:
+    """Row scales whose multiples by any int8 stay on GRID and exact in f16: c * 2^e with a
+    4-bit c (1..15) and e >= log2(GRID). Returns those that clip `largest` at most 2x and are
+    not absurdly coarse for it."""
+    exps = torch.arange(GRID_EXPONENT, GRID_EXPONENT + 48, dtype=torch.float64)
+    values = (torch.arange(1, 16, dtype=torch.float64)[:, None] * 2.0 ** exps).flatten().unique()
+    return values[(values * 127 >= largest / 2) & (values <= max(16 * largest / 127, GRID))]
+
+
+def int8_on_grid(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rounds each output channel (row) of `w` to q * s, q an int8 in [-127, 127] and s one of
+    `scale_candidates`, choosing per row the s with the least squared error (that may clip a
+    few outliers). Returns (q as int8, s as f32)."""
+    rows = w.double().flatten(1)
+    qs, scales = [], []
+    for row in rows:
+        cands = scale_candidates(max(float(row.abs().max()), GRID))
+        q = torch.clamp(torch.round(row[None] / cands[:, None]), -127, 127)
+        best = int(torch.argmin(((q * cands[:, None] - row[None]) ** 2).sum(1)))
+        qs.append(q[best])
+        scales.append(cands[best])
+    return torch.stack(qs).to(torch.int8).reshape(w.shape), torch.stack(scales).float()
+
+
+def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """The f32 weights an int8 tensor and its per-row scales stand for (exact in f32)."""
+    return q.float() * scale.view(-1, *[1] * (q.ndim - 1))
 
 
 @torch.no_grad()
 def fold(net: Net):
-    """Returns (layers, tensors): the ordered layer list and its f16/f32 tensors."""
+    """Returns (layers, tensors): the ordered layer list and its int8/f32 tensors."""
     layers, tensors = [], {}
     current = None          # conv being assembled: dict(name, weight, bias, ops_after)
     prev_threshold = None   # None while the input is still the analog image
@@ -43,7 +68,7 @@ def fold(net: Net):
             tensors[f"{name}.weight"] = w.float()
             tensors[f"{name}.bias"] = b.float()
         else:
-            tensors[f"{name}.weight"] = f16_on_grid(w * prev_threshold)
+            tensors[f"{name}.weight"], tensors[f"{name}.weight_scale"] = int8_on_grid(w * prev_threshold)
             tensors[f"{name}.bias"] = on_grid(b).float()
         layers.append(current["spec"])
         layers.extend(current["ops_after"])

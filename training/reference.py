@@ -9,12 +9,16 @@ import torch
 import torch.nn.functional as F
 from safetensors import safe_open
 
+from export import dequantize
+
 
 class Deployed:
     def __init__(self, path: Path):
         with safe_open(str(path), framework="pt") as f:
             self.meta = json.loads(f.metadata()["dynconf"])
-            self.tensors = {k: f.get_tensor(k).float() for k in f.keys()}
+            stored = {k: f.get_tensor(k) for k in f.keys()}
+        self.tensors = {k: dequantize(t, stored[k + "_scale"]) if t.dtype == torch.int8 else t.float()
+                        for k, t in stored.items() if not k.endswith("_scale")}
         self.levels = self.meta["levels"]
         self.mean = torch.tensor(self.meta["input"]["mean"], dtype=torch.float64)[:, None, None]
         self.std = torch.tensor(self.meta["input"]["std"], dtype=torch.float64)[:, None, None]

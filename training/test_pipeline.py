@@ -89,7 +89,7 @@ class FoldTests(unittest.TestCase):
             got = export_and_load(net, d).ann_logits(pixels)
             expected = net((pixels.float() / 255 - 0.5) / 0.25)
         scale = expected.abs().max().item()
-        # f16 weights move a few activations across a quantization step, and a random
+        # int8 weights move a few activations across a quantization step, and a random
         # network amplifies that; a folding error would move every logit.
         self.assertLess((got - expected).abs().mean().item(), 0.1 * scale)
         self.assertGreaterEqual((got.argmax(1) == expected.argmax(1)).float().mean().item(), 0.9)
@@ -110,9 +110,33 @@ class FoldTests(unittest.TestCase):
         net = Net(widths=(8, 8, 8), levels=4)
         _, tensors = export.fold(net)
         for name, t in tensors.items():
-            if not name.startswith("conv0."):
-                scaled = t.double() / export.GRID
-                self.assertTrue(torch.equal(scaled, scaled.round()), name)
+            if name.startswith("conv0.") or name.endswith("_scale"):
+                continue
+            if t.dtype == torch.int8:
+                t = export.dequantize(t, tensors[name + "_scale"])
+            scaled = t.double() / export.GRID
+            self.assertTrue(torch.equal(scaled, scaled.round()), name)
+
+
+class Int8Tests(unittest.TestCase):
+    def test_rows_round_to_int8_times_an_exact_scale(self):
+        torch.manual_seed(0)
+        w = torch.randn(32, 64, 3, 3, dtype=torch.float64) * torch.logspace(-3, 1, 32, dtype=torch.float64)[:, None, None, None]
+        q, s = export.int8_on_grid(w)
+        self.assertEqual((q.dtype, s.dtype, tuple(s.shape)), (torch.int8, torch.float32, (32,)))
+        self.assertLessEqual(q.abs().max().item(), 127)
+        back = export.dequantize(q, s)
+        grid = back.double() / export.GRID
+        self.assertTrue(torch.equal(grid, grid.round()), "off the 2^-16 grid")
+        self.assertTrue(torch.equal(back.half().float(), back), "not exact in f16")
+        rel = ((back.double() - w).flatten(1).norm(dim=1) / w.flatten(1).norm(dim=1))
+        self.assertLess(rel.max().item(), 0.012)  # about what 8 bits per row allow
+
+    def test_tiny_and_zero_rows_stay_on_the_grid(self):
+        w = torch.tensor([[1e-7, -3e-6, 2.0 ** -16], [0.0, 0.0, 0.0]])
+        q, s = export.int8_on_grid(w)
+        self.assertEqual(s.tolist(), [export.GRID] * 2)
+        self.assertEqual(q.tolist(), [[0, 0, 1], [0, 0, 0]])
 
 
 class SmokeRun(unittest.TestCase):

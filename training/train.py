@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR)
-    p.add_argument("--out", type=Path, default=ROOT / "models/dynconf-cifar10-v3.safetensors")
+    p.add_argument("--out", type=Path, default=ROOT / "models/dynconf-cifar10-v4.safetensors")
     p.add_argument("--fixtures", type=Path, default=ROOT / "tests/fixtures")
     p.add_argument("--checkpoint", type=Path, help="where to save the trained weights "
                    "(default training/runs/<model name>.pt)")

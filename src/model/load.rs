@@ -302,12 +302,22 @@ impl<'a> TensorReader<'a> {
         Ok(view)
     }
 
-    /// `<layer>.weight`: f16 (f32 for the small analog first layer), converted to f32 once.
+    /// `<layer>.weight`: int8 with one f32 scale per output row in `<layer>.weight_scale`
+    /// (f16 and f32 weights are accepted too), converted to f32 once.
     fn weight(&mut self, layer: &str, rank: usize) -> Result<(Vec<f32>, Vec<usize>), ModelError> {
         let name = format!("{layer}.weight");
-        let view = self.view(&name, &[Dtype::F16, Dtype::F32], rank)?;
+        let view = self.view(&name, &[Dtype::I8, Dtype::F16, Dtype::F32], rank)?;
         let dims = view.shape().to_vec();
         let values: Vec<f32> = match view.dtype() {
+            Dtype::I8 => {
+                let scales = self.f32_vector(&format!("{name}_scale"), dims[0], "output row")?;
+                let row_len = dims[1..].iter().product::<usize>().max(1);
+                view.data()
+                    .chunks(row_len)
+                    .zip(scales)
+                    .flat_map(|(row, scale)| row.iter().map(move |&q| f32::from(q as i8) * scale))
+                    .collect()
+            }
             Dtype::F16 => view
                 .data()
                 .chunks_exact(2)
@@ -324,13 +334,17 @@ impl<'a> TensorReader<'a> {
 
     /// `<layer>.bias`: f32 of length `len`.
     fn bias(&mut self, layer: &str, len: usize) -> Result<Vec<f32>, ModelError> {
-        let name = format!("{layer}.bias");
-        let view = self.view(&name, &[Dtype::F32], 1)?;
+        self.f32_vector(&format!("{layer}.bias"), len, "output")
+    }
+
+    /// A finite f32 vector with one value per `item`.
+    fn f32_vector(&mut self, name: &str, len: usize, item: &str) -> Result<Vec<f32>, ModelError> {
+        let view = self.view(name, &[Dtype::F32], 1)?;
         if view.shape()[0] != len {
             return Err(ModelError::tensor(
-                &name,
+                name,
                 format!(
-                    "has length {}, expected {len} (one per output)",
+                    "has length {}, expected {len} (one per {item})",
                     view.shape()[0]
                 ),
             ));
@@ -340,7 +354,7 @@ impl<'a> TensorReader<'a> {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        finite(&name, values)
+        finite(name, values)
     }
 
     fn check_all_used(&self) -> Result<(), ModelError> {

@@ -59,6 +59,14 @@ impl Tensor {
         }
     }
 
+    pub fn i8(shape: &[usize], values: &[i8]) -> Self {
+        Tensor {
+            dtype: Dtype::I8,
+            shape: shape.to_vec(),
+            bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }
+    }
+
     pub fn f32(shape: &[usize], values: &[f32]) -> Self {
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         Tensor {
