@@ -23,13 +23,15 @@ def on_grid(t: torch.Tensor, grid=GRID) -> torch.Tensor:
     return torch.round(t.double() / grid) * grid
 
 
+# Row scales whose multiples by any int8 stay on GRID and exact in f16: c * 2^e with a 4-bit c
+# (1..15) and e >= GRID_EXPONENT, ascending.
+SCALES = (torch.arange(1, 16, dtype=torch.float64)[:, None]
+          * 2.0 ** torch.arange(GRID_EXPONENT, GRID_EXPONENT + 48, dtype=torch.float64)).flatten().unique()
+
+
 def scale_candidates(largest: float) -> torch.Tensor:
-    """Row scales whose multiples by any int8 stay on GRID and exact in f16: c * 2^e with a
-    4-bit c (1..15) and e >= log2(GRID). Returns those that clip `largest` at most 2x and are
-    not absurdly coarse for it."""
-    exps = torch.arange(GRID_EXPONENT, GRID_EXPONENT + 48, dtype=torch.float64)
-    values = (torch.arange(1, 16, dtype=torch.float64)[:, None] * 2.0 ** exps).flatten().unique()
-    return values[(values * 127 >= largest / 2) & (values <= max(16 * largest / 127, GRID))]
+    """The SCALES that clip `largest` at most 2x and are not absurdly coarse for it."""
+    return SCALES[(SCALES * 127 >= largest / 2) & (SCALES <= max(16 * largest / 127, GRID))]
 
 
 def int8_on_grid(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
