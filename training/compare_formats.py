@@ -16,11 +16,6 @@ import reference
 from model import Net
 
 
-def f16_on_grid(w: torch.Tensor):
-    """f16 weights on the exact grid, with unit scales so that fold() keeps its tensor names."""
-    return export.on_grid(w.half().double()).half(), torch.ones(w.shape[0])
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path)
@@ -29,16 +24,13 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     ckpt = torch.load(args.checkpoint, weights_only=False)
-    net = Net(widths=tuple(ckpt["training"]["widths"]), levels=ckpt["training"]["levels"])
-    net.load_state_dict(ckpt["state"])
-    net.eval()
+    net = Net.from_checkpoint(ckpt).eval()
     _, (val_x, val_y) = data.load_splits(args.data)
     images, labels = torch.from_numpy(val_x), torch.from_numpy(val_y)
-    for weights, rounding in (("int8", export.int8_on_grid), ("f16", f16_on_grid)):
-        export.int8_on_grid = rounding
+    for weights in export.WEIGHT_FORMATS:
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / "m.safetensors"
-            export.write_model(path, net, ckpt["mean"], ckpt["std"], data.DEFAULT_CLASSES, {})
+            export.write_model(path, net, ckpt["mean"], ckpt["std"], data.DEFAULT_CLASSES, {}, weights)
             model = reference.Deployed(path)
             correct = sum((model.ann_logits(images[i:i + 500]).argmax(1) == labels[i:i + 500]).sum().item()
                           for i in range(0, len(labels), 500))

@@ -29,24 +29,35 @@ SCALES = (torch.arange(1, 16, dtype=torch.float64)[:, None]
           * 2.0 ** torch.arange(GRID_EXPONENT, GRID_EXPONENT + 48, dtype=torch.float64)).flatten().unique()
 
 
-def scale_candidates(largest: float) -> torch.Tensor:
-    """The SCALES that clip `largest` at most 2x and are not absurdly coarse for it."""
-    return SCALES[(SCALES * 127 >= largest / 2) & (SCALES <= max(16 * largest / 127, GRID))]
+def scale_candidates(largest: float, grid: float = GRID) -> torch.Tensor:
+    """The SCALES on `grid` that clip `largest` at most 2x and are not absurdly coarse for it."""
+    keep = (SCALES * 127 >= largest / 2) & (SCALES <= max(16 * largest / 127, grid)) & (torch.remainder(SCALES, grid) == 0)
+    return SCALES[keep]
 
 
-def int8_on_grid(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def int8_on_grid(w: torch.Tensor, divisor: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Rounds each output channel (row) of `w` to q * s, q an int8 in [-127, 127] and s one of
     `scale_candidates`, choosing per row the s with the least squared error (that may clip a
-    few outliers). Returns (q as int8, s as f32)."""
+    few outliers). With `divisor` (a power of two: the window of an average pool between the
+    spikes and this layer) every q * s / divisor stays on GRID. Returns (q as int8, s as f32)."""
     rows = w.double().flatten(1)
     qs, scales = [], []
     for row in rows:
-        cands = scale_candidates(max(float(row.abs().max()), GRID))
+        cands = scale_candidates(max(float(row.abs().max()), GRID), GRID * divisor)
         q = torch.clamp(torch.round(row[None] / cands[:, None]), -127, 127)
         best = int(torch.argmin(((q * cands[:, None] - row[None]) ** 2).sum(1)))
         qs.append(q[best])
         scales.append(cands[best])
     return torch.stack(qs).to(torch.int8).reshape(w.shape), torch.stack(scales).float()
+
+
+def f16_on_grid(w: torch.Tensor, divisor: int = 1) -> torch.Tensor:
+    """f16 weights on GRID (coarser by `divisor` behind a pool, as int8_on_grid): the format
+    before int8, twice the bytes."""
+    return on_grid(w.half().double(), GRID * divisor).half()
+
+
+WEIGHT_FORMATS = ("int8", "f16")
 
 
 def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -55,11 +66,13 @@ def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def fold(net: Net):
-    """Returns (layers, tensors): the ordered layer list and its int8/f32 tensors."""
+def fold(net: Net, weights: str = "int8"):
+    """Returns (layers, tensors): the ordered layer list and its tensors, spike-fed weights in
+    `weights` (one of WEIGHT_FORMATS), the analog layer and biases in f32."""
     layers, tensors = [], {}
     current = None          # conv being assembled: dict(name, weight, bias, ops_after)
     prev_threshold = None   # None while the input is still the analog image
+    pools_before = []       # average pools between the last IF layer and the next weighted layer
     n_weighted = n_if = 0
 
     def emit_current():
@@ -70,8 +83,17 @@ def fold(net: Net):
             tensors[f"{name}.weight"] = w.float()
             tensors[f"{name}.bias"] = b.float()
         else:
-            tensors[f"{name}.weight"], tensors[f"{name}.weight_scale"] = int8_on_grid(w * prev_threshold)
+            # Pooled spikes are multiples of 1/window, so the weights they scale sit on a coarser grid.
+            divisor = 1
+            for pool in pools_before:
+                divisor *= pool["kernel"] ** 2
+            if weights == "int8":
+                tensors[f"{name}.weight"], tensors[f"{name}.weight_scale"] = int8_on_grid(w * prev_threshold, divisor)
+            else:
+                tensors[f"{name}.weight"] = f16_on_grid(w * prev_threshold, divisor)
             tensors[f"{name}.bias"] = on_grid(b).float()
+        layers.extend(pools_before)
+        pools_before.clear()
         layers.append(current["spec"])
         layers.extend(current["ops_after"])
 
@@ -83,7 +105,8 @@ def fold(net: Net):
             current = {"name": name, "weight": m.weight.double(), "bias": bias, "ops_after": [],
                        "spec": {"kind": "conv2d", "name": name, "stride": m.stride[0], "padding": m.padding[0]}}
         elif isinstance(m, nn.AvgPool2d):
-            current["ops_after"].append({"kind": "avgpool2d", "kernel": int(m.kernel_size), "stride": int(m.stride)})
+            pool = {"kind": "avgpool2d", "kernel": int(m.kernel_size), "stride": int(m.stride)}
+            (current["ops_after"] if current is not None else pools_before).append(pool)
         elif isinstance(m, nn.BatchNorm2d):
             scale = m.weight.double() / torch.sqrt(m.running_var.double() + m.eps)
             current["weight"] = current["weight"] * scale[:, None, None, None]
@@ -104,8 +127,8 @@ def fold(net: Net):
     return layers, tensors
 
 
-def write_model(path, net: Net, mean, std, classes, extra: dict):
-    layers, tensors = fold(net)
+def write_model(path, net: Net, mean, std, classes, extra: dict, weights: str = "int8"):
+    layers, tensors = fold(net, weights)
     meta = {"format": "dynconf-snn", "version": 1, "name": path.stem,
             "input": {"channels": 3, "height": 32, "width": 32, "mean": list(mean), "std": list(std)},
             "classes": list(classes), "levels": net.levels, "layers": layers, **extra}

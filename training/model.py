@@ -2,8 +2,11 @@
 
 Layout, with one QCFS activation (an IF layer after conversion) after each `act`:
     whiten: conv2x2 3->24 (frozen patch-whitening weights, trainable bias) -> act
-    block(w): conv3x3 -> avgpool2 -> BN -> act -> conv3x3 -> BN -> act   for w in widths
+    block(w): conv3x3 -> BN -> act -> avgpool2 -> conv3x3 -> BN -> act   for w in widths
     head: global average pool -> linear (10 classes)
+pool="before" is the v1-v4 block (conv3x3 -> avgpool2 -> BN -> act -> ...), kept so that their
+checkpoints still load: pooling the currents before the activation made each block's first
+conv+pool one linear map and cost about 1 point of validation accuracy (training/README.md).
 """
 import torch
 from torch import nn
@@ -42,20 +45,36 @@ def conv_bn(c_in, c_out, pool):
     return layers
 
 
+POOLS = ("before", "after")
+
+
 class Net(nn.Module):
-    def __init__(self, widths, levels, whiten_width=24):
+    def __init__(self, widths, levels, whiten_width=24, pool="after"):
         super().__init__()
+        assert pool in POOLS
         self.levels = levels
+        self.pool = pool
         self.whiten = nn.Conv2d(3, whiten_width, 2, padding=0, bias=True)
         self.whiten.weight.requires_grad_(False)
         body = [self.whiten, QCFS(levels)]
         c_in = whiten_width
         for w in widths:
-            body += conv_bn(c_in, w, pool=True) + [QCFS(levels)]
+            if pool == "before":
+                body += conv_bn(c_in, w, pool=True) + [QCFS(levels)]
+            else:
+                body += conv_bn(c_in, w, pool=False) + [QCFS(levels), nn.AvgPool2d(2)]
             body += conv_bn(w, w, pool=False) + [QCFS(levels)]
             c_in = w
         self.body = nn.Sequential(*body)
         self.head = nn.Linear(c_in, 10)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict) -> "Net":
+        """The network saved by train.py (checkpoints before v5 have no "pool": they pooled before)."""
+        run = ckpt["training"]
+        net = cls(widths=tuple(run["widths"]), levels=run["levels"], pool=run.get("pool", "before"))
+        net.load_state_dict(ckpt["state"])
+        return net
 
     def forward(self, x):
         x = self.body(x)

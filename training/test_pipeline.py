@@ -1,5 +1,6 @@
 """Smoke test of the training pipeline (run by .ci/run): data checks, BN/threshold folding,
 and a tiny end-to-end run (train a few batches, export, reload, fixtures). About a minute."""
+import itertools
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import data
 import export
 import reference
 from augment import augment
-from model import Net
+from model import POOLS, Net
 
 HERE = Path(__file__).resolve().parent
 
@@ -59,11 +60,11 @@ class DataTests(unittest.TestCase):
             data.read_batch(Path("/nonexistent/data_batch_1.bin"))
 
 
-def random_trained_like_net(seed):
+def random_trained_like_net(seed, pool):
     """A random network whose BatchNorm statistics and thresholds come from data, so that
     activity reaches the last layer as in a trained network."""
     torch.manual_seed(seed)
-    net = Net(widths=(16, 16, 32), levels=4)
+    net = Net(widths=(16, 16, 32), levels=4, pool=pool)
     images = torch.randn(64, 3, 32, 32)
     net.init_whitening(images)
     net.train()
@@ -83,39 +84,67 @@ def export_and_load(net, directory):
 
 class FoldTests(unittest.TestCase):
     def test_exported_ann_matches_float_network(self):
-        net = random_trained_like_net(0)
-        pixels = torch.randint(0, 256, (32, 3, 32, 32), dtype=torch.uint8)
-        with tempfile.TemporaryDirectory() as d, torch.no_grad():
-            got = export_and_load(net, d).ann_logits(pixels)
-            expected = net((pixels.float() / 255 - 0.5) / 0.25)
-        scale = expected.abs().max().item()
-        # int8 weights move a few activations across a quantization step, and a random
-        # network amplifies that; a folding error would move every logit.
-        self.assertLess((got - expected).abs().mean().item(), 0.1 * scale)
-        self.assertGreaterEqual((got.argmax(1) == expected.argmax(1)).float().mean().item(), 0.9)
+        for pool in POOLS:
+            with self.subTest(pool=pool):
+                net = random_trained_like_net(0, pool)
+                pixels = torch.randint(0, 256, (32, 3, 32, 32), dtype=torch.uint8)
+                with tempfile.TemporaryDirectory() as d, torch.no_grad():
+                    got = export_and_load(net, d).ann_logits(pixels)
+                    expected = net((pixels.float() / 255 - 0.5) / 0.25)
+                scale = expected.abs().max().item()
+                # int8 weights move a few activations across a quantization step, and a random
+                # network amplifies that; a folding error would move every logit.
+                self.assertLess((got - expected).abs().mean().item(), 0.1 * scale)
+                self.assertGreaterEqual((got.argmax(1) == expected.argmax(1)).float().mean().item(), 0.9)
 
     def test_snn_approaches_ann(self):
-        net = random_trained_like_net(1)
-        pixels = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
-        with tempfile.TemporaryDirectory() as d:
-            deployed = export_and_load(net, d)
-            ann = deployed.ann_logits(pixels)
-            outputs, _ = deployed.snn_run(pixels, 64)
-        err = [((outputs[t - 1] / t) - ann).abs().mean().item() for t in (1, 8, 64)]
-        self.assertGreater(ann.std().item(), 0.1, "degenerate test network")
-        self.assertLess(err[1], err[0])
-        self.assertLess(err[2], err[1])
+        for pool in POOLS:
+            with self.subTest(pool=pool):
+                net = random_trained_like_net(1, pool)
+                pixels = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+                with tempfile.TemporaryDirectory() as d:
+                    deployed = export_and_load(net, d)
+                    ann = deployed.ann_logits(pixels)
+                    outputs, _ = deployed.snn_run(pixels, 64)
+                err = [((outputs[t - 1] / t) - ann).abs().mean().item() for t in (1, 8, 64)]
+                self.assertGreater(ann.std().item(), 0.1, "degenerate test network")
+                self.assertLess(err[1], err[0])
+                self.assertLess(err[2], err[1])
+
+    def test_pooling_after_an_if_layer_is_exported_before_the_next_conv(self):
+        layers, _ = export.fold(Net(widths=(8, 8, 8), levels=4, pool="after"))
+        kinds = [l["kind"] for l in layers]
+        self.assertEqual(kinds[:6], ["conv2d", "if", "conv2d", "if", "avgpool2d", "conv2d"])
+        self.assertEqual(kinds.count("avgpool2d"), 3)
 
     def test_spike_fed_weights_are_on_the_exact_grid(self):
-        net = Net(widths=(8, 8, 8), levels=4)
-        _, tensors = export.fold(net)
-        for name, t in tensors.items():
-            if name.startswith("conv0.") or name.endswith("_scale"):
-                continue
-            if t.dtype == torch.int8:
-                t = export.dequantize(t, tensors[name + "_scale"])
-            scaled = t.double() / export.GRID
-            self.assertTrue(torch.equal(scaled, scaled.round()), name)
+        for pool, weights in itertools.product(POOLS, export.WEIGHT_FORMATS):
+            layers, tensors = export.fold(Net(widths=(8, 8, 8), levels=4, pool=pool), weights)
+            # A conv fed through a 2x2 average pool sees spikes / 4: its weights / 4 must be on the grid.
+            divisor = {}
+            for before, layer in zip(layers, layers[1:]):
+                if "name" in layer:
+                    divisor[layer["name"]] = before["kernel"] ** 2 if before["kind"] == "avgpool2d" else 1
+            for name, t in tensors.items():
+                if name.startswith("conv0.") or name.endswith("_scale"):
+                    continue
+                if name.endswith(".weight"):
+                    self.assertEqual(t.dtype, {"int8": torch.int8, "f16": torch.float16}[weights])
+                    if t.dtype == torch.int8:
+                        t = export.dequantize(t, tensors[name + "_scale"])
+                    t = t.double() / divisor[name.split(".")[0]]
+                scaled = t.double() / export.GRID
+                self.assertTrue(torch.equal(scaled, scaled.round()), f"{pool}, {weights}: {name}")
+
+
+class CheckpointTests(unittest.TestCase):
+    def test_checkpoints_without_a_pool_entry_load_as_pooling_before(self):
+        old = Net(widths=(8, 8, 8), levels=4, pool="before")
+        run = {"widths": [8, 8, 8], "levels": 4}  # what train.py saved before v5
+        self.assertEqual(Net.from_checkpoint({"training": run, "state": old.state_dict()}).pool, "before")
+        new = Net(widths=(8, 8, 8), levels=4)
+        loaded = Net.from_checkpoint({"training": {**run, "pool": "after"}, "state": new.state_dict()})
+        self.assertEqual([type(m) for m in loaded.body], [type(m) for m in new.body])
 
 
 class Int8Tests(unittest.TestCase):
@@ -131,6 +160,15 @@ class Int8Tests(unittest.TestCase):
         self.assertTrue(torch.equal(back.half().float(), back), "not exact in f16")
         rel = ((back.double() - w).flatten(1).norm(dim=1) / w.flatten(1).norm(dim=1))
         self.assertLess(rel.max().item(), 0.012)  # about what 8 bits per row allow
+
+    def test_rows_fed_by_a_pool_keep_their_share_on_the_grid(self):
+        torch.manual_seed(0)
+        w = torch.randn(16, 32, dtype=torch.float64) * torch.logspace(-4, 0, 16, dtype=torch.float64)[:, None]
+        q, s = export.int8_on_grid(w, divisor=4)
+        shares = export.dequantize(q, s).double() / 4 / export.GRID
+        self.assertTrue(torch.equal(shares, shares.round()), "w / 4 off the 2^-16 grid")
+        self.assertTrue(torch.equal(export.int8_on_grid(w[-1:], divisor=4)[0], export.int8_on_grid(w[-1:])[0]),
+                        "a large row should not lose precision")
 
     def test_tiny_and_zero_rows_stay_on_the_grid(self):
         w = torch.tensor([[1e-7, -3e-6, 2.0 ** -16], [0.0, 0.0, 0.0]])

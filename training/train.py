@@ -19,7 +19,7 @@ import export
 import fixtures
 import reference
 from augment import augment
-from model import Net
+from model import POOLS, Net
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR)
-    p.add_argument("--out", type=Path, default=ROOT / "models/dynconf-cifar10-v4.safetensors")
+    p.add_argument("--out", type=Path, default=ROOT / "models/dynconf-cifar10-v5.safetensors")
     p.add_argument("--fixtures", type=Path, default=ROOT / "tests/fixtures")
     p.add_argument("--checkpoint", type=Path, help="where to save the trained weights "
                    "(default training/runs/<model name>.pt)")
@@ -45,9 +45,13 @@ def parse_args():
                    help="training arithmetic: bf16 autocast (about 1.5x faster on CPUs with AVX512-BF16) or fp32; "
                         "evaluation, export and the SNN check are always fp32")
     p.add_argument("--widths", default="64,160,256", help="channels of the three blocks")
+    p.add_argument("--pool", choices=POOLS, default="after",
+                   help="average pool of each block's first conv: before its activation or after it (on spikes)")
+    p.add_argument("--weights", choices=export.WEIGHT_FORMATS, default="int8",
+                   help="storage of the spike-fed weights: int8 with a scale per row, or f16 (twice the bytes)")
     p.add_argument("--steps", type=int, default=32, help="SNN time steps for the conversion check")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads (the committed run used 1; 2 is ~1.7x faster)")
+    p.add_argument("--threads", type=int, default=2, help="intra-op threads")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--smoke", action="store_true", help="tiny subset, 1 epoch: checks the pipeline only")
     p.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
@@ -101,8 +105,7 @@ def main():
 
     if args.export_from:
         ckpt = torch.load(args.export_from, weights_only=False)
-        net = Net(widths=tuple(ckpt["training"]["widths"]), levels=ckpt["training"]["levels"])
-        net.load_state_dict(ckpt["state"])
+        net = Net.from_checkpoint(ckpt)
         if (ckpt["mean"], ckpt["std"]) != (mean, std):
             sys.exit("error: the checkpoint was trained with other normalisation constants (another --data?)")
         training_meta = ckpt["training"]
@@ -122,7 +125,7 @@ def train(args, train_t, train_y_t, val_t, val_y_t):
     with a record of the run."""
     device = torch.device(args.device)
     widths = tuple(int(w) for w in args.widths.split(","))
-    net = Net(widths=widths, levels=args.levels)
+    net = Net(widths=widths, levels=args.levels, pool=args.pool)
     previous_stage = None
     if args.init_from:
         previous_stage = torch.load(args.init_from, weights_only=False)
@@ -210,7 +213,7 @@ def train(args, train_t, train_y_t, val_t, val_y_t):
     log(f"validation accuracy (float QCFS ANN): {scores}; exporting '{chosen}'")
     training_meta = {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
                      "warmup_epochs": args.warmup, "weight_decay": args.wd,
-                     "label_smoothing": args.label_smoothing, "ema": args.ema, "widths": list(widths),
+                     "label_smoothing": args.label_smoothing, "ema": args.ema, "widths": list(widths), "pool": args.pool,
                      "levels": args.levels, "translate": args.translate, "cutout": args.cutout,
                      "precision": args.precision, "parameters": params, "weights_exported": chosen,
                      "float_ann_validation_accuracy": scores[chosen],
@@ -225,7 +228,7 @@ def train(args, train_t, train_y_t, val_t, val_y_t):
 def export_and_check(args, net, mean, std, classes, training_meta, val_x_u8, val_y):
     """Exports the model, checks the conversion with the reference SNN on the validation
     split, stores those figures in the model's metadata, and writes the Rust fixtures."""
-    export.write_model(args.out, net, mean, std, classes, {"training": training_meta})
+    export.write_model(args.out, net, mean, std, classes, {"training": training_meta}, args.weights)
     log(f"checking the conversion with the reference SNN on {len(val_y)} validation images, T={args.steps}")
     deployed = reference.Deployed(args.out)
     report = reference.evaluate(deployed, val_x_u8, val_y, args.steps, log=log)
@@ -237,7 +240,8 @@ def export_and_check(args, net, mean, std, classes, training_meta, val_x_u8, val
         f"SNN T={args.steps} - ANN = {100 * (curve[-1] - report['ann_accuracy']):+.2f} points")
     validation = {"split": f"{data.VALIDATION_FILE} records {data.VALIDATION_START}..{data.VALIDATION_START + len(val_y) - 1}",
                   "images": len(val_y), **report}
-    meta = export.write_model(args.out, net, mean, std, classes, {"training": training_meta, "validation": validation})
+    meta = export.write_model(args.out, net, mean, std, classes, {"training": training_meta, "validation": validation},
+                              args.weights)
     fixture_path = fixtures.write_fixtures(args.out, args.fixtures, steps=32)
     log(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, {len(meta['layers'])} layers) and {fixture_path}")
 
