@@ -7,6 +7,7 @@ Spike-fed weights are stored as int8 with one scale per output channel, chosen s
 products stay on that grid: half the bytes of f16 for every visitor's download.
 """
 import json
+import os
 
 import torch
 from torch import nn
@@ -135,4 +136,9 @@ def write_model(path, net: Net, mean, std, classes, extra: dict, weights: str = 
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(path),
               metadata={"dynconf": json.dumps(meta)})
+    # save_file writes through a private (0600) temporary file; give the model the usual
+    # permissions so that a web server running as another user can serve it.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
     return meta

@@ -2,6 +2,7 @@
 and a tiny end-to-end run (train a few batches, export, reload, fixtures). About a minute."""
 import itertools
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,14 @@ class FoldTests(unittest.TestCase):
                 self.assertLess(err[1], err[0])
                 self.assertLess(err[2], err[1])
 
+    def test_exported_model_is_readable_by_others(self):
+        with tempfile.TemporaryDirectory() as d:
+            export_and_load(Net(widths=(8, 8, 8), levels=4), d)
+            mode = (Path(d) / "m.safetensors").stat().st_mode & 0o777
+        umask = os.umask(0)
+        os.umask(umask)
+        self.assertEqual(mode, 0o666 & ~umask)
+
     def test_pooling_after_an_if_layer_is_exported_before_the_next_conv(self):
         layers, _ = export.fold(Net(widths=(8, 8, 8), levels=4, pool="after"))
         kinds = [l["kind"] for l in layers]
@@ -184,7 +193,8 @@ class SmokeRun(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             out, fx = Path(d) / "smoke.safetensors", Path(d) / "fixtures"
             subprocess.run([sys.executable, str(HERE / "train.py"), "--smoke", "--out", str(out),
-                            "--fixtures", str(fx)], check=True, timeout=600)
+                            "--fixtures", str(fx), "--checkpoint", str(Path(d) / "smoke.pt")],
+                           check=True, timeout=600)
             meta = reference.Deployed(out).meta
             self.assertEqual(meta["format"], "dynconf-snn")
             self.assertEqual(len(meta["validation"]["snn_accuracy_per_step"]), 8)
