@@ -6,7 +6,8 @@ Layout, with one QCFS activation (an IF layer after conversion) after each `act`
     head: global average pool -> linear (10 classes)
 pool="before" is the v1-v4 block (conv3x3 -> avgpool2 -> BN -> act -> ...), kept so that their
 checkpoints still load: pooling the currents before the activation made each block's first
-conv+pool one linear map and cost about 1 point of validation accuracy (training/README.md).
+conv+pool one linear map and cost 1.4 points of quantized-ANN validation accuracy (v4 against
+v5, training/README.md).
 """
 import torch
 from torch import nn
