@@ -7,11 +7,10 @@ Spike-fed weights are stored as int8 with one scale per output channel, chosen s
 products stay on that grid: half the bytes of f16 for every visitor's download.
 """
 import json
-import os
 
 import torch
 from torch import nn
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from model import QCFS, Net
 
@@ -134,11 +133,7 @@ def write_model(path, net: Net, mean, std, classes, extra: dict, weights: str = 
             "input": {"channels": 3, "height": 32, "width": 32, "mean": list(mean), "std": list(std)},
             "classes": list(classes), "levels": net.levels, "layers": layers, **extra}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path),
-              metadata={"dynconf": json.dumps(meta)})
-    # save_file writes through a private (0600) temporary file; give the model the usual
-    # permissions so that a web server running as another user can serve it.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    # Serialised in memory and written with the usual permissions: save_file writes through a
+    # private (0600) file that a web server running as another user could not serve.
+    path.write_bytes(save({k: v.contiguous() for k, v in tensors.items()}, metadata={"dynconf": json.dumps(meta)}))
     return meta
