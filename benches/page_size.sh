@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIST=${1:-dist}
-MODEL=${MODEL:-models/dynconf-cifar10-v5}   # path without extension
+MODEL=${MODEL:-models/dynconf-cifar10-v6}   # path without extension
 if [ -d "$DIST" ]; then
   mapfile -t files < <(find "$DIST" -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' -o -name '*.html' \
     -o -name "$(basename $MODEL).safetensors" -o -name "$(basename $MODEL).calibration.json" \))

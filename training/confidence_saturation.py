@@ -3,7 +3,7 @@ confidence max softmax(O(t)/kappa), stored as a 16-bit code (src/decode.rs), is 
 top code 65535 (= 1.0) at step t, and the accuracy of those images. A saturated image stops
 at any threshold below 1.0, so heavy early saturation leaves no threshold to calibrate.
 
-    training/.venv/bin/python training/confidence_saturation.py models/dynconf-cifar10-v5.safetensors
+    training/.venv/bin/python training/confidence_saturation.py models/dynconf-cifar10-v6.safetensors
 """
 import argparse
 from pathlib import Path

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR)
-    p.add_argument("--out", type=Path, default=ROOT / "models/dynconf-cifar10-v5.safetensors")
+    p.add_argument("--out", type=Path, default=ROOT / "models/dynconf-cifar10-v6.safetensors")
     p.add_argument("--fixtures", type=Path, default=ROOT / "tests/fixtures")
     p.add_argument("--checkpoint", type=Path, help="where to save the trained weights "
                    "(default training/runs/<model name>.pt)")
@@ -35,12 +35,12 @@ def parse_args():
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (SGD, Nesterov)")
     p.add_argument("--warmup", type=float, default=1.5, help="epochs of linear warm-up")
-    p.add_argument("--wd", type=float, default=5e-4)
+    p.add_argument("--wd", type=float, default=1e-3)
     p.add_argument("--label-smoothing", type=float, default=0.2)
     p.add_argument("--ema", type=float, default=0.998, help="EMA decay per step (0 disables)")
     p.add_argument("--levels", type=int, default=8, help="QCFS quantization levels L")
     p.add_argument("--translate", type=int, default=4, help="random translation in pixels (reflect padding)")
-    p.add_argument("--cutout", type=int, default=8, help="side of a random zeroed square per image (0 disables)")
+    p.add_argument("--cutout", type=int, default=12, help="side of a random zeroed square per image (0 disables)")
     p.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
                    help="training arithmetic: bf16 autocast (about 1.5x faster on CPUs with AVX512-BF16) or fp32; "
                         "evaluation, export and the SNN check are always fp32")

@@ -19,7 +19,7 @@ use dynconf::cifar::{self, Batch};
 use dynconf::eval::{self, ImageRun, Summary};
 use dynconf::{preprocess, Decoding, Engine, Model, Simulation, StopRule};
 
-const DEFAULT_MODEL: &str = "models/dynconf-cifar10-v5.safetensors";
+const DEFAULT_MODEL: &str = "models/dynconf-cifar10-v6.safetensors";
 const DEFAULT_DATA: &str = "../shared/cifar10/cifar-10-batches-bin";
 
 #[derive(Parser)]
