@@ -8,8 +8,11 @@
 use serde::Serialize;
 
 use crate::ann::QuantizedAnn;
-use crate::calibrate::{self, FixedPoint, Oracle, Traces};
-use crate::decode::{self, Decoding};
+use crate::calibrate::{
+    self, crossfit, Calibrator, Candidate, CrossFit, FixedPoint, LatencyReduction, Oracle,
+    Recording,
+};
+use crate::decode::{self, Decoder};
 use crate::model::InputError;
 use crate::snn::Simulation;
 
@@ -87,27 +90,20 @@ impl ImageRun {
     pub fn synaptic_ops_until(&self, t: usize) -> u64 {
         self.synaptic_ops[..t].iter().sum()
     }
-
-    /// Quantized confidence at every step under `decoding`.
-    pub fn confidence_codes(&self, decoding: Decoding) -> Vec<u16> {
-        (1..=self.steps())
-            .map(|t| decode::decide(self.output(t), t as u32, decoding).code)
-            .collect()
-    }
 }
 
-/// The calibration traces of `runs` under `decoding`.
+/// The recording of `runs` (their O(t) and labels), from which every decoder's traces follow.
 ///
 /// # Panics
 /// If the runs differ in length.
-pub fn traces(runs: &[ImageRun], decoding: Decoding) -> Traces {
+pub fn recording(runs: &[ImageRun]) -> Recording {
     let steps = runs.first().map_or(0, ImageRun::steps);
-    let mut traces = Traces::new(steps);
+    let classes = runs.first().map_or(0, |r| r.classes);
+    let mut recording = Recording::new(steps, classes);
     for run in runs {
-        let correct: Vec<bool> = (1..=steps).map(|t| run.correct(t)).collect();
-        traces.push(&run.confidence_codes(decoding), &correct);
+        recording.push(&run.outputs, run.label);
     }
-    traces
+    recording
 }
 
 /// Accuracy and cost of running every input for T_max steps.
@@ -119,18 +115,22 @@ pub struct FullLength {
     pub synops: f64,
 }
 
-/// Accuracy and cost of Dynamic Confidence at one threshold.
+/// Accuracy and cost of Dynamic Confidence with one decoder and threshold on these images.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Dynamic {
+    pub decoder: Decoder,
     pub threshold: f64,
     pub accuracy: f64,
     pub mean_steps: f64,
     pub spikes_per_neuron: f64,
     /// Mean synaptic operations per inference.
     pub synops: f64,
+    /// `latency_reduction` and `latency_reference_steps` in JSON.
+    #[serde(flatten)]
+    pub latency: LatencyReduction,
 }
 
-/// Everything `dynconf eval` reports (its `--json` keys, less `seconds`).
+/// Everything `dynconf eval` reports (its `--json` keys, less `seconds` and `split`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
     pub images: usize,
@@ -139,29 +139,57 @@ pub struct Summary {
     /// Accuracy of argmax O(t) at every t = 1..=max_steps.
     pub fixed: Vec<FixedPoint>,
     pub fixed_full: FullLength,
+    /// The given decoder and threshold (the calibrated ones by default). In-sample when these
+    /// images are the ones the threshold was calibrated on.
     pub dynamic: Dynamic,
+    /// The calibration rule itself cross-fitted on these images: held-out figures.
+    pub dynamic_crossfit: CrossFit,
     pub oracle: Oracle,
-    /// 1 − DC mean steps / `latency_reference_steps`.
-    pub latency_reduction: f64,
-    /// The smallest fixed length at least as accurate as DC (max_steps if none is).
-    #[serde(skip)]
-    pub latency_reference_steps: u32,
-    #[serde(skip)]
-    pub decoding: Decoding,
 }
 
-/// Summarises runs (all of the same length) under `decoding` and `threshold`.
-/// `neurons` is the model's IF neuron count.
-pub fn summarize(runs: &[ImageRun], neurons: usize, decoding: Decoding, threshold: f64) -> Summary {
-    let traces = traces(runs, decoding);
+/// How `summarize` cross-fits the calibration rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CrossFitSettings {
+    pub candidates: Vec<Candidate>,
+    pub tolerance: f64,
+    pub folds: usize,
+    pub seed: u64,
+}
+
+impl Default for CrossFitSettings {
+    fn default() -> Self {
+        CrossFitSettings {
+            candidates: calibrate::default_candidates(),
+            tolerance: calibrate::DEFAULT_TOLERANCE,
+            folds: crossfit::DEFAULT_FOLDS,
+            seed: crossfit::DEFAULT_SEED,
+        }
+    }
+}
+
+/// Summarises runs (all of the same length) under `decoder` and `threshold`, and cross-fits
+/// the calibration rule on them. `neurons` is the model's IF neuron count.
+///
+/// # Errors
+/// When there are too few images to cross-fit.
+pub fn summarize(
+    runs: &[ImageRun],
+    neurons: usize,
+    decoder: Decoder,
+    threshold: f64,
+    crossfit_settings: &CrossFitSettings,
+) -> Result<Summary, String> {
+    let recording = recording(runs);
+    let traces = recording.traces(&decoder);
     let max_steps = traces.steps();
-    let n = runs.len().max(1) as f64;
+    let images = runs.len();
+    let n = images.max(1) as f64;
     let per_neuron = |spikes: u64| spikes as f64 / n / neurons.max(1) as f64;
 
     let fixed = calibrate::fixed_accuracy(&traces);
-    let full_accuracy = fixed.last().map_or(0.0, |f| f.accuracy);
+    let fixed_correct: Vec<u64> = fixed.iter().map(|f| f.correct).collect();
     let fixed_full = FullLength {
-        accuracy: full_accuracy,
+        accuracy: fixed.last().map_or(0.0, |f| f.accuracy),
         spikes_per_neuron: per_neuron(runs.iter().map(|r| r.spikes_until(max_steps)).sum()),
         synops: runs
             .iter()
@@ -170,14 +198,15 @@ pub fn summarize(runs: &[ImageRun], neurons: usize, decoding: Decoding, threshol
             / n,
     };
 
-    let stops: Vec<usize> = (0..runs.len())
-        .map(|i| decode::stop_step(traces.confidence(i), threshold))
+    let stops: Vec<usize> = (0..images)
+        .map(|i| decode::stop_step(traces.scores(i), threshold))
         .collect();
     let point = calibrate::replay(&traces, threshold);
     let dynamic = Dynamic {
+        decoder,
         threshold,
-        accuracy: point.accuracy,
-        mean_steps: point.mean_steps,
+        accuracy: point.accuracy(images),
+        mean_steps: point.mean_steps(images),
         spikes_per_neuron: per_neuron(
             runs.iter()
                 .zip(&stops)
@@ -190,14 +219,24 @@ pub fn summarize(runs: &[ImageRun], neurons: usize, decoding: Decoding, threshol
             .map(|(r, &s)| r.synaptic_ops_until(s))
             .sum::<u64>() as f64
             / n,
+        latency: calibrate::latency_reduction(&fixed_correct, &point, images),
     };
 
-    let latency_reference_steps = fixed
-        .iter()
-        .find(|f| f.accuracy >= dynamic.accuracy)
-        .map_or(max_steps as u32, |f| f.steps);
-    Summary {
-        images: runs.len(),
+    let calibrator = Calibrator::new(
+        &recording,
+        &crossfit_settings.candidates,
+        crossfit_settings.tolerance,
+    );
+    let all = vec![(0..crossfit_settings.candidates.len()).collect()];
+    let dynamic_crossfit = crossfit::crossfit_groups(
+        &calibrator,
+        &all,
+        crossfit_settings.folds,
+        crossfit_settings.seed,
+    )?
+    .remove(0);
+    Ok(Summary {
+        images,
         max_steps: max_steps as u32,
         ann_accuracy: runs
             .iter()
@@ -206,10 +245,8 @@ pub fn summarize(runs: &[ImageRun], neurons: usize, decoding: Decoding, threshol
             .map(|correct| correct.iter().filter(|&&c| c).count() as f64 / n),
         fixed,
         fixed_full,
-        latency_reduction: 1.0 - dynamic.mean_steps / latency_reference_steps.max(1) as f64,
         dynamic,
+        dynamic_crossfit,
         oracle: calibrate::oracle(&traces),
-        latency_reference_steps,
-        decoding,
-    }
+    })
 }

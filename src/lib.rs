@@ -28,7 +28,7 @@ pub mod preprocess;
 mod segment;
 pub mod snn;
 
-pub use decode::{Decision, Decoding, StopRule};
+pub use decode::{Decision, Decoder, StopRule};
 pub use engine::{ChannelsFirst, ChannelsFirstIter};
 pub use model::{InputError, Model, ModelError};
 pub use snn::{Engine, Simulation, StepReport};

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::decode::{self, Decision, Decoding};
+use crate::decode::{self, Decision, Decoder, DecoderState};
 use crate::engine::{to_channels_last, Activity, ChannelsFirst, Downstream, Scratch};
 use crate::model::{InputError, Model};
 use crate::neurons::IfNeurons;
@@ -31,9 +31,9 @@ pub struct StepReport<'a> {
     pub t: u32,
     /// Accumulated output O(t), one value per class.
     pub output: &'a [f32],
-    /// softmax(O(t) / d) under the simulation's decoding.
+    /// softmax(O(t) / d), d = κ of the simulation's decoder (t for decoders without κ).
     pub probabilities: &'a [f32],
-    /// argmax O(t) and the quantized confidence max p.
+    /// argmax O(t) and the decoder's score s(t).
     pub decision: Decision,
     /// Spikes emitted by each IF layer in this step.
     pub spikes_per_layer: &'a [u32],
@@ -50,7 +50,8 @@ pub struct StepReport<'a> {
 pub struct Simulation {
     model: Arc<Model>,
     engine: Engine,
-    decoding: Decoding,
+    decoder: Decoder,
+    decoder_state: DecoderState,
     analog: Segment<f64>,
     image: Vec<f64>,
     /// Constant current into the first IF layer, channels-first (as the accessor returns it).
@@ -95,7 +96,8 @@ impl Simulation {
             probabilities: vec![1.0 / classes as f32; classes],
             spikes_per_layer: vec![0; stages.len()],
             engine,
-            decoding: Decoding::default(),
+            decoder: Decoder::PAPER,
+            decoder_state: DecoderState::default(),
             t: 0,
             cumulative_spikes: 0,
             cumulative_synaptic_ops: 0,
@@ -155,6 +157,7 @@ impl Simulation {
         self.output.fill(0.0);
         let classes = self.output.len();
         self.probabilities.fill(1.0 / classes as f32);
+        self.decoder_state = DecoderState::default();
         self.spikes_per_layer.fill(0);
         self.t = 0;
         self.cumulative_spikes = 0;
@@ -196,12 +199,19 @@ impl Simulation {
         }
         self.cumulative_spikes += spikes;
         self.cumulative_synaptic_ops += synaptic_ops;
-        decode::probabilities(&self.output, self.t, self.decoding, &mut self.probabilities);
+        decode::probabilities(
+            &self.output,
+            self.decoder.divisor(self.t),
+            &mut self.probabilities,
+        );
+        let decision = self
+            .decoder_state
+            .decide(&self.decoder, &self.output, self.t);
         StepReport {
             t: self.t,
             output: &self.output,
             probabilities: &self.probabilities,
-            decision: decode::decide(&self.output, self.t, self.decoding),
+            decision,
             spikes_per_layer: &self.spikes_per_layer,
             spikes,
             synaptic_ops,
@@ -223,13 +233,14 @@ impl Simulation {
         self.engine = engine;
     }
 
-    pub fn decoding(&self) -> Decoding {
-        self.decoding
+    /// The decoder of [`StepReport::decision`] (default: the paper's, κ = 30).
+    pub fn decoder(&self) -> Decoder {
+        self.decoder
     }
 
-    /// Sets how probabilities and confidence are decoded (from the next step on).
-    pub fn set_decoding(&mut self, decoding: Decoding) {
-        self.decoding = decoding;
+    /// Sets how the score and probabilities are decoded, from the next step on.
+    pub fn set_decoder(&mut self, decoder: Decoder) {
+        self.decoder = decoder;
     }
 
     /// Time steps completed since the last reset.

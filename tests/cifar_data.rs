@@ -1,25 +1,12 @@
-//! Checks against the real CIFAR-10 batches in ../shared/cifar10 (skipped when absent).
+//! Checks against the real CIFAR-10 batches in ../shared/cifar10 (skipped when absent, failing
+//! under CI: tests/common).
 #![cfg(not(target_arch = "wasm32"))] // reads files / runs the native CLI
 
-use std::path::PathBuf;
+mod common;
 
 use dynconf::cifar;
 
-fn data_dir() -> Option<PathBuf> {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/cifar10/cifar-10-batches-bin");
-    if dir.join("data_batch_5.bin").exists() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: CIFAR-10 not found at {}. Put the CIFAR-10 binary batches there \
-             (data_batch_1.bin .. data_batch_5.bin, from the official cifar-10-binary.tar.gz \
-             or ../shared/cifar10/README.md) to run this test.",
-            dir.display()
-        );
-        None
-    }
-}
+use common::cifar_dir as data_dir;
 
 #[test]
 fn validation_split_is_the_second_half_of_batch_5() {

@@ -65,39 +65,53 @@ fn calibrate_then_eval() {
         ]
         .concat(),
     ));
-    assert!(
-        out.contains("kappa=30") && out.contains("divide-by-t") && out.contains("← chosen"),
-        "{out}"
-    );
+    for name in [
+        "max_softmax:kappa=30",
+        "divide_by_t",
+        "margin:kappa=2",
+        "entropy:kappa=4",
+        "stability:kappa=8,k=3",
+        "learned",
+        "← chosen",
+        "cross-fitted",
+    ] {
+        assert!(out.contains(name), "{name} missing: {out}");
+    }
 
     let calibration: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("models/m.calibration.json")).unwrap(),
     )
     .unwrap();
     for key in [
+        "format",
+        "model_sha256",
         "split",
         "images",
         "max_steps",
-        "decoding",
-        "threshold",
         "tolerance",
-        "front",
+        "decoder",
+        "threshold",
+        "in_sample",
+        "crossfit",
         "fixed",
         "oracle",
-        "decodings_compared",
-        "trace",
+        "decoders",
+        "candidates",
     ] {
         assert!(calibration.get(key).is_some(), "calibration lacks {key}");
     }
     assert_eq!(calibration["images"], 30);
+    assert_eq!(calibration["candidates"].as_array().unwrap().len(), 44);
+    assert_eq!(calibration["decoders"].as_array().unwrap().len(), 5);
     assert_eq!(
-        calibration["decodings_compared"].as_array().unwrap().len(),
-        7
+        calibration["crossfit"]["folds"].as_array().unwrap().len(),
+        5
     );
-    let encoded: dynconf::calibrate::EncodedTraces =
-        serde_json::from_value(calibration["trace"].clone()).unwrap();
-    let traces = dynconf::calibrate::Traces::decode(&encoded).unwrap();
-    assert_eq!((traces.images(), traces.steps()), (30, 8));
+    let model_bytes = std::fs::read(dir.join("models/m.safetensors")).unwrap();
+    assert_eq!(
+        calibration["model_sha256"],
+        dynconf::calibrate::sha256_hex(&model_bytes)
+    );
     let threshold = calibration["threshold"].as_f64().unwrap();
 
     let json = stdout(&dynconf(
@@ -123,15 +137,30 @@ fn calibrate_then_eval() {
         [
             "ann_accuracy",
             "dynamic",
+            "dynamic_crossfit",
             "fixed",
             "fixed_full",
             "images",
-            "latency_reduction",
             "max_steps",
             "oracle",
-            "seconds"
+            "seconds",
+            "split"
         ]
     );
+    let crossfit = &summary["dynamic_crossfit"];
+    for key in ["accuracy", "mean_steps", "latency_reduction", "folds"] {
+        assert!(crossfit.get(key).is_some(), "dynamic_crossfit lacks {key}");
+    }
+    let folds = crossfit["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 5);
+    assert_eq!(
+        folds
+            .iter()
+            .map(|f| f["images"].as_u64().unwrap())
+            .sum::<u64>(),
+        20
+    );
+    assert!(summary["dynamic"].get("latency_reduction").is_some());
     assert_eq!(summary["images"], 20);
     assert_eq!(summary["fixed"].as_array().unwrap().len(), 8);
     assert_eq!(summary["dynamic"]["threshold"].as_f64().unwrap(), threshold);
@@ -177,6 +206,8 @@ fn dense_and_event_engines_report_the_same_numbers() {
                 "6",
                 "--threshold",
                 "0.5",
+                "--decoder",
+                "kappa=2",
                 "--json",
                 "--engine",
                 engine,
@@ -209,6 +240,8 @@ fn classify_shows_each_step_and_the_stop() {
                 "5",
                 "--threshold",
                 "0.0",
+                "--decoder",
+                "max_softmax:kappa=1",
             ][..],
             &MODEL,
         ]
@@ -257,7 +290,15 @@ fn errors_are_messages_with_exit_code_one() {
     let no_data = failure(&dynconf(
         &dir,
         &[
-            &["eval", "--split", "validation", "--threshold", "0.9"][..],
+            &[
+                "eval",
+                "--split",
+                "validation",
+                "--threshold",
+                "0.9",
+                "--decoder",
+                "kappa=2",
+            ][..],
             &DATA,
             &MODEL,
         ]
@@ -272,7 +313,15 @@ fn errors_are_messages_with_exit_code_one() {
     let broken = failure(&dynconf(
         &dir,
         &[
-            &["eval", "--split", "broken", "--threshold", "0.9"][..],
+            &[
+                "eval",
+                "--split",
+                "broken",
+                "--threshold",
+                "0.9",
+                "--decoder",
+                "kappa=2",
+            ][..],
             &DATA,
             &MODEL,
         ]
@@ -299,10 +348,155 @@ fn errors_are_messages_with_exit_code_one() {
     let missing_image = failure(&dynconf(
         &dir,
         &[
-            &["classify", "nothing.png", "--threshold", "0.5"][..],
+            &[
+                "classify",
+                "nothing.png",
+                "--threshold",
+                "0.5",
+                "--decoder",
+                "kappa=2",
+            ][..],
             &MODEL,
         ]
         .concat(),
     ));
     assert!(missing_image.contains("nothing.png"), "{missing_image}");
+}
+
+#[test]
+fn decoders_prints_each_familys_crossfitted_figures() {
+    let dir = workspace("decoders");
+    let json = stdout(&dynconf(
+        &dir,
+        &[
+            &[
+                "decoders",
+                "--split",
+                "tiny",
+                "--max-steps",
+                "6",
+                "--json",
+                "--folds",
+                "3",
+            ][..],
+            &DATA,
+            &MODEL,
+        ]
+        .concat(),
+    ));
+    let report: Value = serde_json::from_str(&json).unwrap();
+    let decoders = report["decoders"].as_array().unwrap();
+    let names: Vec<&str> = decoders
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["max_softmax", "margin", "entropy", "stability", "learned"]
+    );
+    for d in decoders {
+        assert!(d["params"]["kind"].is_string(), "{d}");
+        for key in ["accuracy", "mean_steps", "latency_reduction"] {
+            assert!(d["crossfit"].get(key).is_some(), "{key} missing in {d}");
+        }
+        assert_eq!(d["crossfit"]["folds"].as_array().unwrap().len(), 3);
+    }
+    assert!(
+        !dir.join("models/m.calibration.json").exists(),
+        "decoders writes no calibration"
+    );
+    let table = stdout(&dynconf(
+        &dir,
+        &[
+            &["decoders", "--split", "tiny", "--max-steps", "6"][..],
+            &DATA,
+            &MODEL,
+        ]
+        .concat(),
+    ));
+    assert!(
+        table.contains("cross-fitted") && table.contains("learned"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_calibration_of_another_model_is_refused() {
+    let dir = workspace("mismatch");
+    stdout(&dynconf(
+        &dir,
+        &[
+            &["calibrate", "--split", "tiny", "--max-steps", "4"][..],
+            &DATA,
+            &MODEL,
+        ]
+        .concat(),
+    ));
+    std::fs::write(
+        dir.join("models/m.safetensors"),
+        common::random_cifar_model(4).build(),
+    )
+    .unwrap();
+    let refused = failure(&dynconf(
+        &dir,
+        &[
+            &["eval", "--split", "tiny", "--max-steps", "4"][..],
+            &DATA,
+            &MODEL,
+        ]
+        .concat(),
+    ));
+    assert!(
+        refused.contains("m.calibration.json does not belong to models/m.safetensors")
+            && refused.contains("calibrate"),
+        "{refused}"
+    );
+
+    let bad_tolerance = failure_code(
+        &dynconf(
+            &dir,
+            &[
+                &["calibrate", "--split", "tiny", "--tolerance", "5"][..],
+                &DATA,
+                &MODEL,
+            ]
+            .concat(),
+        ),
+        2,
+    );
+    assert!(
+        bad_tolerance.contains("fraction in [0, 1]"),
+        "{bad_tolerance}"
+    );
+    let bad_decoder = failure_code(
+        &dynconf(
+            &dir,
+            &[
+                &[
+                    "decoders",
+                    "--split",
+                    "tiny",
+                    "--decoders",
+                    "margin:kappa=0",
+                ][..],
+                &DATA,
+                &MODEL,
+            ]
+            .concat(),
+        ),
+        2,
+    );
+    assert!(
+        bad_decoder.contains("kappa must be finite and positive"),
+        "{bad_decoder}"
+    );
+}
+
+fn failure_code(output: &Output, code: i32) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "expected exit code {code}"
+    );
+    String::from_utf8(output.stderr.clone()).unwrap()
 }

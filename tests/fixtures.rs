@@ -18,6 +18,8 @@ const FIXTURES: &str = "tests/fixtures/dynconf-cifar10-v6.json";
 #[derive(Deserialize)]
 struct Fixtures {
     model: String,
+    /// SHA-256 of the model file the fixtures were made from.
+    model_sha256: String,
     steps: usize,
     cases: Vec<Case>,
 }
@@ -40,6 +42,11 @@ fn load() -> (Arc<Model>, Fixtures) {
     assert_eq!(
         Path::new(MODEL).file_name().unwrap(),
         fixtures.model.as_str()
+    );
+    assert_eq!(
+        dynconf::calibrate::sha256_hex(&bytes),
+        fixtures.model_sha256,
+        "the fixtures were made from another version of {MODEL}: rerun training/train.py --export-from"
     );
     (Arc::new(model), fixtures)
 }

@@ -122,11 +122,10 @@ fn step_reports_add_up() {
         assert_eq!(report.cumulative_synaptic_ops, synops);
         assert_eq!(report.decision.prediction, argmax(report.output));
         assert!((report.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
-        assert!(
-            (report.probabilities[report.decision.prediction] as f64 - report.decision.confidence)
-                .abs()
-                < 1e-4
-        );
+        // The paper's score is −log10(1 − max p) of the probabilities shown.
+        let max_p = report.probabilities[report.decision.prediction] as f64;
+        let from_score = 1.0 - 10f64.powf(-(report.decision.score as f64));
+        assert!((max_p - from_score).abs() < 1e-4, "{max_p} vs {from_score}");
     }
     // Synaptic ops are this step's spikes weighted by their fan-out.
     let last = sim.step().synaptic_ops;

@@ -6,8 +6,8 @@
 //! core simulation they wrap, and turn bad input into exceptions with readable messages.
 #![cfg(target_arch = "wasm32")]
 
-use dynconf::calibrate::{self, Calibration, Traces};
-use dynconf::decode::{self, Decoding};
+use dynconf::calibrate::{self, Calibration};
+use dynconf::decode::{self, Decoder};
 use dynconf::snn::{Engine, Simulation};
 use dynconf::wasm::{WasmCalibration, WasmSimulation};
 use dynconf::Model;
@@ -44,7 +44,8 @@ struct Report {
     output: Vec<f32>,
     probabilities: Vec<f32>,
     prediction: usize,
-    confidence: f64,
+    score: f32,
+    unchanged: u32,
     confident: bool,
     stop: bool,
     spikes_per_layer: Vec<u32>,
@@ -52,15 +53,6 @@ struct Report {
     synaptic_ops: u64,
     cumulative_spikes: u64,
     cumulative_synaptic_ops: u64,
-}
-
-#[derive(Deserialize, Debug)]
-struct Replay {
-    threshold: f64,
-    mean_steps: f64,
-    accuracy: f64,
-    fixed_t_matching: Option<u32>,
-    latency_reduction: Option<f64>,
 }
 
 fn fixture() -> Fixture {
@@ -193,13 +185,13 @@ fn bindings_report_what_the_core_simulation_computes() {
     let spec = model.input().clone();
     core.set_input_f64(&dynconf::preprocess::normalize_u8(&spec, &case.pixels_chw))
         .unwrap();
-    core.set_decoding(Decoding::Temperature { kappa: 2.0 });
+    core.set_decoder(Decoder::Stability { kappa: 2.0, k: 3 });
 
     let mut sim = WasmSimulation::new(MODEL).unwrap();
-    sim.set_decoding("kappa=2").unwrap();
-    assert_eq!(sim.decoding(), "kappa=2");
+    sim.set_decoder("stability:kappa=2,k=3").unwrap();
+    assert_eq!(sim.decoder(), "stability:kappa=2,k=3");
     sim.set_pixels_chw(&case.pixels_chw).unwrap();
-    sim.set_threshold(0.9);
+    sim.set_threshold(1.0);
     sim.set_max_steps(20);
     let (mut spikes, mut ops) = (0, 0);
     for t in 1..=20u32 {
@@ -208,9 +200,10 @@ fn bindings_report_what_the_core_simulation_computes() {
         assert_eq!(r.output, expected.output);
         assert_eq!(r.probabilities, expected.probabilities);
         assert_eq!(r.prediction, expected.decision.prediction);
-        assert_eq!(r.confidence, expected.decision.confidence);
+        assert_eq!(r.score, expected.decision.score);
+        assert_eq!(r.unchanged, expected.decision.unchanged);
         assert_eq!(r.synaptic_ops, expected.synaptic_ops);
-        assert_eq!(r.confident, decode::is_confident(r.confidence, 0.9));
+        assert_eq!(r.confident, decode::is_confident(r.score, 1.0));
         assert_eq!(r.stop, r.confident || t == 20);
         spikes += r.spikes;
         ops += r.synaptic_ops;
@@ -279,31 +272,9 @@ fn model_info_describes_the_if_layers() {
 }
 
 #[wasm_bindgen_test]
-fn calibration_replays_the_stored_trace() {
+fn calibration_offers_each_decoders_front_for_this_model_only() {
     let calibration = WasmCalibration::new(CALIBRATION).expect("calibration file loads");
-    let file: Calibration = serde_json::from_slice(CALIBRATION).unwrap();
-    let traces = Traces::decode(&file.trace).unwrap();
-    let replay: Replay =
-        serde_wasm_bindgen::from_value(calibration.replay(file.threshold).unwrap()).unwrap();
-    let expected = calibrate::replay(&traces, file.threshold);
-    assert_eq!(
-        (replay.mean_steps, replay.accuracy),
-        (expected.mean_steps, expected.accuracy)
-    );
-    assert_eq!(replay.threshold, file.threshold);
-    // The calibrated threshold is a point of the stored front.
-    assert!(file
-        .front
-        .iter()
-        .any(|p| p.mean_steps == replay.mean_steps && p.accuracy == replay.accuracy));
-    if let (Some(t), Some(r)) = (replay.fixed_t_matching, replay.latency_reduction) {
-        assert!(file.fixed[t as usize - 1].accuracy >= replay.accuracy);
-        assert_eq!(r, 1.0 - replay.mean_steps / t as f64);
-    }
-    // Raising the threshold never shortens the runs.
-    let strict: Replay = serde_wasm_bindgen::from_value(calibration.replay(1.0).unwrap()).unwrap();
-    assert_eq!(strict.mean_steps, file.max_steps as f64);
-
+    let file = Calibration::from_json(CALIBRATION).unwrap();
     let summary: serde_json::Value =
         serde_wasm_bindgen::from_value(calibration.summary().unwrap()).unwrap();
     assert_eq!(summary["t_max"], file.max_steps);
@@ -312,15 +283,46 @@ fn calibration_replays_the_stored_trace() {
         summary["fixed"].as_array().unwrap().len(),
         file.max_steps as usize
     );
-    assert!(!summary["front"].as_array().unwrap().is_empty());
+    assert_eq!(summary["crossfit"]["accuracy"], file.crossfit.accuracy);
+    let decoders = summary["decoders"].as_array().unwrap();
+    assert_eq!(decoders.len(), file.decoders.len());
+    let fixed: Vec<u64> = file.fixed.iter().map(|f| f.correct).collect();
+    for (view, family) in decoders.iter().zip(&file.decoders) {
+        let front = view["front"].as_array().unwrap();
+        assert_eq!(front.len(), family.front.len());
+        // Each point carries the one latency-reduction rule's figures.
+        for (point, stored) in front.iter().zip(&family.front) {
+            let latency = calibrate::latency_reduction(&fixed, stored, file.images);
+            assert_eq!(point["threshold"], stored.threshold);
+            assert_eq!(
+                point["latency_reference_steps"].as_u64(),
+                latency.reference_steps.map(u64::from)
+            );
+        }
+        // The calibrated threshold is a point of the front.
+        assert!(family.front.iter().any(|p| p.threshold == family.threshold));
+    }
+    let chosen = summary["chosen"].as_u64().unwrap() as usize;
+    assert_eq!(file.decoders[chosen].decoder, file.decoder);
 
     let mut sim = WasmSimulation::new(MODEL).unwrap();
-    sim.use_calibration(&calibration);
+    assert_eq!(sim.model_sha256(), calibrate::sha256_hex(MODEL));
+    sim.use_calibration(&calibration).unwrap();
     assert_eq!(
         (sim.threshold(), sim.max_steps()),
         (file.threshold, file.max_steps)
     );
-    assert_eq!(sim.decoding(), file.decoding.to_string());
+    assert_eq!(sim.decoder(), file.decoder.to_string());
+    sim.use_decoder(&calibration, 1).unwrap();
+    assert_eq!(sim.decoder(), file.decoders[1].decoder.to_string());
+    assert_eq!(sim.threshold(), file.decoders[1].threshold);
+    assert!(error_of(sim.use_decoder(&calibration, 99)).contains("does not exist"));
+
+    // A calibration of another model is refused by name.
+    let mut other = file.clone();
+    other.model_sha256 = calibrate::sha256_hex(b"another model");
+    let other = WasmCalibration::new(&serde_json::to_vec(&other).unwrap()).unwrap();
+    assert!(error_of(sim.use_calibration(&other)).contains("another model"));
 }
 
 #[wasm_bindgen_test]
@@ -340,7 +342,7 @@ fn bad_input_is_rejected_with_a_message() {
     assert!(error_of(sim.set_image(&[], 0, 0)).contains("empty"));
     assert!(error_of(sim.set_image(&[], 0, 7)).contains("empty"));
     assert!(error_of(sim.set_pixels_chw(&[0; 100])).contains("expects 3072"));
-    assert!(error_of(sim.set_decoding("softmax")).contains("unknown decoding"));
+    assert!(error_of(sim.set_decoder("softmax")).contains("unknown decoder"));
     assert!(error_of(sim.spikes_ptr(99)).contains("does not exist"));
     assert!(error_of(WasmCalibration::new(b"{}")).contains("calibration"));
     assert!(error_of(WasmCalibration::new(b"\x89PNG")).contains("calibration"));

@@ -14,10 +14,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use dynconf::ann::QuantizedAnn;
-use dynconf::calibrate::{self, Calibration, DecodingComparison};
+use dynconf::calibrate::{
+    self, crossfit, Calibration, CalibrationSettings, Candidate, CrossFit, Figures,
+};
 use dynconf::cifar::{self, Batch};
-use dynconf::eval::{self, ImageRun, Summary};
-use dynconf::{preprocess, Decoding, Engine, Model, Simulation, StopRule};
+use dynconf::eval::{self, CrossFitSettings, ImageRun, Summary};
+use dynconf::{preprocess, Decoder, Engine, Model, Simulation, StopRule};
 
 const DEFAULT_MODEL: &str = "models/dynconf-cifar10-v6.safetensors";
 const DEFAULT_DATA: &str = "../shared/cifar10/cifar-10-batches-bin";
@@ -40,8 +42,11 @@ struct Cli {
 enum Command {
     /// Accuracy and cost of fixed-length runs, Dynamic Confidence and the oracle on a split.
     Eval(EvalArgs),
-    /// Choose the decoding and threshold on a validation split; writes <model>.calibration.json.
+    /// Choose the decoder and threshold on a validation split; writes <model>.calibration.json.
     Calibrate(CalibrateArgs),
+    /// Compare the decoders (max softmax, margin, entropy, stability, learned) on a split:
+    /// each family's cross-fitted accuracy, mean steps and latency reduction.
+    Decoders(DecodersArgs),
     /// Run images (PNG, JPEG, WebP, GIF) step by step and show where Dynamic Confidence stops.
     Classify(ClassifyArgs),
     /// Time per SNN step on one thread (median of several rounds over the same images), for
@@ -72,15 +77,28 @@ struct DataArgs {
     limit: Option<usize>,
 }
 
-/// Threshold and decoding overrides; by default both come from the calibration file.
+/// Threshold and decoder overrides; by default both come from the calibration file.
 #[derive(Args)]
 struct ThresholdArgs {
-    /// Confidence threshold: stop at the first step with confidence above it.
-    #[arg(long)]
+    /// Threshold θ on the decoder's score: stop at the first step whose score is above it
+    /// (for max softmax the score is −log10(1 − c): θ = 2 stops once c > 0.99).
+    #[arg(long, allow_hyphen_values = true)]
     threshold: Option<f64>,
-    /// Decoding: `kappa=K` (softmax of O(t)/K) or `divide-by-t` (softmax of O(t)/t).
-    #[arg(long)]
-    decoding: Option<Decoding>,
+    /// Decoder: max_softmax:kappa=K, divide_by_t, margin:kappa=K, entropy:kappa=K or
+    /// stability:kappa=K,k=N (`kappa=K` is max_softmax:kappa=K).
+    #[arg(long, alias = "decoding")]
+    decoder: Option<Decoder>,
+}
+
+/// Cross-fitting of the calibration rule.
+#[derive(Args)]
+struct CrossFitArgs {
+    /// Folds of the cross-fitting (stratified by class).
+    #[arg(long, default_value_t = crossfit::DEFAULT_FOLDS as u32, value_parser = clap::value_parser!(u32).range(2..=100))]
+    folds: u32,
+    /// Seed of the fold assignment.
+    #[arg(long, default_value_t = crossfit::DEFAULT_SEED)]
+    seed: u64,
 }
 
 #[derive(Args)]
@@ -91,6 +109,8 @@ struct EvalArgs {
     data: DataArgs,
     #[command(flatten)]
     stop: ThresholdArgs,
+    #[command(flatten)]
+    crossfit: CrossFitArgs,
     /// Propagation engine (both give identical spikes).
     #[arg(long, value_enum, default_value_t = EngineArg::Event)]
     engine: EngineArg,
@@ -108,19 +128,58 @@ struct CalibrateArgs {
     model: ModelArgs,
     #[command(flatten)]
     data: DataArgs,
-    /// Accepted accuracy loss against the full-length run, as a fraction.
-    #[arg(long, default_value_t = calibrate::DEFAULT_TOLERANCE)]
-    tolerance: f64,
-    /// Decodings to compare, comma-separated.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "kappa=1,kappa=2,kappa=4,kappa=8,kappa=16,kappa=30,divide-by-t"
-    )]
-    decodings: Vec<Decoding>,
+    #[command(flatten)]
+    compare: CompareArgs,
     /// Where to write the calibration (default: next to the model).
     #[arg(long)]
     output: Option<PathBuf>,
+}
+
+/// What is compared and how.
+#[derive(Args)]
+struct CompareArgs {
+    /// Accepted accuracy loss against the full-length run, as a fraction.
+    #[arg(long, default_value_t = calibrate::DEFAULT_TOLERANCE, value_parser = parse_tolerance)]
+    tolerance: f64,
+    /// Decoders to compare, separated by spaces or `;` (e.g. "max_softmax:kappa=4;learned");
+    /// default: every family over κ ∈ {1, 2, 4, 8, 16, 30}, stability k ∈ {2, 3, 4, 6},
+    /// divide_by_t and learned.
+    #[arg(long, value_delimiter = ';', value_parser = parse_candidate)]
+    decoders: Vec<Candidate>,
+    #[command(flatten)]
+    crossfit: CrossFitArgs,
+}
+
+#[derive(Args)]
+struct DecodersArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    compare: CompareArgs,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_tolerance(text: &str) -> Result<f64, String> {
+    let tolerance: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if !(0.0..=1.0).contains(&tolerance) {
+        return Err(format!(
+            "the tolerance is a fraction in [0, 1], found {tolerance}"
+        ));
+    }
+    Ok(tolerance)
+}
+
+fn parse_candidate(text: &str) -> Result<Candidate, String> {
+    match text.trim() {
+        "learned" => Ok(Candidate::Learned),
+        other => other.parse().map(Candidate::Fixed),
+    }
 }
 
 #[derive(Args)]
@@ -189,6 +248,7 @@ fn run(cli: Cli) -> CliResult<()> {
     match cli.command {
         Command::Eval(args) => eval_command(args),
         Command::Calibrate(args) => calibrate_command(args),
+        Command::Decoders(args) => decoders_command(args),
         Command::Classify(args) => classify_command(args),
         Command::BenchStep(args) => bench_step_command(args),
     }
@@ -196,16 +256,24 @@ fn run(cli: Cli) -> CliResult<()> {
 
 // ---------------------------------------------------------------- files
 
-fn load_model(path: &Path) -> CliResult<Arc<Model>> {
+/// A model and the SHA-256 of its file.
+struct LoadedModel {
+    model: Arc<Model>,
+    sha256: String,
+}
+
+fn load_model(path: &Path) -> CliResult<LoadedModel> {
     let bytes = std::fs::read(path).map_err(|e| {
         format!(
             "cannot read model {}: {e}\n  (train and export one with training/, or pass --model PATH)",
             path.display()
         )
     })?;
-    Model::from_bytes(&bytes)
-        .map(Arc::new)
-        .map_err(|e| format!("{}: {e}", path.display()))
+    let model = Model::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(LoadedModel {
+        model: Arc::new(model),
+        sha256: calibrate::sha256_hex(&bytes),
+    })
 }
 
 /// `models/x.safetensors` → `models/x.calibration.json`.
@@ -213,15 +281,24 @@ fn calibration_path(model: &Path) -> PathBuf {
     model.with_extension("calibration.json")
 }
 
-fn read_calibration(model: &Path) -> CliResult<Option<Calibration>> {
-    let path = calibration_path(model);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
+/// The calibration file next to the model, checked to belong to it.
+fn read_calibration(model_path: &Path, model: &LoadedModel) -> CliResult<Option<Calibration>> {
+    let path = calibration_path(model_path);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let calibration =
+        Calibration::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    calibration.check_model(&model.sha256).map_err(|e| {
+        format!(
+            "{} does not belong to {}: {e}",
+            path.display(),
+            model_path.display()
+        )
+    })?;
+    Ok(Some(calibration))
 }
 
 fn load_data(args: &DataArgs, model: &Model) -> CliResult<Batch> {
@@ -243,18 +320,30 @@ fn load_data(args: &DataArgs, model: &Model) -> CliResult<Batch> {
     Ok(batch)
 }
 
-/// The decoding and threshold to use: flags first, then the calibration file.
-fn resolve_stop(args: &ThresholdArgs, model_path: &Path) -> CliResult<Option<(Decoding, f64)>> {
-    let calibration = read_calibration(model_path)?;
-    let calibrated = calibration.as_ref().map(|c| (c.decoding, c.threshold));
-    Ok(match (args.threshold, args.decoding, calibrated) {
+/// The decoder and threshold to use: flags first, then the calibration; `None` when neither
+/// gives a threshold.
+fn resolve_stop(
+    args: &ThresholdArgs,
+    calibration: Option<&Calibration>,
+) -> CliResult<Option<(Decoder, f64)>> {
+    if let Some(t) = args.threshold {
+        if t.is_nan() {
+            return Err("--threshold must be a number, found NaN".into());
+        }
+    }
+    let calibrated = calibration.map(|c| (c.decoder, c.threshold));
+    Ok(match (args.threshold, args.decoder, calibrated) {
         (Some(t), Some(d), _) => Some((d, t)),
         (Some(t), None, Some((d, _))) => Some((d, t)),
-        (Some(t), None, None) => Some((Decoding::default(), t)),
+        (Some(_), None, None) => {
+            return Err(
+                "--threshold needs a decoder: pass --decoder, or calibrate the model first".into(),
+            )
+        }
         (None, Some(d), Some((cd, ct))) if d == cd => Some((d, ct)),
         (None, Some(d), Some((cd, _))) => {
             return Err(format!(
-                "the calibrated threshold belongs to decoding {cd}; pass --threshold to use {d}"
+                "the calibrated threshold belongs to decoder {cd}; pass --threshold to use {d}"
             ))
         }
         (None, _, Some(pair)) => Some(pair),
@@ -303,33 +392,45 @@ fn run_batch(
 
 #[derive(Serialize)]
 struct EvalJson<'a> {
+    split: &'a str,
     #[serde(flatten)]
     summary: &'a Summary,
     seconds: f64,
 }
 
 fn eval_command(args: EvalArgs) -> CliResult<()> {
-    let model = load_model(&args.model.model)?;
-    let (decoding, threshold) = resolve_stop(&args.stop, &args.model.model)?.ok_or_else(|| {
+    let loaded = load_model(&args.model.model)?;
+    let calibration = read_calibration(&args.model.model, &loaded)?;
+    let (decoder, threshold) = resolve_stop(&args.stop, calibration.as_ref())?.ok_or_else(|| {
         format!(
-            "no threshold: run `dynconf calibrate --model {}` first (it writes {}), or pass --threshold",
+            "no threshold: run `dynconf calibrate --model {}` first (it writes {}), or pass --decoder and --threshold",
             args.model.model.display(),
             calibration_path(&args.model.model).display()
         )
     })?;
-    let batch = load_data(&args.data, &model)?;
+    let model = &loaded.model;
+    let batch = load_data(&args.data, model)?;
     let start = Instant::now();
     let runs = run_batch(
-        &model,
+        model,
         &batch,
         args.model.max_steps,
         args.engine.into(),
         !args.no_ann,
     )?;
     let seconds = start.elapsed().as_secs_f64();
-    let summary = eval::summarize(&runs, model.neuron_count(), decoding, threshold);
+    let settings = CrossFitSettings {
+        tolerance: calibration
+            .as_ref()
+            .map_or(calibrate::DEFAULT_TOLERANCE, |c| c.tolerance),
+        folds: args.crossfit.folds as usize,
+        seed: args.crossfit.seed,
+        ..CrossFitSettings::default()
+    };
+    let summary = eval::summarize(&runs, model.neuron_count(), decoder, threshold, &settings)?;
     if args.json {
         let json = serde_json::to_string(&EvalJson {
+            split: &args.data.split,
             summary: &summary,
             seconds,
         })
@@ -360,21 +461,34 @@ fn print_eval(s: &Summary, args: &EvalArgs, seconds: f64) {
     for f in &s.fixed {
         println!("{:>4}  {:>8}", f.steps, percent(f.accuracy));
     }
+    let c = &s.dynamic_crossfit;
+    println!(
+        "\nDynamic Confidence, cross-fitted ({} folds, seed {}: decoder and threshold chosen on {} of {} folds, scored on the other)",
+        c.k,
+        c.seed,
+        c.k - 1,
+        c.k
+    );
+    println!(
+        "  accuracy {} (T_max {})  mean steps {:.2}  (spread over folds: ±{:.2} points, ±{:.2} steps)",
+        percent(c.accuracy),
+        percent(c.full_accuracy),
+        c.mean_steps,
+        100.0 * c.accuracy_sd,
+        c.mean_steps_sd
+    );
+    println!("  latency reduction {}", c.latency);
     let d = &s.dynamic;
     println!(
-        "\nDynamic Confidence ({}, threshold {:.6})",
-        s.decoding, d.threshold
+        "Dynamic Confidence at {} θ = {} (in-sample if this split calibrated it)",
+        d.decoder, d.threshold
     );
     println!(
         "  accuracy {}  mean steps {:.2}",
         percent(d.accuracy),
         d.mean_steps
     );
-    println!(
-        "  latency reduction {:.1}% (vs T={}, the shortest fixed length at least as accurate)",
-        100.0 * s.latency_reduction,
-        s.latency_reference_steps
-    );
+    println!("  latency reduction {}", d.latency);
     println!(
         "oracle (stop at first correct step)  accuracy {}  mean steps {:.2}",
         percent(s.oracle.accuracy),
@@ -395,109 +509,199 @@ fn print_eval(s: &Summary, args: &EvalArgs, seconds: f64) {
     );
 }
 
-// ---------------------------------------------------------------- calibrate
+// ---------------------------------------------------------------- calibrate and decoders
 
-fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
-    if args.data.split == "test" {
+/// Runs a split to T_max and calibrates every candidate on it (with cross-fitting).
+fn run_calibration(
+    loaded: &LoadedModel,
+    model_args: &ModelArgs,
+    data: &DataArgs,
+    compare: &CompareArgs,
+) -> CliResult<Calibration> {
+    if data.split == "test" {
         return Err("calibrating on the test split would tune the threshold on test data; use --split validation".into());
     }
-    if args.decodings.is_empty() {
-        return Err("no decodings to compare".into());
-    }
-    let model = load_model(&args.model.model)?;
-    let batch = load_data(&args.data, &model)?;
+    let batch = load_data(data, &loaded.model)?;
     let runs = run_batch(
-        &model,
+        &loaded.model,
         &batch,
-        args.model.max_steps,
+        model_args.max_steps,
         Engine::EventDriven,
         false,
     )?;
-
-    let traces: Vec<_> = args
-        .decodings
-        .iter()
-        .map(|&d| eval::traces(&runs, d))
-        .collect();
-    let calibrations: Vec<_> = args
-        .decodings
-        .iter()
-        .zip(&traces)
-        .map(|(&d, t)| calibrate::calibrate(d, t, args.tolerance))
-        .collect();
-    let best = calibrate::best_decoding(&calibrations).expect("at least one decoding");
-    let chosen = &calibrations[best];
-    let fixed = calibrate::fixed_accuracy(&traces[best]);
-    let calibration = Calibration {
+    let candidates = if compare.decoders.is_empty() {
+        calibrate::default_candidates()
+    } else {
+        compare.decoders.clone()
+    };
+    let settings = CalibrationSettings {
         split: format!(
             "{} ({})",
-            args.data.split,
-            cifar::split_path(&args.data.data, &args.data.split).describe()
+            data.split,
+            cifar::split_path(&data.data, &data.split).describe()
         ),
-        images: runs.len(),
-        max_steps: args.model.max_steps,
-        decoding: chosen.decoding,
-        threshold: chosen.chosen.threshold,
-        tolerance: args.tolerance,
-        front: chosen.front.clone(),
-        oracle: calibrate::oracle(&traces[best]),
-        decodings_compared: calibrations.iter().map(DecodingComparison::from).collect(),
-        trace: traces[best].encode(),
-        fixed,
+        model_sha256: loaded.sha256.clone(),
+        tolerance: compare.tolerance,
+        folds: compare.crossfit.folds as usize,
+        seed: compare.crossfit.seed,
     };
+    calibrate::calibrate(&eval::recording(&runs), &candidates, &settings)
+}
 
+fn figures(f: &Figures) -> String {
+    format!("{:>8} {:>6.2}", percent(f.accuracy), f.mean_steps)
+}
+
+fn crossfit_figures(c: &CrossFit) -> String {
+    let reduction = match c.latency.reduction {
+        Some(r) => format!(
+            "{:.1}% vs T={}",
+            100.0 * r,
+            c.latency.reference_steps.unwrap_or(0)
+        ),
+        None => "none".into(),
+    };
+    format!(
+        "{:>8} {:>6.2}  ±{:.2} pts ±{:.2} steps  {reduction}",
+        percent(c.accuracy),
+        c.mean_steps,
+        100.0 * c.accuracy_sd,
+        c.mean_steps_sd
+    )
+}
+
+fn print_decoders(calibration: &Calibration) {
     let full = calibration.fixed.last().map_or(0.0, |f| f.accuracy);
     println!(
-        "calibration on {}, {} images, T_max {}: full-length accuracy {}, target ≥ {}",
-        calibration.split,
+        "{} images, T_max {}: T_max accuracy {}; each threshold is the cheapest within {} images of it",
         calibration.images,
         calibration.max_steps,
         percent(full),
-        percent(full - args.tolerance)
+        calibrate::allowed_misses(calibration.tolerance, calibration.images)
     );
-    println!("\n  decoding        threshold  mean steps  accuracy  front points");
-    for (i, row) in calibration.decodings_compared.iter().enumerate() {
-        let mark = if i == best { "  ← chosen" } else { "" };
+    println!(
+        "\n  decoder (chosen on all images)     in-sample: acc  steps | cross-fitted ({} folds): acc  steps  spread  latency reduction",
+        calibration.crossfit.k
+    );
+    for d in &calibration.decoders {
+        let mark = if d.decoder == calibration.decoder {
+            "  ← chosen"
+        } else {
+            ""
+        };
         println!(
-            "  {:<14} {:>10.6} {:>11.2} {:>9}  {:>12}{mark}",
-            row.decoding.to_string(),
+            "  {:<32} {} | {}{mark}",
+            d.decoder.to_string(),
+            figures(&d.in_sample),
+            crossfit_figures(&d.crossfit)
+        );
+    }
+    println!(
+        "  {:<32} {} | {}",
+        "the whole choice (any decoder)",
+        figures(&calibration.in_sample),
+        crossfit_figures(&calibration.crossfit)
+    );
+    println!(
+        "\noracle: accuracy {}  mean steps {:.2}",
+        percent(calibration.oracle.accuracy),
+        calibration.oracle.mean_steps
+    );
+}
+
+fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
+    let loaded = load_model(&args.model.model)?;
+    let calibration = run_calibration(&loaded, &args.model, &args.data, &args.compare)?;
+    println!("calibration on {}", calibration.split);
+    println!("\n  every candidate, in-sample        threshold  mean steps  accuracy  front points");
+    for row in &calibration.candidates {
+        let mark = if row.decoder == calibration.decoder {
+            "  ← chosen"
+        } else {
+            ""
+        };
+        println!(
+            "  {:<32} {:>10.4} {:>11.2} {:>9}  {:>12}{mark}",
+            row.decoder.to_string(),
             row.threshold,
             row.mean_steps,
             percent(row.accuracy),
             row.front_points
         );
     }
-    println!(
-        "\noracle: accuracy {}  mean steps {:.2}",
-        percent(calibration.oracle.accuracy),
-        calibration.oracle.mean_steps
-    );
+    println!();
+    print_decoders(&calibration);
 
     let path = args
         .output
         .clone()
         .unwrap_or_else(|| calibration_path(&args.model.model));
-    let json = serde_json::to_string_pretty(&calibration).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(&calibration).map_err(|e| e.to_string())?;
     std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     println!("wrote {}", path.display());
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct DecoderRow<'a> {
+    name: &'a str,
+    params: Decoder,
+    threshold: f64,
+    in_sample: &'a Figures,
+    crossfit: &'a CrossFit,
+}
+
+fn decoders_command(args: DecodersArgs) -> CliResult<()> {
+    let loaded = load_model(&args.model.model)?;
+    let calibration = run_calibration(&loaded, &args.model, &args.data, &args.compare)?;
+    if args.json {
+        let rows: Vec<DecoderRow> = calibration
+            .decoders
+            .iter()
+            .map(|d| DecoderRow {
+                name: &d.family,
+                params: d.decoder,
+                threshold: d.threshold,
+                in_sample: &d.in_sample,
+                crossfit: &d.crossfit,
+            })
+            .collect();
+        let json = serde_json::json!({
+            "split": calibration.split,
+            "images": calibration.images,
+            "max_steps": calibration.max_steps,
+            "tolerance": calibration.tolerance,
+            "decoders": rows,
+            "chosen": {"params": calibration.decoder, "threshold": calibration.threshold,
+                       "in_sample": calibration.in_sample, "crossfit": calibration.crossfit},
+            "oracle": calibration.oracle,
+        });
+        println!("{json}");
+    } else {
+        println!("decoders on {}", calibration.split);
+        print_decoders(&calibration);
+    }
     Ok(())
 }
 
 // ---------------------------------------------------------------- classify
 
 fn classify_command(args: ClassifyArgs) -> CliResult<()> {
-    let model = load_model(&args.model.model)?;
-    let stop = resolve_stop(&args.stop, &args.model.model)?;
+    let loaded = load_model(&args.model.model)?;
+    let model = &loaded.model;
+    let calibration = read_calibration(&args.model.model, &loaded)?;
+    let stop = resolve_stop(&args.stop, calibration.as_ref())?;
     if stop.is_none() {
         eprintln!("note: no calibration file and no --threshold; showing every step without a stop decision");
     }
-    let (decoding, threshold) = stop.unwrap_or((Decoding::default(), f64::INFINITY));
+    let (decoder, threshold) =
+        stop.unwrap_or((args.stop.decoder.unwrap_or(Decoder::PAPER), f64::INFINITY));
     let rule = StopRule {
         threshold,
         max_steps: args.model.max_steps,
     };
-    let mut simulation = Simulation::new(Arc::clone(&model), Engine::EventDriven);
-    simulation.set_decoding(decoding);
+    let mut simulation = Simulation::new(Arc::clone(model), Engine::EventDriven);
+    simulation.set_decoder(decoder);
     for path in &args.images {
         let image = image::open(path)
             .map_err(|e| format!("{}: {e}", path.display()))?
@@ -508,8 +712,8 @@ fn classify_command(args: ClassifyArgs) -> CliResult<()> {
         simulation
             .set_input_f64(&input)
             .map_err(|e| e.to_string())?;
-        println!("{} ({width}×{height}), decoding {decoding}", path.display());
-        println!("     t  prediction    confidence");
+        println!("{} ({width}×{height}), decoder {decoder}", path.display());
+        println!("     t  prediction         score");
         let mut stopped = None;
         for _ in 0..args.model.max_steps {
             let report = simulation.step();
@@ -524,7 +728,7 @@ fn classify_command(args: ClassifyArgs) -> CliResult<()> {
             };
             println!(
                 "  {:>4}  {:<12} {:>10.4}{mark}",
-                report.t, class, decision.confidence
+                report.t, class, decision.score
             );
             if stops_here {
                 stopped = Some((report.t, class.clone()));
@@ -544,7 +748,7 @@ fn classify_command(args: ClassifyArgs) -> CliResult<()> {
 // ---------------------------------------------------------------- bench-step
 
 fn bench_step_command(args: BenchStepArgs) -> CliResult<()> {
-    let model = load_model(&args.model.model)?;
+    let model = load_model(&args.model.model)?.model;
     let batch = load_data(&args.data, &model)?;
     let inputs: Vec<Vec<f64>> = (0..batch.len())
         .map(|i| preprocess::normalize_u8(model.input(), batch.image(i)))

@@ -1,50 +1,66 @@
-//! `Calibration` for JavaScript: the calibration file next to the model, with its stored
-//! validation trace replayed live for any threshold (method §2–4).
+//! `Calibration` for JavaScript: the calibration file next to the model, with each decoder
+//! family's Pareto front and cross-fitted figures (method §2–4).
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::to_js;
-use crate::calibrate::{self, Calibration, FixedPoint, Oracle, Point, Traces};
+use crate::calibrate::{self, Calibration, CrossFit, Figures, FixedPoint, Oracle, Point};
 
-/// A calibration file (`models/<model>.calibration.json`) and its decoded trace.
+/// A calibration file (`models/<model>.calibration.json`).
 #[wasm_bindgen(js_name = Calibration)]
 pub struct WasmCalibration {
     calibration: Calibration,
-    traces: Traces,
+    fixed_correct: Vec<u64>,
 }
 
-/// Everything the accuracy–latency chart needs except the current point.
+/// Everything the accuracy–latency chart needs.
 #[derive(Serialize)]
 struct Summary<'a> {
-    /// The split the trace was measured on (never the test split).
+    /// The split the calibration was measured on (never the test split).
     split: &'a str,
     images: usize,
     /// T_max: every image was run this many steps.
     t_max: u32,
-    decoding: String,
-    /// The calibrated threshold.
-    threshold: f64,
     tolerance: f64,
-    /// The calibrated threshold's outcome.
-    chosen: Point,
+    /// Index into `decoders` of the calibrated (chosen) decoder.
+    chosen: usize,
+    /// The chosen decoder, threshold and figures: in-sample and cross-fitted.
+    decoder: String,
+    threshold: f64,
+    in_sample: &'a Figures,
+    crossfit: &'a CrossFit,
     /// Accuracy of each fixed length t = 1..=T_max.
     fixed: &'a [FixedPoint],
-    /// The Dynamic Confidence Pareto front, by mean steps.
-    front: &'a [Point],
     oracle: Oracle,
+    decoders: Vec<DecoderView<'a>>,
 }
 
-/// One threshold replayed on the trace.
+/// One decoder family's calibrated member.
 #[derive(Serialize)]
-struct Replay {
+struct DecoderView<'a> {
+    family: &'a str,
+    /// Text form (`max_softmax:kappa=4`, `learned`, ...).
+    name: String,
+    /// Whether the score is −log10(1 − c) of the max softmax probability c.
+    max_probability: bool,
+    threshold: f64,
+    in_sample: &'a Figures,
+    crossfit: &'a CrossFit,
+    /// The Pareto front on the calibration images, by mean steps, as
+    /// `{threshold, mean_steps, accuracy}`.
+    front: Vec<FrontPoint>,
+}
+
+/// A front point with the figures the chart draws and its latency reduction.
+#[derive(Serialize)]
+struct FrontPoint {
     threshold: f64,
     mean_steps: f64,
     accuracy: f64,
-    /// The smallest fixed length whose accuracy is at least this accuracy (none if no
-    /// fixed length up to T_max reaches it).
-    fixed_t_matching: Option<u32>,
-    /// 1 − mean_steps / fixed_t_matching.
+    /// The smallest fixed length at least as accurate (none if no T ≤ T_max is).
+    latency_reference_steps: Option<u32>,
+    /// 1 − mean_steps / latency_reference_steps (negative: more steps than it).
     latency_reduction: Option<f64>,
 }
 
@@ -53,57 +69,51 @@ impl WasmCalibration {
     /// Parses a calibration file (JSON bytes, as written by `dynconf calibrate`).
     #[wasm_bindgen(constructor)]
     pub fn new(json: &[u8]) -> Result<WasmCalibration, JsError> {
-        let calibration: Calibration = serde_json::from_slice(json)
+        let calibration = Calibration::from_json(json)
             .map_err(|e| JsError::new(&format!("cannot read the calibration file: {e}")))?;
-        let traces = Traces::decode(&calibration.trace)
-            .map_err(|e| JsError::new(&format!("calibration file: {e}")))?;
-        if traces.steps() != calibration.max_steps as usize || traces.images() == 0 {
-            return Err(JsError::new(&format!(
-                "calibration file: the trace has {} images × {} steps, expected T_max = {} steps",
-                traces.images(),
-                traces.steps(),
-                calibration.max_steps
-            )));
+        if calibration.decoders.is_empty() || calibration.images == 0 {
+            return Err(JsError::new(
+                "cannot read the calibration file: it compares no decoders",
+            ));
         }
+        let fixed_correct = calibration.fixed.iter().map(|f| f.correct).collect();
         Ok(WasmCalibration {
             calibration,
-            traces,
+            fixed_correct,
         })
     }
 
-    /// `{split, images, t_max, decoding, threshold, tolerance, chosen, fixed, front, oracle}`.
+    /// `{split, images, t_max, tolerance, chosen, decoder, threshold, in_sample, crossfit,
+    /// fixed, oracle, decoders: [{family, name, max_probability, threshold, in_sample,
+    /// crossfit, front}]}`.
     pub fn summary(&self) -> Result<JsValue, JsError> {
         let c = &self.calibration;
+        let decoders = c
+            .decoders
+            .iter()
+            .map(|d| DecoderView {
+                family: &d.family,
+                name: d.decoder.to_string(),
+                max_probability: d.decoder.scores_max_probability(),
+                threshold: d.threshold,
+                in_sample: &d.in_sample,
+                crossfit: &d.crossfit,
+                front: d.front.iter().map(|p| self.front_point(p)).collect(),
+            })
+            .collect();
         to_js(&Summary {
             split: &c.split,
             images: c.images,
             t_max: c.max_steps,
-            decoding: c.decoding.to_string(),
-            threshold: c.threshold,
             tolerance: c.tolerance,
-            chosen: calibrate::replay(&self.traces, c.threshold),
+            chosen: self.chosen(),
+            decoder: c.decoder.to_string(),
+            threshold: c.threshold,
+            in_sample: &c.in_sample,
+            crossfit: &c.crossfit,
             fixed: &c.fixed,
-            front: &c.front,
             oracle: c.oracle,
-        })
-    }
-
-    /// Replays `threshold` on the stored trace (O(images × T_max)):
-    /// `{threshold, mean_steps, accuracy, fixed_t_matching, latency_reduction}`.
-    pub fn replay(&self, threshold: f64) -> Result<JsValue, JsError> {
-        let point = calibrate::replay(&self.traces, threshold);
-        let fixed_t_matching = self
-            .calibration
-            .fixed
-            .iter()
-            .find(|f| f.accuracy >= point.accuracy)
-            .map(|f| f.steps);
-        to_js(&Replay {
-            threshold,
-            mean_steps: point.mean_steps,
-            accuracy: point.accuracy,
-            fixed_t_matching,
-            latency_reduction: fixed_t_matching.map(|t| 1.0 - point.mean_steps / t as f64),
+            decoders,
         })
     }
 
@@ -113,15 +123,42 @@ impl WasmCalibration {
         self.calibration.threshold
     }
 
-    /// T_max of the trace.
+    /// T_max of the calibration.
     #[wasm_bindgen(getter)]
     pub fn max_steps(&self) -> u32 {
         self.calibration.max_steps
+    }
+
+    /// SHA-256 of the model the calibration belongs to (hex).
+    #[wasm_bindgen(getter)]
+    pub fn model_sha256(&self) -> String {
+        self.calibration.model_sha256.clone()
     }
 }
 
 impl WasmCalibration {
     pub(super) fn calibration(&self) -> &Calibration {
         &self.calibration
+    }
+
+    /// Index of the calibrated decoder among the families (0 if none matches).
+    fn chosen(&self) -> usize {
+        let c = &self.calibration;
+        c.decoders
+            .iter()
+            .position(|d| d.decoder == c.decoder)
+            .unwrap_or(0)
+    }
+
+    fn front_point(&self, p: &Point) -> FrontPoint {
+        let images = self.calibration.images;
+        let latency = calibrate::latency_reduction(&self.fixed_correct, p, images);
+        FrontPoint {
+            threshold: p.threshold,
+            mean_steps: p.mean_steps(images),
+            accuracy: p.accuracy(images),
+            latency_reference_steps: latency.reference_steps,
+            latency_reduction: latency.reduction,
+        }
     }
 }

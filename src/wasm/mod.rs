@@ -8,8 +8,10 @@
 //! the core's messages.
 //!
 //! - [`WasmSimulation`] (`Simulation` in JS): model bytes in, image in, one step at a time.
-//! - [`WasmCalibration`] (`Calibration` in JS): the stored validation trace, replayed for any
-//!   threshold (mean steps, accuracy), with the fixed-length curve, Pareto front and oracle.
+//! - [`WasmCalibration`] (`Calibration` in JS): the model's calibration: each decoder
+//!   family's Pareto front on the calibration split (mean steps, accuracy, latency reduction
+//!   per threshold), its in-sample and cross-fitted figures, the fixed-length curve and the
+//!   oracle.
 
 mod calibration;
 mod simulation;

@@ -7,7 +7,8 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::{to_js, WasmCalibration};
-use crate::decode::{self, Decoding, StopRule};
+use crate::calibrate;
+use crate::decode::{self, Decoder, StopRule};
 use crate::preprocess;
 use crate::snn::{Engine, Simulation, StepReport};
 use crate::Model;
@@ -17,6 +18,8 @@ use crate::Model;
 pub struct WasmSimulation {
     simulation: Simulation,
     rule: StopRule,
+    /// SHA-256 of the model file (hex): a calibration must name it.
+    model_sha256: String,
     /// The input at the model's size, CHW on the 0..=255 scale (before normalisation).
     pixels: Vec<f64>,
     /// Spikes of each IF layer as bytes (0 or 1), refreshed on request for JavaScript views.
@@ -30,13 +33,15 @@ struct StepView<'a> {
     t: u32,
     /// Accumulated output O(t).
     output: &'a [f32],
-    /// softmax(O(t) / d) under the calibrated decoding.
+    /// softmax(O(t) / d), d = κ of the decoder (t for decoders without κ).
     probabilities: &'a [f32],
     /// argmax O(t).
     prediction: usize,
-    /// max p, quantized as in the calibration trace (steps of 1/65535).
-    confidence: f64,
-    /// confidence > threshold.
+    /// The decoder's score s(t) (for max softmax −log10(1 − c)); −Infinity: cannot stop here.
+    score: f32,
+    /// Steps, this one included, that argmax O has kept its value.
+    unchanged: u32,
+    /// score > threshold.
     confident: bool,
     /// Dynamic Confidence stops here: confident, or t reached max_steps.
     stop: bool,
@@ -55,8 +60,9 @@ impl<'a> StepView<'a> {
             output: report.output,
             probabilities: report.probabilities,
             prediction: report.decision.prediction,
-            confidence: report.decision.confidence,
-            confident: decode::is_confident(report.decision.confidence, rule.threshold),
+            score: report.decision.score,
+            unchanged: report.decision.unchanged,
+            confident: decode::is_confident(report.decision.score, rule.threshold),
             stop: rule.should_stop(&report.decision, report.t),
             spikes_per_layer: report.spikes_per_layer,
             spikes: report.spikes,
@@ -101,8 +107,9 @@ fn error(context: &str, e: impl std::fmt::Display) -> JsError {
 #[wasm_bindgen(js_class = Simulation)]
 impl WasmSimulation {
     /// Loads and validates a `dynconf-snn` model file (safetensors bytes). Until an image is
-    /// set the input is all zeros. Decoding defaults to the raw sum, the threshold to 0.99
-    /// and the longest run to 32 steps; [`WasmSimulation::use_calibration`] sets all three.
+    /// set the input is all zeros. The decoder defaults to the paper's (max softmax, κ = 30)
+    /// with no threshold (runs never stop early) and runs to 32 steps;
+    /// [`WasmSimulation::use_calibration`] sets all three from the model's calibration.
     #[wasm_bindgen(constructor)]
     pub fn new(model_bytes: &[u8]) -> Result<WasmSimulation, JsError> {
         let model =
@@ -118,9 +125,10 @@ impl WasmSimulation {
         Ok(WasmSimulation {
             simulation,
             rule: StopRule {
-                threshold: 0.99,
+                threshold: f64::INFINITY,
                 max_steps: 32,
             },
+            model_sha256: calibrate::sha256_hex(model_bytes),
             pixels,
             spike_bytes,
         })
@@ -133,6 +141,7 @@ impl WasmSimulation {
         WasmSimulation {
             simulation,
             rule: self.rule,
+            model_sha256: self.model_sha256.clone(),
             pixels: self.pixels.clone(),
             spike_bytes: self.spike_bytes.clone(),
         }
@@ -223,8 +232,8 @@ impl WasmSimulation {
         self.spike_bytes.iter_mut().for_each(|b| b.fill(0));
     }
 
-    /// Advances one time step; returns `{t, output, probabilities, prediction, confidence,
-    /// confident, stop, spikes_per_layer, spikes, synaptic_ops, cumulative_spikes,
+    /// Advances one time step; returns `{t, output, probabilities, prediction, score,
+    /// unchanged, confident, stop, spikes_per_layer, spikes, synaptic_ops, cumulative_spikes,
     /// cumulative_synaptic_ops}`.
     pub fn step(&mut self) -> Result<JsValue, JsError> {
         let report = self.simulation.step();
@@ -252,7 +261,7 @@ impl WasmSimulation {
         self.simulation.time_step()
     }
 
-    /// The confidence threshold θ: a step with confidence > θ stops the run.
+    /// The threshold θ on the decoder's score: a step with score > θ stops the run.
     #[wasm_bindgen(getter)]
     pub fn threshold(&self) -> f64 {
         self.rule.threshold
@@ -274,27 +283,67 @@ impl WasmSimulation {
         self.rule.max_steps = max_steps;
     }
 
-    /// The decoding as text: `kappa=K` (softmax(O(t)/K)) or `divide-by-t`.
+    /// The decoder as text (`max_softmax:kappa=4`, `learned`, ...).
     #[wasm_bindgen(getter)]
-    pub fn decoding(&self) -> String {
-        self.simulation.decoding().to_string()
+    pub fn decoder(&self) -> String {
+        self.simulation.decoder().to_string()
     }
 
-    /// Sets the decoding from text (`kappa=1`, `divide-by-t`).
-    pub fn set_decoding(&mut self, decoding: &str) -> Result<(), JsError> {
-        let decoding: Decoding = decoding.parse().map_err(|e: String| JsError::new(&e))?;
-        self.simulation.set_decoding(decoding);
+    /// Sets the decoder from text (`max_softmax:kappa=4`, `margin:kappa=2`, ...; a learned
+    /// decoder comes only from a calibration, [`WasmSimulation::use_decoder`]).
+    pub fn set_decoder(&mut self, decoder: &str) -> Result<(), JsError> {
+        let decoder: Decoder = decoder.parse().map_err(|e: String| JsError::new(&e))?;
+        self.simulation.set_decoder(decoder);
         Ok(())
     }
 
-    /// Takes decoding, threshold and T_max from a calibration.
-    pub fn use_calibration(&mut self, calibration: &WasmCalibration) {
+    /// SHA-256 of the model file (hex).
+    #[wasm_bindgen(getter)]
+    pub fn model_sha256(&self) -> String {
+        self.model_sha256.clone()
+    }
+
+    /// Takes the calibrated decoder, threshold and T_max from a calibration. Refuses a
+    /// calibration made for another model.
+    pub fn use_calibration(&mut self, calibration: &WasmCalibration) -> Result<(), JsError> {
         let c = calibration.calibration();
-        self.simulation.set_decoding(c.decoding);
+        self.check(calibration)?;
+        self.simulation.set_decoder(c.decoder);
         self.rule = StopRule {
             threshold: c.threshold,
             max_steps: c.max_steps,
         };
+        Ok(())
+    }
+
+    /// Takes decoder family `index` of a calibration (its order in `summary().decoders`) with
+    /// its calibrated threshold, and T_max.
+    pub fn use_decoder(
+        &mut self,
+        calibration: &WasmCalibration,
+        index: usize,
+    ) -> Result<(), JsError> {
+        self.check(calibration)?;
+        let c = calibration.calibration();
+        let family = c.decoders.get(index).ok_or_else(|| {
+            JsError::new(&format!(
+                "decoder {index} does not exist; the calibration has {}",
+                c.decoders.len()
+            ))
+        })?;
+        self.simulation.set_decoder(family.decoder);
+        self.rule = StopRule {
+            threshold: family.threshold,
+            max_steps: c.max_steps,
+        };
+        Ok(())
+    }
+
+    fn check(&self, calibration: &WasmCalibration) -> Result<(), JsError> {
+        calibration
+            .calibration()
+            .check_model(&self.model_sha256)
+            .map_err(|e| JsError::new(&format!("cannot use the calibration file: {e}")))
     }
 
     /// Number of IF layers (the `layer` argument below).

@@ -300,3 +300,23 @@ pub fn random_input(seed: u64, len: usize) -> Vec<f64> {
         .map(|_| (rng.uniform() * 255.0).round() / 255.0 / 0.25 - 2.0)
         .collect()
 }
+
+/// `../shared/cifar10/cifar-10-batches-bin`, if the CIFAR-10 batches are there. Without them
+/// the caller skips, saying how to get the data; but when `CI` is set (as `.ci/run` does) a
+/// missing data set fails the test, so that CI never passes a data test it did not run.
+pub fn cifar_dir() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/cifar10/cifar-10-batches-bin");
+    if dir.join("data_batch_5.bin").exists() {
+        return Some(dir);
+    }
+    let message = format!(
+        "CIFAR-10 not found at {}. Put the CIFAR-10 binary batches there (data_batch_1.bin .. \
+         data_batch_5.bin from the official cifar-10-binary.tar.gz; ../shared/cifar10/README.md)",
+        dir.display()
+    );
+    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    assert!(!in_ci, "CI is set but {message}");
+    eprintln!("skipped: {message} to run this test.");
+    None
+}
