@@ -2,10 +2,10 @@
 
 use super::Real;
 
-/// A linear layer. Weights are kept transposed, `[in][out]`, so both forms add one
-/// contiguous column per input: the dense form over every input, the scatter form over the
-/// non-zero ones only. Skipping zeros changes no sum, so the two agree bit for bit even
-/// when the inputs are not on the exporter's grid (e.g. a global average over 3×3).
+/// A linear layer. Weights are kept transposed, `[in][out]`, so every form adds one
+/// contiguous column per input: the dense form here over every input in CHW order, the
+/// engine's channels-last forms pixel by pixel (its event form over the non-zero inputs
+/// only; skipping zeros changes no sum).
 #[derive(Clone, Debug)]
 pub struct Linear {
     pub in_features: usize,
@@ -61,22 +61,6 @@ impl Linear {
             }
         }
     }
-
-    pub fn forward_scatter(&self, inputs: &[(u32, f32)], output: &mut [f32]) {
-        output.copy_from_slice(&self.bias);
-        for &(index, value) in inputs {
-            let column = self.column(index as usize);
-            if value == 1.0 {
-                for (o, &w) in output.iter_mut().zip(column) {
-                    *o += w;
-                }
-            } else {
-                for (o, &w) in output.iter_mut().zip(column) {
-                    *o += value * w;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -84,15 +68,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dense_and_scatter_agree_with_matrix_product() {
+    fn dense_form_is_the_matrix_product() {
         // weight [out=2][in=3]
         let linear = Linear::new(&[1.0, 2.0, 3.0, -1.0, 0.5, 0.25], vec![0.5, -0.5], 3);
         let input = [1.0f32, 0.0, 1.0 / 3.0];
         let mut dense = [0.0f32; 2];
         linear.forward_dense(&input, &mut dense);
-        let mut scattered = [0.0f32; 2];
-        linear.forward_scatter(&[(0, 1.0), (2, 1.0 / 3.0)], &mut scattered);
-        assert_eq!(dense, scattered);
         assert_eq!(dense, [0.5 + 1.0 + 1.0, -0.5 - 1.0 + 0.25 / 3.0]);
         assert_eq!(linear.weight(1, 2), 0.25);
     }

@@ -1,11 +1,15 @@
-//! The network's operations, one file per kind.
+//! The network's operations, one file per kind, in their channels-first (CHW) reference
+//! forms.
 //!
 //! Every op has a dense forward pass written over [`Real`], so the same code runs in f64 (the
-//! analog first layer, fed by the image) and in f32 (the quantized ANN and the reference SNN
-//! engine). Weighted ops fed by spikes also have an event-driven *scatter* form: for each
-//! non-zero input, add that input's weight column into the output. With weights on the
-//! exporter's 2^-16 grid every such sum is exact in f32, so gather and scatter agree bit for
-//! bit (docs/model-format.md).
+//! analog layers before the first IF layer, fed by the image, once per image) and in f32 (the
+//! reference the spiking kernels are tested against). The spiking layers themselves do not run
+//! here: the engine (`src/engine/`) keeps their maps channels-last (HWC) and has its own dense
+//! and event-driven kernels. Its event path lists, each step, the non-zero channels of every
+//! pixel and adds those inputs' weight rows (accumulate only for spikes), reading the weights
+//! in the layouts the ops here store them in (taps-major for [`Conv2d`], transposed for
+//! [`Linear`]). With weights on the exporter's 2^-16 grid every such sum is exact in f32, so
+//! all these forms agree bit for bit (docs/model-format.md).
 
 mod aligned;
 mod avgpool2d;
@@ -153,34 +157,6 @@ impl Layer {
             Op::Linear(linear) => linear.forward_dense(input, output),
             Op::If { .. } => panic!("{}: an IF layer has no dense linear forward", self.name),
         }
-    }
-
-    /// Event-driven forward pass of a spike-fed weighted layer: `inputs` lists the non-zero
-    /// input values as `(flat CHW index, value)`; value 1.0 (a spike) costs additions only.
-    /// `scratch` must hold at least `output_shape.len()` values (conv accumulates there
-    /// channels-last so that each weight column is one contiguous add).
-    ///
-    /// # Panics
-    /// On a layer without weights (see [`Layer::has_scatter_form`]).
-    pub fn forward_scatter(&self, inputs: &[(u32, f32)], scratch: &mut [f32], output: &mut [f32]) {
-        assert_eq!(
-            output.len(),
-            self.output_shape.len(),
-            "{}: output length",
-            self.name
-        );
-        match &self.op {
-            Op::Conv2d(conv) => {
-                conv.forward_scatter(inputs, self.input_shape, self.output_shape, scratch, output)
-            }
-            Op::Linear(linear) => linear.forward_scatter(inputs, output),
-            _ => panic!("{}: only weighted layers have a scatter form", self.name),
-        }
-    }
-
-    /// Whether [`Layer::forward_scatter`] can run (the weighted layers).
-    pub fn has_scatter_form(&self) -> bool {
-        self.is_weighted()
     }
 }
 
