@@ -1,7 +1,7 @@
 //! The layers between two IF layers (or after the last one), run on channels-last maps with
 //! preallocated buffers, densely or event-driven.
 
-use super::events::{self, EventConv, EventKind};
+use super::events::{self, Activity, EventConv};
 use super::plan::StagePlan;
 use super::{dense, pool, Scratch};
 use crate::layers::{Layer, Op};
@@ -10,14 +10,6 @@ use crate::layers::{Layer, Op};
 #[derive(Clone, Debug)]
 pub(crate) struct Downstream {
     outputs: Vec<Vec<f32>>,
-}
-
-/// Whether the input of a stage's layers is a spike map (every non-zero value is 1) or
-/// graded values (the quantized ANN's activations k/L).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Activity {
-    Spikes,
-    Graded,
 }
 
 impl Downstream {
@@ -44,7 +36,8 @@ impl Downstream {
     }
 
     /// The weighted layer in event form (fused with a following average pool when the plan
-    /// has that fusion and `fuse` is set), pooling around it dense.
+    /// has that fusion and `fuse` is set), pooling around it dense. `activity` says what the
+    /// non-zero values of `input` are.
     pub fn forward_events(
         &mut self,
         layers: &[Layer],
@@ -64,16 +57,12 @@ impl Downstream {
             }
             let layer = &layers[i];
             // Pooling before the weighted layer turns spikes into graded values.
-            let kind = if activity == Activity::Spikes && i == 0 {
-                EventKind::Spikes
-            } else {
-                EventKind::Graded
-            };
+            let weighted_input = if i == 0 { activity } else { Activity::Graded };
             let (x, _) = self.io(i, input);
             let channels = layer.input_shape.channels;
-            match kind {
-                EventKind::Spikes => scratch.events.gather_spikes(x, channels),
-                EventKind::Graded => scratch.events.gather_values(x, channels),
+            match weighted_input {
+                Activity::Spikes => scratch.events.gather_spikes(x, channels),
+                Activity::Graded => scratch.events.gather_values(x, channels),
             }
             let Scratch { isa, events, .. } = &*scratch;
             match (&layer.op, plan.conv_pool.as_ref().filter(|_| fuse)) {
@@ -84,7 +73,7 @@ impl Downstream {
                     events::conv(
                         *isa,
                         &conv_pool.as_event_conv(),
-                        kind,
+                        weighted_input,
                         events,
                         layer.input_shape,
                         pool.output_shape,
@@ -106,7 +95,7 @@ impl Downstream {
                     events::conv(
                         *isa,
                         &conv,
-                        kind,
+                        weighted_input,
                         events,
                         layer.input_shape,
                         layer.output_shape,
@@ -115,7 +104,7 @@ impl Downstream {
                 }
                 (Op::Linear(linear), _) => {
                     let y = &mut self.outputs[i];
-                    events::linear(linear, kind, events, layer.input_shape, y);
+                    events::linear(linear, weighted_input, events, layer.input_shape, y);
                 }
                 _ => unreachable!("{}: the plan's weighted layer has weights", layer.name),
             }

@@ -158,10 +158,13 @@ pub(crate) struct EventConv<'a> {
     pub divisor: Option<f32>,
 }
 
-/// What an event adds: its weight row (a spike) or the row times its value.
+/// What the non-zero values of a map are, and so what each of its events adds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EventKind {
+pub(crate) enum Activity {
+    /// Spikes: every non-zero value is exactly 1, and an event adds its weight row.
     Spikes,
+    /// Graded values (the quantized ANN's activations k/L, spikes averaged by a pool): an
+    /// event adds its weight row times its value.
     Graded,
 }
 
@@ -170,24 +173,24 @@ pub(crate) enum EventKind {
 pub(crate) fn conv(
     isa: Isa,
     conv: &EventConv,
-    kind: EventKind,
+    activity: Activity,
     events: &Events,
     input_shape: Shape,
     output_shape: Shape,
     output: &mut [f32],
 ) {
     let geometry = Geometry::new(conv, input_shape, output_shape);
-    match (isa, kind) {
+    match (isa, activity) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx2` is only chosen after detecting AVX2 on this CPU.
-        (Isa::Avx2, EventKind::Spikes) => unsafe { conv_avx2::<false>(&geometry, events, output) },
+        (Isa::Avx2, Activity::Spikes) => unsafe { conv_avx2::<false>(&geometry, events, output) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        (Isa::Avx2, EventKind::Graded) => unsafe { conv_avx2::<true>(&geometry, events, output) },
-        (Isa::Baseline, EventKind::Spikes) => {
+        (Isa::Avx2, Activity::Graded) => unsafe { conv_avx2::<true>(&geometry, events, output) },
+        (Isa::Baseline, Activity::Spikes) => {
             conv_tiled::<BASELINE_CHANNELS, false>(&geometry, events, output)
         }
-        (Isa::Baseline, EventKind::Graded) => {
+        (Isa::Baseline, Activity::Graded) => {
             conv_tiled::<BASELINE_CHANNELS, true>(&geometry, events, output)
         }
     }
@@ -306,7 +309,7 @@ fn cover<const OC: usize, const VALUES: bool>(
 /// order, skipping the zeros (which add nothing).
 pub(crate) fn linear(
     linear: &Linear,
-    kind: EventKind,
+    activity: Activity,
     events: &Events,
     input_shape: Shape,
     output: &mut [f32],
@@ -315,15 +318,15 @@ pub(crate) fn linear(
     let plane = input_shape.plane();
     for p in 0..plane {
         let channels = events.channels(p);
-        match kind {
-            EventKind::Spikes => {
+        match activity {
+            Activity::Spikes => {
                 for &c in channels {
                     for (o, &w) in output.iter_mut().zip(linear.column(c as usize * plane + p)) {
                         *o += w;
                     }
                 }
             }
-            EventKind::Graded => {
+            Activity::Graded => {
                 for (&c, &v) in channels.iter().zip(events.values(p)) {
                     for (o, &w) in output.iter_mut().zip(linear.column(c as usize * plane + p)) {
                         *o += v * w;

@@ -22,7 +22,8 @@ mod pool;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use downstream::{Activity, Downstream};
+pub(crate) use downstream::Downstream;
+pub(crate) use events::Activity;
 pub(crate) use layout::to_channels_last;
 pub use layout::{ChannelsFirst, ChannelsFirstIter};
 pub(crate) use plan::Plan;

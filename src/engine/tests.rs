@@ -2,7 +2,7 @@
 //! [`crate::layers`], for every instruction set this CPU runs, at widths that exercise the
 //! full register tiles, their overlapping last tiles and the narrow fallbacks.
 
-use super::events::{self, EventConv, EventKind, Events};
+use super::events::{self, Activity, EventConv, Events};
 use super::isa::Isa;
 use super::layout::to_channels_last;
 use super::plan::ConvPool;
@@ -82,12 +82,12 @@ fn dense_and_event_convolutions_match_the_reference() {
                 let expected = channels_last(&expected, output_shape);
                 let hwc = channels_last(&chw, input_shape);
                 let mut events = Events::with_capacity(input_shape.plane(), input_shape.len());
-                let kind = if graded {
+                let activity = if graded {
                     events.gather_values(&hwc, c_in);
-                    EventKind::Graded
+                    Activity::Graded
                 } else {
                     events.gather_spikes(&hwc, c_in);
-                    EventKind::Spikes
+                    Activity::Spikes
                 };
                 let event_conv = EventConv {
                     kernel,
@@ -115,7 +115,7 @@ fn dense_and_event_convolutions_match_the_reference() {
                     events::conv(
                         isa,
                         &event_conv,
-                        kind,
+                        activity,
                         &events,
                         input_shape,
                         output_shape,
@@ -161,7 +161,7 @@ fn convolution_fused_with_its_pool_matches_convolution_then_pool() {
                 events::conv(
                     isa,
                     &fused.as_event_conv(),
-                    EventKind::Spikes,
+                    Activity::Spikes,
                     &events,
                     input_shape,
                     pooled_shape,
@@ -194,15 +194,15 @@ fn dense_and_event_linear_layers_match_the_reference() {
         dense::linear(&linear, &hwc, input_shape, &mut dense);
         assert_eq!(dense, expected, "dense, graded {graded}");
         let mut events = Events::with_capacity(input_shape.plane(), input_shape.len());
-        let kind = if graded {
+        let activity = if graded {
             events.gather_values(&hwc, input_shape.channels);
-            EventKind::Graded
+            Activity::Graded
         } else {
             events.gather_spikes(&hwc, input_shape.channels);
-            EventKind::Spikes
+            Activity::Spikes
         };
         let mut out = vec![f32::NAN; outputs];
-        events::linear(&linear, kind, &events, input_shape, &mut out);
+        events::linear(&linear, activity, &events, input_shape, &mut out);
         assert_eq!(out, expected, "events, graded {graded}");
     }
 
@@ -223,6 +223,6 @@ fn dense_and_event_linear_layers_match_the_reference() {
     let mut events = Events::with_capacity(input_shape.plane(), input_shape.len());
     events.gather_values(&values, input_shape.channels);
     let mut out = vec![f32::NAN; outputs];
-    events::linear(&linear, EventKind::Graded, &events, input_shape, &mut out);
+    events::linear(&linear, Activity::Graded, &events, input_shape, &mut out);
     assert_eq!(out, dense);
 }
