@@ -15,6 +15,7 @@
 //! The library is platform-free (no threads, no file access except [`cifar::load_split`] on
 //! native targets), so it builds for `wasm32-unknown-unknown`.
 
+mod analog;
 pub mod ann;
 pub mod calibrate;
 pub mod cifar;
@@ -25,7 +26,6 @@ pub mod layers;
 pub mod model;
 pub mod neurons;
 pub mod preprocess;
-mod segment;
 pub mod snn;
 
 pub use decode::{Decision, Decoding, StopRule};

@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
+use crate::analog::AnalogPrefix;
 use crate::decode::{self, Decision, Decoding};
 use crate::engine::{to_channels_last, Activity, ChannelsFirst, Downstream, Scratch};
 use crate::model::{InputError, Model};
 use crate::neurons::IfNeurons;
-use crate::segment::{input_current, Segment};
 
 /// How spikes are propagated through weighted layers. Both give identical spikes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub struct Simulation {
     model: Arc<Model>,
     engine: Engine,
     decoding: Decoding,
-    analog: Segment<f64>,
+    analog: AnalogPrefix,
     image: Vec<f64>,
     /// Constant current into the first IF layer, channels-first (as the accessor returns it).
     input_current: Vec<f32>,
@@ -84,7 +84,7 @@ impl Simulation {
             .collect();
         let classes = model.classes().len();
         let mut simulation = Simulation {
-            analog: Segment::new(model.analog_layers()),
+            analog: AnalogPrefix::new(&model),
             image: vec![0.0; model.input().len()],
             input_current: vec![0.0; stages[0].neurons()],
             input_current_hwc: vec![0.0; stages[0].neurons()],
@@ -134,12 +134,8 @@ impl Simulation {
     }
 
     fn apply_image(&mut self) -> Result<(), InputError> {
-        input_current(
-            &self.model,
-            &mut self.analog,
-            &self.image,
-            &mut self.input_current,
-        )?;
+        self.analog
+            .input_current(&self.model, &self.image, &mut self.input_current)?;
         to_channels_last(
             &self.input_current,
             self.model.stages()[0].shape,
