@@ -61,8 +61,8 @@ impl QuantizedAnn {
                 *a = qcfs(*a, model.levels(), stage.threshold);
             }
             rest[0].forward_events(
-                model.downstream_layers(k),
-                model.plan().stage(k),
+                model,
+                k,
                 activation,
                 Activity::Graded,
                 model.levels().is_power_of_two(),

@@ -177,8 +177,8 @@ impl Simulation {
             match self.engine {
                 Engine::Dense => rest[0].forward_dense(layers, neurons.spikes(), scratch),
                 Engine::EventDriven => rest[0].forward_events(
-                    layers,
-                    model.plan().stage(k),
+                    model,
+                    k,
                     neurons.spikes(),
                     Activity::Spikes,
                     true,

@@ -2,9 +2,9 @@
 //! preallocated buffers, densely or event-driven.
 
 use super::events::{self, Activity, EventConv};
-use super::plan::StagePlan;
 use super::{dense, pool, Scratch};
 use crate::layers::{Layer, Op};
+use crate::model::Model;
 
 /// Output buffers for one stage's downstream layers, one channels-last map per layer.
 #[derive(Clone, Debug)]
@@ -35,21 +35,26 @@ impl Downstream {
         }
     }
 
-    /// The weighted layer in event form (fused with a following average pool when the plan
-    /// has that fusion and `fuse` is set), pooling around it dense. `activity` says what the
-    /// non-zero values of `input` are.
+    /// The layers after stage `stage`'s IF layer, its weighted layer in event form (fused
+    /// with a following average pool when the model has that pair, [`Model::conv_pool`], and
+    /// `fuse` is set), pooling around it dense. `activity` says what the non-zero values of
+    /// `input` are.
     pub fn forward_events(
         &mut self,
-        layers: &[Layer],
-        plan: &StagePlan,
+        model: &Model,
+        stage: usize,
         input: &[f32],
         activity: Activity,
         fuse: bool,
         scratch: &mut Scratch,
     ) {
+        let layers = model.downstream_layers(stage);
+        let downstream = &model.stages()[stage].downstream;
+        let weighted = model.stages()[stage].weighted - downstream.start;
+        let conv_pool = model.conv_pool(stage).filter(|_| fuse);
         let mut i = 0;
         while i < layers.len() {
-            if i != plan.weighted {
+            if i != weighted {
                 let (x, y) = self.io(i, input);
                 dense_layer(&layers[i], x, y, scratch);
                 i += 1;
@@ -65,14 +70,14 @@ impl Downstream {
                 Activity::Graded => scratch.events.gather_values(x, channels),
             }
             let Scratch { isa, events, .. } = &*scratch;
-            match (&layer.op, plan.conv_pool.as_ref().filter(|_| fuse)) {
+            match (&layer.op, conv_pool) {
                 (Op::Conv2d(_), Some(conv_pool)) => {
                     // The pool's output directly; the conv's own buffer stays unused.
                     let pool = &layers[i + 1];
                     let y = &mut self.outputs[i + 1];
                     events::conv(
                         *isa,
-                        &conv_pool.as_event_conv(),
+                        &EventConv::from(conv_pool),
                         weighted_input,
                         events,
                         layer.input_shape,
@@ -83,18 +88,10 @@ impl Downstream {
                     continue;
                 }
                 (Op::Conv2d(conv), None) => {
-                    let conv = EventConv {
-                        kernel: conv.kernel,
-                        stride: conv.stride,
-                        padding: conv.padding,
-                        weight: conv.weight(),
-                        bias: conv.bias(),
-                        divisor: None,
-                    };
                     let y = &mut self.outputs[i];
                     events::conv(
                         *isa,
-                        &conv,
+                        &EventConv::from(conv),
                         weighted_input,
                         events,
                         layer.input_shape,
@@ -106,7 +103,7 @@ impl Downstream {
                     let y = &mut self.outputs[i];
                     events::linear(linear, weighted_input, events, layer.input_shape, y);
                 }
-                _ => unreachable!("{}: the plan's weighted layer has weights", layer.name),
+                _ => unreachable!("{}: the stage's weighted layer has weights", layer.name),
             }
             i += 1;
         }

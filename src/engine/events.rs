@@ -12,7 +12,7 @@
 //! additions does not change the result and this path matches the dense one bit for bit.
 
 use super::isa::{tile_starts, Isa};
-use crate::layers::{valid_outputs, Linear, Shape};
+use crate::layers::{valid_outputs, Conv2d, ConvPool, Linear, Shape};
 
 /// Output channels per register tile: 8 vector accumulators with the loads in flight.
 const BASELINE_CHANNELS: usize = 32;
@@ -145,7 +145,7 @@ fn nonzero_bits(chunk: &[f32; MASK_WIDTH]) -> u32 {
 }
 
 /// A convolution in event form: the model's own, or one fused with the average pool after
-/// it (see [`super::plan::ConvPool`]).
+/// it ([`ConvPool`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EventConv<'a> {
     pub kernel: usize,
@@ -156,6 +156,32 @@ pub(crate) struct EventConv<'a> {
     pub bias: &'a [f32],
     /// Divides every output at the end: the window size of a fused average pool.
     pub divisor: Option<f32>,
+}
+
+impl<'a> From<&'a Conv2d> for EventConv<'a> {
+    fn from(conv: &'a Conv2d) -> Self {
+        EventConv {
+            kernel: conv.kernel,
+            stride: conv.stride,
+            padding: conv.padding,
+            weight: conv.weight(),
+            bias: conv.bias(),
+            divisor: None,
+        }
+    }
+}
+
+impl<'a> From<&'a ConvPool> for EventConv<'a> {
+    fn from(conv_pool: &'a ConvPool) -> Self {
+        EventConv {
+            kernel: conv_pool.kernel,
+            stride: conv_pool.stride,
+            padding: conv_pool.padding,
+            weight: conv_pool.weight(),
+            bias: conv_pool.bias(),
+            divisor: Some(conv_pool.window()),
+        }
+    }
 }
 
 /// What the non-zero values of a map are, and so what each of its events adds.

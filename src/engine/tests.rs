@@ -5,9 +5,8 @@
 use super::events::{self, Activity, EventConv, Events};
 use super::isa::Isa;
 use super::layout::to_channels_last;
-use super::plan::ConvPool;
 use super::{dense, pool};
-use crate::layers::{AvgPool2d, Conv2d, Linear, Shape};
+use crate::layers::{AvgPool2d, Conv2d, ConvPool, Linear, Shape};
 
 fn isas() -> Vec<Isa> {
     let mut isas = vec![Isa::Baseline];
@@ -89,14 +88,7 @@ fn dense_and_event_convolutions_match_the_reference() {
                     events.gather_spikes(&hwc, c_in);
                     Activity::Spikes
                 };
-                let event_conv = EventConv {
-                    kernel,
-                    stride,
-                    padding,
-                    weight: conv.weight(),
-                    bias: conv.bias(),
-                    divisor: None,
-                };
+                let event_conv = EventConv::from(&conv);
                 let case = format!("{c_in}→{c_out} k{kernel} s{stride} p{padding} graded {graded}");
                 for isa in isas() {
                     let mut padded = vec![0.0; (9 + 2 * padding) * (7 + 2 * padding) * c_in];
@@ -160,7 +152,7 @@ fn convolution_fused_with_its_pool_matches_convolution_then_pool() {
                 let mut out = vec![f32::NAN; pooled_shape.len()];
                 events::conv(
                     isa,
-                    &fused.as_event_conv(),
+                    &EventConv::from(&fused),
                     Activity::Spikes,
                     &events,
                     input_shape,

@@ -14,12 +14,14 @@
 mod aligned;
 mod avgpool2d;
 mod conv2d;
+mod conv_pool;
 mod global_avgpool;
 mod linear;
 
 pub use aligned::CacheAligned;
 pub use avgpool2d::AvgPool2d;
 pub use conv2d::Conv2d;
+pub(crate) use conv_pool::ConvPool;
 pub use global_avgpool::GlobalAvgPool;
 pub use linear::Linear;
 

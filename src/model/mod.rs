@@ -8,8 +8,7 @@ mod topology;
 pub use spec::InputSpec;
 pub use topology::{SpikingStage, Topology};
 
-use crate::engine::Plan;
-use crate::layers::Layer;
+use crate::layers::{ConvPool, Layer};
 
 /// Why a model file was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -69,8 +68,9 @@ pub struct Model {
     levels: u32,
     layers: Vec<Layer>,
     topology: Topology,
-    /// What the spiking engine precomputes (fused convolution + pooling weights).
-    plan: Plan,
+    /// Per stage, its weighted layer fused with the average pool after it, when that layer is
+    /// a conv2d followed by an avgpool2d: built once here and shared by every simulation.
+    conv_pools: Vec<Option<ConvPool>>,
     metadata_json: String,
 }
 
@@ -122,8 +122,11 @@ impl Model {
         self.stages().iter().map(SpikingStage::neurons).sum()
     }
 
-    pub(crate) fn plan(&self) -> &Plan {
-        &self.plan
+    /// Stage `stage`'s convolution and the average pool after it as one convolution, if its
+    /// weighted layer is a conv2d followed by an avgpool2d (the event-driven engine runs the
+    /// pair in this form).
+    pub(crate) fn conv_pool(&self, stage: usize) -> Option<&ConvPool> {
+        self.conv_pools[stage].as_ref()
     }
 
     /// The raw `dynconf` metadata JSON, including keys this crate does not interpret

@@ -31,6 +31,9 @@ pub struct SpikingStage {
     pub shape: Shape,
     /// Layers after this IF layer, up to the next IF layer or the end.
     pub downstream: Range<usize>,
+    /// Index of the one weighted layer (conv2d or linear) in `downstream`, in the model's
+    /// layer list.
+    pub weighted: usize,
     /// Synapses driven by one spike at each spatial position (the same for every channel).
     fan_out: Vec<u32>,
 }
@@ -122,12 +125,13 @@ pub(super) fn build(layers: &[Layer]) -> Result<Topology, ModelError> {
 
     // Each run between IF layers must hold exactly one weighted layer.
     let mut run_start = 0;
+    let mut weighted_layers = Vec::with_capacity(if_layers.len() + 1);
     for end in if_layers.iter().copied().chain([layers.len()]) {
         let weighted: Vec<usize> = (run_start..end)
             .filter(|&i| layers[i].is_weighted())
             .collect();
         match weighted.as_slice() {
-            [_] => {}
+            [only] => weighted_layers.push(*only),
             [] => {
                 return Err(error(end, format!(
                     "`{}` follows `{}` with no weighted layer between them; an IF layer must be fed by a conv2d or linear layer",
@@ -161,6 +165,8 @@ pub(super) fn build(layers: &[Layer]) -> Result<Topology, ModelError> {
                 shape,
                 fan_out: fan_out(shape, &layers[downstream.clone()]),
                 downstream,
+                // The analog prefix's weighted layer comes first.
+                weighted: weighted_layers[k + 1],
             }
         })
         .collect();
