@@ -6,8 +6,10 @@
 //!
 //! The data path, in module order:
 //! image → [`preprocess`] (any size → normalised 32×32) → [`model`] (loaded and validated
-//! once) → [`snn::Simulation::step`] (analog first layer, then spikes layer by layer through
-//! [`layers`] and [`neurons`]) → accumulated output → [`decode`] (confidence, stop rule).
+//! once) → [`snn::Simulation::set_input`] (the analog first layer, once, in f64, with the
+//! channels-first forms of [`layers`]) → [`snn::Simulation::step`] (IF layers, [`neurons`],
+//! and the spiking engine between them, on channels-last maps) → accumulated output →
+//! [`decode`] (confidence, stop rule).
 //! Around it: [`ann`] (the quantized ANN the SNN approximates), [`calibrate`] (traces,
 //! Pareto front, threshold choice), [`eval`] (accuracy and cost over a data set) and
 //! [`cifar`] (the CIFAR-10 binary format).

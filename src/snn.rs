@@ -18,7 +18,7 @@ use crate::neurons::IfNeurons;
 pub enum Engine {
     /// Reference: compute every layer's full output from its (mostly zero) spike vector.
     Dense,
-    /// Gather the spiking neurons and add their weight columns (accumulate only).
+    /// List each pixel's firing channels and add only their weight rows (accumulate only).
     #[default]
     EventDriven,
 }
@@ -29,19 +29,24 @@ pub enum Engine {
 pub struct StepReport<'a> {
     /// Time step just completed, 1-based.
     pub t: u32,
-    /// Accumulated output O(t), one value per class.
+    /// Accumulated output O(t), one value per class: the sum over steps 1..=t of the last
+    /// layer's output, so O(t) / t approaches the quantized ANN's logits.
     pub output: &'a [f32],
-    /// softmax(O(t) / d) under the simulation's decoding.
+    /// softmax(O(t) / d) under the simulation's decoding, one per class.
     pub probabilities: &'a [f32],
     /// argmax O(t) and the quantized confidence max p.
     pub decision: Decision,
-    /// Spikes emitted by each IF layer in this step.
+    /// Spikes emitted by each IF layer in this step (one count per IF layer, all its
+    /// neurons).
     pub spikes_per_layer: &'a [u32],
     /// Spikes in this step, all layers.
     pub spikes: u64,
-    /// Synaptic operations in this step (spikes × outgoing synapses).
+    /// Synaptic operations in this step: each spike times its neuron's outgoing synapses
+    /// ([`crate::model::SpikingStage::fan_out`]), all layers.
     pub synaptic_ops: u64,
+    /// Spikes in steps 1..=t of this run (since the input was set or the run reset).
     pub cumulative_spikes: u64,
+    /// Synaptic operations in steps 1..=t of this run.
     pub cumulative_synaptic_ops: u64,
 }
 
@@ -53,7 +58,7 @@ pub struct Simulation {
     decoding: Decoding,
     analog: AnalogPrefix,
     image: Vec<f64>,
-    /// Constant current into the first IF layer, channels-first (as the accessor returns it).
+    /// Constant current into the first IF layer, CHW (as the accessor returns it).
     input_current: Vec<f32>,
     /// The same, channels-last, as the engine reads it. Every map from here on is
     /// channels-last (see [`crate::engine`]).
@@ -105,7 +110,8 @@ impl Simulation {
         simulation
     }
 
-    /// Sets the input (normalised, CHW) and resets the run. The f32 values are widened to
+    /// Sets the input (normalised as [`crate::model::InputSpec`] says, flattened CHW, of
+    /// `model.input().len()` values) and resets the run. The f32 values are widened to
     /// f64 exactly; see [`Simulation::set_input_f64`].
     pub fn set_input(&mut self, input: &[f32]) -> Result<(), InputError> {
         if input.len() != self.image.len() {
@@ -206,10 +212,12 @@ impl Simulation {
         }
     }
 
+    /// The model this simulation runs.
     pub fn model(&self) -> &Arc<Model> {
         &self.model
     }
 
+    /// How spikes are propagated (both engines give identical spikes).
     pub fn engine(&self) -> Engine {
         self.engine
     }
@@ -219,6 +227,7 @@ impl Simulation {
         self.engine = engine;
     }
 
+    /// How probabilities and confidence are decoded from O(t).
     pub fn decoding(&self) -> Decoding {
         self.decoding
     }
@@ -233,12 +242,13 @@ impl Simulation {
         self.t
     }
 
-    /// Accumulated output O(t).
+    /// Accumulated output O(t), one value per class (see [`StepReport::output`]).
     pub fn output(&self) -> &[f32] {
         &self.output
     }
 
-    /// The constant current into the first IF layer (CHW).
+    /// The constant current into the first IF layer: one value per neuron, flattened CHW,
+    /// in the units of its threshold; it is added to every potential once per step.
     pub fn input_current(&self) -> &[f32] {
         &self.input_current
     }
@@ -254,7 +264,8 @@ impl Simulation {
         self.channels_first(layer, self.neurons[layer].spikes())
     }
 
-    /// Membrane potentials of IF layer `layer` after the latest step, read in CHW order.
+    /// Membrane potentials of IF layer `layer` after the latest step, read in CHW order, in
+    /// the units of its threshold (they start at θ/2; a spike subtracts θ).
     pub fn membrane(&self, layer: usize) -> ChannelsFirst<'_> {
         self.channels_first(layer, self.neurons[layer].potential())
     }
@@ -268,10 +279,12 @@ impl Simulation {
         &self.spikes_per_layer
     }
 
+    /// Spikes of all layers in steps 1..=t of this run.
     pub fn cumulative_spikes(&self) -> u64 {
         self.cumulative_spikes
     }
 
+    /// Synaptic operations of all layers in steps 1..=t of this run.
     pub fn cumulative_synaptic_ops(&self) -> u64 {
         self.cumulative_synaptic_ops
     }

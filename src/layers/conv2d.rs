@@ -2,13 +2,20 @@
 
 use super::{valid_outputs, CacheAligned, Real, Shape};
 
-/// A convolution with its weights converted to f32 once at load time.
+/// A convolution with its weights converted to f32 once at load time. Weights and bias are in
+/// the units the exporter wrote: for a spike-fed layer the previous IF layer's threshold is
+/// folded into the weights, so one spike adds one weight (docs/model-format.md).
 #[derive(Clone, Debug)]
 pub struct Conv2d {
+    /// Channels of the input map.
     pub in_channels: usize,
+    /// Channels of the output map (filters).
     pub out_channels: usize,
+    /// Side of the square kernel, in pixels.
     pub kernel: usize,
+    /// Step between output positions, in input pixels.
     pub stride: usize,
+    /// Zeros added on every side of the input, in pixels.
     pub padding: usize,
     /// Taps-major, `[kh][kw][in][out]`: for each kernel offset and input channel, one
     /// contiguous row of `out` weights. The channels-last kernels of the engine (dense and
@@ -80,12 +87,14 @@ impl Conv2d {
         ((ky * self.kernel + kx) * self.in_channels + input) * self.out_channels
     }
 
+    /// One value per output channel.
     pub fn bias(&self) -> &[f32] {
         &self.bias
     }
 
-    /// Gather form: each output plane starts at the bias and accumulates one shifted input
-    /// row per (in, ky, kx), so the inner loop runs over contiguous output pixels.
+    /// Gather form, on maps flattened CHW: each output plane starts at the bias and
+    /// accumulates one shifted input row per (in, ky, kx), so the inner loop runs over
+    /// contiguous output pixels.
     pub fn forward_dense<T: Real>(
         &self,
         input: &[T],

@@ -8,7 +8,9 @@ use super::Real;
 /// only; skipping zeros changes no sum).
 #[derive(Clone, Debug)]
 pub struct Linear {
+    /// Number of inputs: the previous map's values, flattened CHW.
     pub in_features: usize,
+    /// Number of outputs (for the last layer, one per class).
     pub out_features: usize,
     weight_columns: Vec<f32>,
     bias: Vec<f32>,
@@ -42,6 +44,7 @@ impl Linear {
         self.weight_columns[input * self.out_features + output]
     }
 
+    /// One value per output.
     pub fn bias(&self) -> &[f32] {
         &self.bias
     }
@@ -51,6 +54,7 @@ impl Linear {
         &self.weight_columns[input * self.out_features..][..self.out_features]
     }
 
+    /// `output = bias + W · input`, adding the inputs' columns in index (CHW) order.
     pub fn forward_dense<T: Real>(&self, input: &[T], output: &mut [T]) {
         for (o, &b) in output.iter_mut().zip(&self.bias) {
             *o = T::from_f32(b);

@@ -28,14 +28,23 @@ pub use linear::Linear;
 use std::ops::{Add, AddAssign, Div, Mul, Range};
 
 /// Shape of one activation map, channels × height × width (vectors are `n × 1 × 1`).
+///
+/// A shape does not fix a memory order. The model file, the ops of this module and the public
+/// API flatten maps channels-first (CHW: value `(c, y, x)` at `(c·height + y)·width + x`);
+/// the engine keeps the spiking layers' maps channels-last (HWC: value `(c, y, x)` at
+/// `(y·width + x)·channels + c`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Shape {
+    /// Number of channels (feature maps).
     pub channels: usize,
+    /// Rows, in pixels.
     pub height: usize,
+    /// Columns, in pixels.
     pub width: usize,
 }
 
 impl Shape {
+    /// A `channels × height × width` map.
     pub const fn new(channels: usize, height: usize, width: usize) -> Self {
         Shape {
             channels,
@@ -49,11 +58,12 @@ impl Shape {
         self.channels * self.height * self.width
     }
 
+    /// Whether the map has no values.
     pub const fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Number of spatial positions in one channel plane.
+    /// Number of spatial positions (pixels) in one channel plane, `height × width`.
     pub const fn plane(&self) -> usize {
         self.height * self.width
     }
@@ -69,7 +79,9 @@ impl std::fmt::Display for Shape {
 pub trait Real:
     Copy + Default + Add<Output = Self> + Mul<Output = Self> + Div<Output = Self> + AddAssign
 {
+    /// The value of an f32 (exact: widening or identity).
     fn from_f32(value: f32) -> Self;
+    /// The value of a count (a window size; exact for the sizes of a model).
     fn from_usize(value: usize) -> Self;
 }
 
@@ -99,19 +111,35 @@ impl Real for f64 {
 /// in [`crate::neurons::IfNeurons`], and the quantized ANN reads the same threshold.
 #[derive(Clone, Debug)]
 pub enum Op {
+    /// 2-D convolution (`kind` `conv2d`).
     Conv2d(Conv2d),
+    /// Average pooling over square windows (`avgpool2d`).
     AvgPool2d(AvgPool2d),
+    /// Mean of each channel plane (`global_avgpool`).
     GlobalAvgPool(GlobalAvgPool),
+    /// Fully connected layer (`linear`).
     Linear(Linear),
-    If { threshold: f32 },
+    /// Integrate-and-fire neurons (`if`), one per input value; the output has the input's
+    /// shape.
+    If {
+        /// Firing threshold θ, in the units of the layer's input current (the pre-activation
+        /// of the layer before it, whose weights already carry the previous θ): a neuron fires
+        /// when its potential reaches θ. The quantized ANN's QCFS activation uses the same θ.
+        threshold: f32,
+    },
 }
 
 /// One entry of the model's sequential layer list, with its activation shapes resolved.
 #[derive(Clone, Debug)]
 pub struct Layer {
+    /// The layer's name in the file (unique; `<kind>_<index>` for unnamed pooling and IF
+    /// layers); weighted layers' tensors are `<name>.weight` and `<name>.bias`.
     pub name: String,
+    /// What the layer computes.
     pub op: Op,
+    /// Shape of the map the layer reads.
     pub input_shape: Shape,
+    /// Shape of the map the layer writes.
     pub output_shape: Shape,
 }
 
@@ -132,7 +160,8 @@ impl Layer {
         matches!(self.op, Op::Conv2d(_) | Op::Linear(_))
     }
 
-    /// Dense forward pass of a linear (non-IF) layer.
+    /// Dense forward pass of a linear (non-IF) layer: `input` is an `input_shape` map and
+    /// `output` an `output_shape` map, both flattened CHW.
     ///
     /// # Panics
     /// On an IF layer (not a linear op) or on buffers of the wrong length; both are bugs in
