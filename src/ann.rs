@@ -2,9 +2,9 @@
 //! `k / L` with `k = clamp(floor(z · (L / θ) + 1/2), 0, L)`. As T grows, O(T) / T of the SNN
 //! approaches these logits; at T = L a single IF layer reproduces them exactly.
 
+use crate::analog::AnalogPrefix;
 use crate::engine::{to_channels_last, Activity, Downstream, Scratch};
 use crate::model::{InputError, Model};
-use crate::segment::{input_current, Segment};
 
 /// QCFS activation in units of θ (the next layer's weights carry θ): `k / L`, with `L / θ`
 /// computed in f32 as the exporter and the PyTorch reference do.
@@ -23,7 +23,7 @@ pub fn qcfs(z: f32, levels: u32, threshold: f32) -> f32 {
 /// would round a different sum.
 #[derive(Clone, Debug)]
 pub struct QuantizedAnn {
-    analog: Segment<f64>,
+    analog: AnalogPrefix,
     /// The analog layers' output, channels-first.
     current: Vec<f32>,
     /// Each IF layer's activation, channels-last.
@@ -36,7 +36,7 @@ impl QuantizedAnn {
     pub fn new(model: &Model) -> Self {
         let stages = model.stages();
         QuantizedAnn {
-            analog: Segment::new(model.analog_layers()),
+            analog: AnalogPrefix::new(model),
             current: vec![0.0; stages[0].neurons()],
             activations: stages.iter().map(|s| vec![0.0; s.neurons()]).collect(),
             downstream: (0..stages.len())
@@ -48,7 +48,7 @@ impl QuantizedAnn {
 
     /// Logits for one normalised CHW input. `model` must be the one this was built for.
     pub fn logits(&mut self, model: &Model, input: &[f64]) -> Result<&[f32], InputError> {
-        input_current(model, &mut self.analog, input, &mut self.current)?;
+        self.analog.input_current(model, input, &mut self.current)?;
         let stages = model.stages();
         to_channels_last(&self.current, stages[0].shape, &mut self.activations[0]);
         for (k, stage) in stages.iter().enumerate() {
@@ -61,8 +61,8 @@ impl QuantizedAnn {
                 *a = qcfs(*a, model.levels(), stage.threshold);
             }
             rest[0].forward_events(
-                model.downstream_layers(k),
-                model.plan().stage(k),
+                model,
+                k,
                 activation,
                 Activity::Graded,
                 model.levels().is_power_of_two(),

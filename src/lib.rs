@@ -6,8 +6,10 @@
 //!
 //! The data path, in module order:
 //! image → [`preprocess`] (any size → normalised 32×32) → [`model`] (loaded and validated
-//! once) → [`snn::Simulation::step`] (analog first layer, then spikes layer by layer through
-//! [`layers`] and [`neurons`]) → accumulated output → [`decode`] (confidence, stop rule).
+//! once) → [`snn::Simulation::set_input`] (the analog first layer, once, in f64, with the
+//! channels-first forms of [`layers`]) → [`snn::Simulation::step`] (IF layers, [`neurons`],
+//! and the spiking engine between them, on channels-last maps) → accumulated output →
+//! [`decode`] (confidence, stop rule).
 //! Around it: [`ann`] (the quantized ANN the SNN approximates), [`calibrate`] (traces,
 //! Pareto front, threshold choice), [`eval`] (accuracy and cost over a data set) and
 //! [`cifar`] (the CIFAR-10 binary format).
@@ -15,6 +17,7 @@
 //! The library is platform-free (no threads, no file access except [`cifar::load_split`] on
 //! native targets), so it builds for `wasm32-unknown-unknown`.
 
+mod analog;
 pub mod ann;
 pub mod calibrate;
 pub mod cifar;
@@ -25,7 +28,6 @@ pub mod layers;
 pub mod model;
 pub mod neurons;
 pub mod preprocess;
-mod segment;
 pub mod snn;
 
 pub use decode::{Decision, Decoder, StopRule};

@@ -2,6 +2,11 @@
 
 /// State of one IF layer: membrane potentials and this step's spikes (0.0 or 1.0, so the
 /// spike map is directly the input vector of the next layer's dense form).
+///
+/// Currents, potentials and the threshold share one unit: that of the layer's input current
+/// (the pre-activation of the layer before it). The neurons have no spatial layout of their
+/// own: potentials and spikes are in the order of the currents given to [`IfNeurons::step`]
+/// (channels-last, HWC, in [`crate::snn::Simulation`]).
 #[derive(Clone, Debug)]
 pub struct IfNeurons {
     threshold: f32,
@@ -27,7 +32,8 @@ impl IfNeurons {
         self.spikes.fill(0.0);
     }
 
-    /// Advances one time step with input current `current`; returns the number of spikes.
+    /// Advances one time step with input current `current` (one value per neuron, added to
+    /// the potential once per step); returns the number of neurons that fired in this step.
     pub fn step(&mut self, current: &[f32]) -> u32 {
         assert_eq!(current.len(), self.potential.len(), "IF layer input length");
         let theta = self.threshold;
@@ -44,22 +50,27 @@ impl IfNeurons {
         fired
     }
 
+    /// Firing threshold θ, which is also the amount a spike subtracts.
     pub fn threshold(&self) -> f32 {
         self.threshold
     }
 
+    /// Membrane potentials after the latest step, one per neuron.
     pub fn potential(&self) -> &[f32] {
         &self.potential
     }
 
+    /// This step's spikes, 1.0 where a neuron fired and 0.0 elsewhere, one per neuron.
     pub fn spikes(&self) -> &[f32] {
         &self.spikes
     }
 
+    /// Number of neurons.
     pub fn len(&self) -> usize {
         self.potential.len()
     }
 
+    /// Whether the layer has no neurons.
     pub fn is_empty(&self) -> bool {
         self.potential.is_empty()
     }

@@ -7,18 +7,18 @@
 
 use std::sync::Arc;
 
+use crate::analog::AnalogPrefix;
 use crate::decode::{self, Decision, Decoder, DecoderState};
 use crate::engine::{to_channels_last, Activity, ChannelsFirst, Downstream, Scratch};
 use crate::model::{InputError, Model};
 use crate::neurons::IfNeurons;
-use crate::segment::{input_current, Segment};
 
 /// How spikes are propagated through weighted layers. Both give identical spikes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Engine {
     /// Reference: compute every layer's full output from its (mostly zero) spike vector.
     Dense,
-    /// Gather the spiking neurons and add their weight columns (accumulate only).
+    /// List each pixel's firing channels and add only their weight rows (accumulate only).
     #[default]
     EventDriven,
 }
@@ -29,19 +29,25 @@ pub enum Engine {
 pub struct StepReport<'a> {
     /// Time step just completed, 1-based.
     pub t: u32,
-    /// Accumulated output O(t), one value per class.
+    /// Accumulated output O(t), one value per class: the sum over steps 1..=t of the last
+    /// layer's output, so O(t) / t approaches the quantized ANN's logits.
     pub output: &'a [f32],
-    /// softmax(O(t) / d), d = κ of the simulation's decoder (t for decoders without κ).
+    /// softmax(O(t) / d), one per class, d = κ of the simulation's decoder (t for decoders
+    /// without κ).
     pub probabilities: &'a [f32],
     /// argmax O(t) and the decoder's score s(t).
     pub decision: Decision,
-    /// Spikes emitted by each IF layer in this step.
+    /// Spikes emitted by each IF layer in this step (one count per IF layer, all its
+    /// neurons).
     pub spikes_per_layer: &'a [u32],
     /// Spikes in this step, all layers.
     pub spikes: u64,
-    /// Synaptic operations in this step (spikes × outgoing synapses).
+    /// Synaptic operations in this step: each spike times its neuron's outgoing synapses
+    /// ([`crate::model::SpikingStage::fan_out`]), all layers.
     pub synaptic_ops: u64,
+    /// Spikes in steps 1..=t of this run (since the input was set or the run reset).
     pub cumulative_spikes: u64,
+    /// Synaptic operations in steps 1..=t of this run.
     pub cumulative_synaptic_ops: u64,
 }
 
@@ -52,9 +58,9 @@ pub struct Simulation {
     engine: Engine,
     decoder: Decoder,
     decoder_state: DecoderState,
-    analog: Segment<f64>,
+    analog: AnalogPrefix,
     image: Vec<f64>,
-    /// Constant current into the first IF layer, channels-first (as the accessor returns it).
+    /// Constant current into the first IF layer, CHW (as the accessor returns it).
     input_current: Vec<f32>,
     /// The same, channels-last, as the engine reads it. Every map from here on is
     /// channels-last (see [`crate::engine`]).
@@ -85,7 +91,7 @@ impl Simulation {
             .collect();
         let classes = model.classes().len();
         let mut simulation = Simulation {
-            analog: Segment::new(model.analog_layers()),
+            analog: AnalogPrefix::new(&model),
             image: vec![0.0; model.input().len()],
             input_current: vec![0.0; stages[0].neurons()],
             input_current_hwc: vec![0.0; stages[0].neurons()],
@@ -107,7 +113,8 @@ impl Simulation {
         simulation
     }
 
-    /// Sets the input (normalised, CHW) and resets the run. The f32 values are widened to
+    /// Sets the input (normalised as [`crate::model::InputSpec`] says, flattened CHW, of
+    /// `model.input().len()` values) and resets the run. The f32 values are widened to
     /// f64 exactly; see [`Simulation::set_input_f64`].
     pub fn set_input(&mut self, input: &[f32]) -> Result<(), InputError> {
         if input.len() != self.image.len() {
@@ -136,12 +143,8 @@ impl Simulation {
     }
 
     fn apply_image(&mut self) -> Result<(), InputError> {
-        input_current(
-            &self.model,
-            &mut self.analog,
-            &self.image,
-            &mut self.input_current,
-        )?;
+        self.analog
+            .input_current(&self.model, &self.image, &mut self.input_current)?;
         to_channels_last(
             &self.input_current,
             self.model.stages()[0].shape,
@@ -184,8 +187,8 @@ impl Simulation {
             match self.engine {
                 Engine::Dense => rest[0].forward_dense(layers, neurons.spikes(), scratch),
                 Engine::EventDriven => rest[0].forward_events(
-                    layers,
-                    model.plan().stage(k),
+                    model,
+                    k,
                     neurons.spikes(),
                     Activity::Spikes,
                     true,
@@ -220,10 +223,12 @@ impl Simulation {
         }
     }
 
+    /// The model this simulation runs.
     pub fn model(&self) -> &Arc<Model> {
         &self.model
     }
 
+    /// How spikes are propagated (both engines give identical spikes).
     pub fn engine(&self) -> Engine {
         self.engine
     }
@@ -248,12 +253,13 @@ impl Simulation {
         self.t
     }
 
-    /// Accumulated output O(t).
+    /// Accumulated output O(t), one value per class (see [`StepReport::output`]).
     pub fn output(&self) -> &[f32] {
         &self.output
     }
 
-    /// The constant current into the first IF layer (CHW).
+    /// The constant current into the first IF layer: one value per neuron, flattened CHW,
+    /// in the units of its threshold; it is added to every potential once per step.
     pub fn input_current(&self) -> &[f32] {
         &self.input_current
     }
@@ -269,7 +275,8 @@ impl Simulation {
         self.channels_first(layer, self.neurons[layer].spikes())
     }
 
-    /// Membrane potentials of IF layer `layer` after the latest step, read in CHW order.
+    /// Membrane potentials of IF layer `layer` after the latest step, read in CHW order, in
+    /// the units of its threshold (they start at θ/2; a spike subtracts θ).
     pub fn membrane(&self, layer: usize) -> ChannelsFirst<'_> {
         self.channels_first(layer, self.neurons[layer].potential())
     }
@@ -283,10 +290,12 @@ impl Simulation {
         &self.spikes_per_layer
     }
 
+    /// Spikes of all layers in steps 1..=t of this run.
     pub fn cumulative_spikes(&self) -> u64 {
         self.cumulative_spikes
     }
 
+    /// Synaptic operations of all layers in steps 1..=t of this run.
     pub fn cumulative_synaptic_ops(&self) -> u64 {
         self.cumulative_synaptic_ops
     }

@@ -88,6 +88,13 @@ fn pooling_before_a_weighted_layer_is_folded_into_its_synapses() {
         .global_avgpool()
         .linear("fc", 10, 1.0);
     let model = Model::from_bytes(&builder.build()).unwrap();
+    // Each stage names its one weighted layer: conv1 behind the pool, fc behind the average.
+    let weighted: Vec<&str> = model
+        .stages()
+        .iter()
+        .map(|s| model.layers()[s.weighted].name.as_str())
+        .collect();
+    assert_eq!(weighted, ["conv1", "fc"]);
     // Pixel (0,0) is in pool cell (0,0), which reaches conv outputs rows 0..=1, cols 0..=1.
     assert_eq!(model.stages()[0].fan_out()[0], 2 * 2 * 3);
     // Pixel (3,3) is in pool cell (1,1): rows 0..=2 and cols 0..=2.

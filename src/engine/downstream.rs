@@ -1,23 +1,15 @@
 //! The layers between two IF layers (or after the last one), run on channels-last maps with
 //! preallocated buffers, densely or event-driven.
 
-use super::events::{self, EventConv, EventKind};
-use super::plan::StagePlan;
+use super::events::{self, Activity, EventConv};
 use super::{dense, pool, Scratch};
 use crate::layers::{Layer, Op};
+use crate::model::Model;
 
 /// Output buffers for one stage's downstream layers, one channels-last map per layer.
 #[derive(Clone, Debug)]
 pub(crate) struct Downstream {
     outputs: Vec<Vec<f32>>,
-}
-
-/// Whether the input of a stage's layers is a spike map (every non-zero value is 1) or
-/// graded values (the quantized ANN's activations k/L).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Activity {
-    Spikes,
-    Graded,
 }
 
 impl Downstream {
@@ -43,20 +35,26 @@ impl Downstream {
         }
     }
 
-    /// The weighted layer in event form (fused with a following average pool when the plan
-    /// has that fusion and `fuse` is set), pooling around it dense.
+    /// The layers after stage `stage`'s IF layer, its weighted layer in event form (fused
+    /// with a following average pool when the model has that pair, [`Model::conv_pool`], and
+    /// `fuse` is set), pooling around it dense. `activity` says what the non-zero values of
+    /// `input` are.
     pub fn forward_events(
         &mut self,
-        layers: &[Layer],
-        plan: &StagePlan,
+        model: &Model,
+        stage: usize,
         input: &[f32],
         activity: Activity,
         fuse: bool,
         scratch: &mut Scratch,
     ) {
+        let layers = model.downstream_layers(stage);
+        let downstream = &model.stages()[stage].downstream;
+        let weighted = model.stages()[stage].weighted - downstream.start;
+        let conv_pool = model.conv_pool(stage).filter(|_| fuse);
         let mut i = 0;
         while i < layers.len() {
-            if i != plan.weighted {
+            if i != weighted {
                 let (x, y) = self.io(i, input);
                 dense_layer(&layers[i], x, y, scratch);
                 i += 1;
@@ -64,27 +62,23 @@ impl Downstream {
             }
             let layer = &layers[i];
             // Pooling before the weighted layer turns spikes into graded values.
-            let kind = if activity == Activity::Spikes && i == 0 {
-                EventKind::Spikes
-            } else {
-                EventKind::Graded
-            };
+            let weighted_input = if i == 0 { activity } else { Activity::Graded };
             let (x, _) = self.io(i, input);
             let channels = layer.input_shape.channels;
-            match kind {
-                EventKind::Spikes => scratch.events.gather_spikes(x, channels),
-                EventKind::Graded => scratch.events.gather_values(x, channels),
+            match weighted_input {
+                Activity::Spikes => scratch.events.gather_spikes(x, channels),
+                Activity::Graded => scratch.events.gather_values(x, channels),
             }
             let Scratch { isa, events, .. } = &*scratch;
-            match (&layer.op, plan.conv_pool.as_ref().filter(|_| fuse)) {
+            match (&layer.op, conv_pool) {
                 (Op::Conv2d(_), Some(conv_pool)) => {
                     // The pool's output directly; the conv's own buffer stays unused.
                     let pool = &layers[i + 1];
                     let y = &mut self.outputs[i + 1];
                     events::conv(
                         *isa,
-                        &conv_pool.as_event_conv(),
-                        kind,
+                        &EventConv::from(conv_pool),
+                        weighted_input,
                         events,
                         layer.input_shape,
                         pool.output_shape,
@@ -94,19 +88,11 @@ impl Downstream {
                     continue;
                 }
                 (Op::Conv2d(conv), None) => {
-                    let conv = EventConv {
-                        kernel: conv.kernel,
-                        stride: conv.stride,
-                        padding: conv.padding,
-                        weight: conv.weight(),
-                        bias: conv.bias(),
-                        divisor: None,
-                    };
                     let y = &mut self.outputs[i];
                     events::conv(
                         *isa,
-                        &conv,
-                        kind,
+                        &EventConv::from(conv),
+                        weighted_input,
                         events,
                         layer.input_shape,
                         layer.output_shape,
@@ -115,9 +101,9 @@ impl Downstream {
                 }
                 (Op::Linear(linear), _) => {
                     let y = &mut self.outputs[i];
-                    events::linear(linear, kind, events, layer.input_shape, y);
+                    events::linear(linear, weighted_input, events, layer.input_shape, y);
                 }
-                _ => unreachable!("{}: the plan's weighted layer has weights", layer.name),
+                _ => unreachable!("{}: the stage's weighted layer has weights", layer.name),
             }
             i += 1;
         }

@@ -12,7 +12,7 @@
 //! additions does not change the result and this path matches the dense one bit for bit.
 
 use super::isa::{tile_starts, Isa};
-use crate::layers::{valid_outputs, Linear, Shape};
+use crate::layers::{valid_outputs, Conv2d, ConvPool, Linear, Shape};
 
 /// Output channels per register tile: 8 vector accumulators with the loads in flight.
 const BASELINE_CHANNELS: usize = 32;
@@ -145,7 +145,7 @@ fn nonzero_bits(chunk: &[f32; MASK_WIDTH]) -> u32 {
 }
 
 /// A convolution in event form: the model's own, or one fused with the average pool after
-/// it (see [`super::plan::ConvPool`]).
+/// it ([`ConvPool`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EventConv<'a> {
     pub kernel: usize,
@@ -158,10 +158,39 @@ pub(crate) struct EventConv<'a> {
     pub divisor: Option<f32>,
 }
 
-/// What an event adds: its weight row (a spike) or the row times its value.
+impl<'a> From<&'a Conv2d> for EventConv<'a> {
+    fn from(conv: &'a Conv2d) -> Self {
+        EventConv {
+            kernel: conv.kernel,
+            stride: conv.stride,
+            padding: conv.padding,
+            weight: conv.weight(),
+            bias: conv.bias(),
+            divisor: None,
+        }
+    }
+}
+
+impl<'a> From<&'a ConvPool> for EventConv<'a> {
+    fn from(conv_pool: &'a ConvPool) -> Self {
+        EventConv {
+            kernel: conv_pool.kernel,
+            stride: conv_pool.stride,
+            padding: conv_pool.padding,
+            weight: conv_pool.weight(),
+            bias: conv_pool.bias(),
+            divisor: Some(conv_pool.window()),
+        }
+    }
+}
+
+/// What the non-zero values of a map are, and so what each of its events adds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EventKind {
+pub(crate) enum Activity {
+    /// Spikes: every non-zero value is exactly 1, and an event adds its weight row.
     Spikes,
+    /// Graded values (the quantized ANN's activations k/L, spikes averaged by a pool): an
+    /// event adds its weight row times its value.
     Graded,
 }
 
@@ -170,24 +199,24 @@ pub(crate) enum EventKind {
 pub(crate) fn conv(
     isa: Isa,
     conv: &EventConv,
-    kind: EventKind,
+    activity: Activity,
     events: &Events,
     input_shape: Shape,
     output_shape: Shape,
     output: &mut [f32],
 ) {
     let geometry = Geometry::new(conv, input_shape, output_shape);
-    match (isa, kind) {
+    match (isa, activity) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx2` is only chosen after detecting AVX2 on this CPU.
-        (Isa::Avx2, EventKind::Spikes) => unsafe { conv_avx2::<false>(&geometry, events, output) },
+        (Isa::Avx2, Activity::Spikes) => unsafe { conv_avx2::<false>(&geometry, events, output) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        (Isa::Avx2, EventKind::Graded) => unsafe { conv_avx2::<true>(&geometry, events, output) },
-        (Isa::Baseline, EventKind::Spikes) => {
+        (Isa::Avx2, Activity::Graded) => unsafe { conv_avx2::<true>(&geometry, events, output) },
+        (Isa::Baseline, Activity::Spikes) => {
             conv_tiled::<BASELINE_CHANNELS, false>(&geometry, events, output)
         }
-        (Isa::Baseline, EventKind::Graded) => {
+        (Isa::Baseline, Activity::Graded) => {
             conv_tiled::<BASELINE_CHANNELS, true>(&geometry, events, output)
         }
     }
@@ -306,7 +335,7 @@ fn cover<const OC: usize, const VALUES: bool>(
 /// order, skipping the zeros (which add nothing).
 pub(crate) fn linear(
     linear: &Linear,
-    kind: EventKind,
+    activity: Activity,
     events: &Events,
     input_shape: Shape,
     output: &mut [f32],
@@ -315,15 +344,15 @@ pub(crate) fn linear(
     let plane = input_shape.plane();
     for p in 0..plane {
         let channels = events.channels(p);
-        match kind {
-            EventKind::Spikes => {
+        match activity {
+            Activity::Spikes => {
                 for &c in channels {
                     for (o, &w) in output.iter_mut().zip(linear.column(c as usize * plane + p)) {
                         *o += w;
                     }
                 }
             }
-            EventKind::Graded => {
+            Activity::Graded => {
                 for (&c, &v) in channels.iter().zip(events.values(p)) {
                     for (o, &w) in output.iter_mut().zip(linear.column(c as usize * plane + p)) {
                         *o += v * w;

@@ -35,10 +35,12 @@ impl<'a> ChannelsFirst<'a> {
         ChannelsFirst { hwc, channels }
     }
 
+    /// Number of values (channels × pixels).
     pub fn len(&self) -> usize {
         self.hwc.len()
     }
 
+    /// Whether the map has no values.
     pub fn is_empty(&self) -> bool {
         self.hwc.is_empty()
     }
@@ -48,6 +50,7 @@ impl<'a> ChannelsFirst<'a> {
         self.hwc[pixel * self.channels + channel]
     }
 
+    /// The values in CHW order: channel 0's pixels row by row, then channel 1's, and so on.
     pub fn iter(&self) -> ChannelsFirstIter<'a> {
         ChannelsFirstIter {
             hwc: self.hwc,

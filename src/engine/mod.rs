@@ -1,14 +1,16 @@
 //! The spiking engine: how activity travels from one IF layer to the next, on channels-last
 //! maps, in dense or event-driven form.
 //!
-//! [`crate::snn::Simulation`] and [`crate::ann::QuantizedAnn`] drive it; the analog first
-//! layer (computed once per image, in f64) stays with the channels-first reference forms in
-//! [`crate::layers`].
+//! [`crate::snn::Simulation`] and [`crate::ann::QuantizedAnn`] drive it; the analog prefix
+//! (the layers before the first IF layer, once per image, in f64) runs in the channels-first
+//! reference forms of [`crate::layers`]. The engine reads the [`Model`] (its layers, stages
+//! and the convolutions fused with their pools that loading builds) and the model knows
+//! nothing of the engine: `layers` ← `model` ← `engine` ← `snn`, `ann`.
 //!
 //! - [`layout`]: channels-last maps and the channels-first view the public API returns.
 //! - [`dense`]: the dense (reference) forms: a register-tiled direct convolution.
 //! - [`events`]: the event-driven forms: per-pixel event lists, accumulate-only kernels.
-//! - [`plan`]: what is precomputed per model (a convolution fused with the pool after it).
+//! - [`pool`]: average pooling, always dense (it acts on values, not on events).
 //! - [`downstream`]: runs the layers after one IF layer with preallocated buffers.
 //! - [`isa`]: AVX2 on x86-64 when the CPU has it, the baseline (SSE2, simd128) otherwise.
 
@@ -17,15 +19,14 @@ mod downstream;
 mod events;
 mod isa;
 mod layout;
-mod plan;
 mod pool;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use downstream::{Activity, Downstream};
+pub(crate) use downstream::Downstream;
+pub(crate) use events::Activity;
 pub(crate) use layout::to_channels_last;
 pub use layout::{ChannelsFirst, ChannelsFirstIter};
-pub(crate) use plan::Plan;
 
 use crate::layers::Op;
 use crate::model::Model;

@@ -2,12 +2,11 @@
 //! [`crate::layers`], for every instruction set this CPU runs, at widths that exercise the
 //! full register tiles, their overlapping last tiles and the narrow fallbacks.
 
-use super::events::{self, EventConv, EventKind, Events};
+use super::events::{self, Activity, EventConv, Events};
 use super::isa::Isa;
 use super::layout::to_channels_last;
-use super::plan::ConvPool;
 use super::{dense, pool};
-use crate::layers::{AvgPool2d, Conv2d, Shape};
+use crate::layers::{AvgPool2d, Conv2d, ConvPool, Linear, Shape};
 
 fn isas() -> Vec<Isa> {
     let mut isas = vec![Isa::Baseline];
@@ -52,8 +51,17 @@ fn channels_last(chw: &[f32], shape: Shape) -> Vec<f32> {
     hwc
 }
 
-/// (kernel, stride, padding) of the model's convolutions and a few others.
-const GEOMETRIES: [(usize, usize, usize); 4] = [(3, 1, 1), (2, 1, 0), (3, 2, 1), (1, 1, 0)];
+/// (kernel, stride, padding) of the model's convolutions and a few others: even kernels,
+/// strides that skip inputs, padding wider than one.
+const GEOMETRIES: [(usize, usize, usize); 7] = [
+    (3, 1, 1),
+    (2, 1, 0),
+    (3, 2, 1),
+    (1, 1, 0),
+    (2, 2, 0),
+    (3, 2, 0),
+    (3, 1, 2),
+];
 
 #[test]
 fn dense_and_event_convolutions_match_the_reference() {
@@ -73,24 +81,17 @@ fn dense_and_event_convolutions_match_the_reference() {
                 let expected = channels_last(&expected, output_shape);
                 let hwc = channels_last(&chw, input_shape);
                 let mut events = Events::with_capacity(input_shape.plane(), input_shape.len());
-                let kind = if graded {
+                let activity = if graded {
                     events.gather_values(&hwc, c_in);
-                    EventKind::Graded
+                    Activity::Graded
                 } else {
                     events.gather_spikes(&hwc, c_in);
-                    EventKind::Spikes
+                    Activity::Spikes
                 };
-                let event_conv = EventConv {
-                    kernel,
-                    stride,
-                    padding,
-                    weight: conv.weight(),
-                    bias: conv.bias(),
-                    divisor: None,
-                };
+                let event_conv = EventConv::from(&conv);
                 let case = format!("{c_in}→{c_out} k{kernel} s{stride} p{padding} graded {graded}");
                 for isa in isas() {
-                    let mut padded = vec![0.0; 11 * 9 * c_in];
+                    let mut padded = vec![0.0; (9 + 2 * padding) * (7 + 2 * padding) * c_in];
                     let mut out = vec![f32::NAN; output_shape.len()];
                     dense::conv(
                         isa,
@@ -106,7 +107,7 @@ fn dense_and_event_convolutions_match_the_reference() {
                     events::conv(
                         isa,
                         &event_conv,
-                        kind,
+                        activity,
                         &events,
                         input_shape,
                         output_shape,
@@ -151,8 +152,8 @@ fn convolution_fused_with_its_pool_matches_convolution_then_pool() {
                 let mut out = vec![f32::NAN; pooled_shape.len()];
                 events::conv(
                     isa,
-                    &fused.as_event_conv(),
-                    EventKind::Spikes,
+                    &EventConv::from(&fused),
+                    Activity::Spikes,
                     &events,
                     input_shape,
                     pooled_shape,
@@ -165,4 +166,55 @@ fn convolution_fused_with_its_pool_matches_convolution_then_pool() {
             }
         }
     }
+}
+
+#[test]
+fn dense_and_event_linear_layers_match_the_reference() {
+    // A 3×2 map of 5 channels flattened into 7 outputs: the channels-last forms visit the
+    // inputs pixel by pixel, the reference in CHW order.
+    let input_shape = Shape::new(5, 3, 2);
+    let (inputs, outputs) = (input_shape.len(), 7);
+    let weight: Vec<f32> = (0..outputs * inputs).map(|i| grid(i, 3)).collect();
+    let bias: Vec<f32> = (0..outputs).map(|i| grid(i, 4)).collect();
+    let linear = Linear::new(&weight, bias, inputs);
+    for graded in [false, true] {
+        let chw = input_map(input_shape, graded);
+        let mut expected = vec![0.0; outputs];
+        linear.forward_dense(&chw, &mut expected);
+        let hwc = channels_last(&chw, input_shape);
+        let mut dense = vec![f32::NAN; outputs];
+        dense::linear(&linear, &hwc, input_shape, &mut dense);
+        assert_eq!(dense, expected, "dense, graded {graded}");
+        let mut events = Events::with_capacity(input_shape.plane(), input_shape.len());
+        let activity = if graded {
+            events.gather_values(&hwc, input_shape.channels);
+            Activity::Graded
+        } else {
+            events.gather_spikes(&hwc, input_shape.channels);
+            Activity::Spikes
+        };
+        let mut out = vec![f32::NAN; outputs];
+        events::linear(&linear, activity, &events, input_shape, &mut out);
+        assert_eq!(out, expected, "events, graded {graded}");
+    }
+
+    // Off the weight grid (a global average over 3×3 gives ninths) the order of the sum
+    // matters: the event form skips the zeros of the dense channels-last form and adds the
+    // rest in the same order, so the two still agree bit for bit.
+    let values: Vec<f32> = (0..inputs)
+        .map(|i| {
+            if i % 3 == 0 {
+                (i % 7) as f32 / 9.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mut dense = vec![0.0; outputs];
+    dense::linear(&linear, &values, input_shape, &mut dense);
+    let mut events = Events::with_capacity(input_shape.plane(), input_shape.len());
+    events.gather_values(&values, input_shape.channels);
+    let mut out = vec![f32::NAN; outputs];
+    events::linear(&linear, Activity::Graded, &events, input_shape, &mut out);
+    assert_eq!(out, dense);
 }

@@ -16,6 +16,7 @@ pub struct CacheAligned {
 }
 
 impl CacheAligned {
+    /// A copy of `values`, starting on a cache line.
     pub fn new(values: &[f32]) -> Self {
         let slack = LINE / std::mem::size_of::<f32>() - 1;
         let mut buffer = vec![0.0; values.len() + slack];
@@ -29,6 +30,7 @@ impl CacheAligned {
         }
     }
 
+    /// The values (`len` of them, the first on a cache line).
     pub fn as_slice(&self) -> &[f32] {
         &self.buffer[self.start..self.start + self.len]
     }

@@ -2,9 +2,12 @@
 
 use super::{Real, Shape};
 
+/// Average pooling of each channel plane (C×H×W → C×H'×W', channels unchanged).
 #[derive(Clone, Debug)]
 pub struct AvgPool2d {
+    /// Side of the square window, in pixels.
     pub kernel: usize,
+    /// Step between windows, in pixels (PyTorch's default: the kernel).
     pub stride: usize,
 }
 
@@ -16,6 +19,7 @@ impl AvgPool2d {
     }
 
     /// Sum of the window, then one division by its size (as PyTorch's `avg_pool2d`).
+    /// `input` and `output` are flattened CHW.
     pub fn forward<T: Real>(
         &self,
         input: &[T],

@@ -2,18 +2,25 @@
 
 use super::{valid_outputs, CacheAligned, Real, Shape};
 
-/// A convolution with its weights converted to f32 once at load time.
+/// A convolution with its weights converted to f32 once at load time. Weights and bias are in
+/// the units the exporter wrote: for a spike-fed layer the previous IF layer's threshold is
+/// folded into the weights, so one spike adds one weight (docs/model-format.md).
 #[derive(Clone, Debug)]
 pub struct Conv2d {
+    /// Channels of the input map.
     pub in_channels: usize,
+    /// Channels of the output map (filters).
     pub out_channels: usize,
+    /// Side of the square kernel, in pixels.
     pub kernel: usize,
+    /// Step between output positions, in input pixels.
     pub stride: usize,
+    /// Zeros added on every side of the input, in pixels.
     pub padding: usize,
     /// Taps-major, `[kh][kw][in][out]`: for each kernel offset and input channel, one
-    /// contiguous row of `out` weights. Every form reads it that way: the scatter form adds a
-    /// row per non-zero input, and the channels-last kernels of [`crate::engine`] load vectors
-    /// of output channels from it.
+    /// contiguous row of `out` weights. The channels-last kernels of the engine (dense and
+    /// event-driven) load vectors of output channels from these rows; the gather form here
+    /// reads one weight at a time.
     weight: CacheAligned,
     bias: Vec<f32>,
 }
@@ -80,12 +87,14 @@ impl Conv2d {
         ((ky * self.kernel + kx) * self.in_channels + input) * self.out_channels
     }
 
+    /// One value per output channel.
     pub fn bias(&self) -> &[f32] {
         &self.bias
     }
 
-    /// Gather form: each output plane starts at the bias and accumulates one shifted input
-    /// row per (in, ky, kx), so the inner loop runs over contiguous output pixels.
+    /// Gather form, on maps flattened CHW: each output plane starts at the bias and
+    /// accumulates one shifted input row per (in, ky, kx), so the inner loop runs over
+    /// contiguous output pixels.
     pub fn forward_dense<T: Real>(
         &self,
         input: &[T],
@@ -131,81 +140,6 @@ impl Conv2d {
             }
         }
     }
-
-    /// Scatter form: each non-zero input adds its weight column (all output channels) at
-    /// every output position whose window covers it. Accumulates channels-last in `scratch`,
-    /// then writes `output` in CHW order.
-    pub fn forward_scatter(
-        &self,
-        inputs: &[(u32, f32)],
-        input_shape: Shape,
-        output_shape: Shape,
-        scratch: &mut [f32],
-        output: &mut [f32],
-    ) {
-        let (in_h, in_w) = (input_shape.height, input_shape.width);
-        let (out_h, out_w) = (output_shape.height, output_shape.width);
-        let (k, stride, padding, c_out) =
-            (self.kernel, self.stride, self.padding, self.out_channels);
-        let accumulators = &mut scratch[..output_shape.len()];
-        for pixel in accumulators.chunks_exact_mut(c_out) {
-            pixel.copy_from_slice(&self.bias);
-        }
-        for &(index, value) in inputs {
-            let index = index as usize;
-            let (ic, iy, ix) = (index / (in_h * in_w), index / in_w % in_h, index % in_w);
-            for ky in 0..k {
-                let Some(oy) = output_coordinate(iy, ky, stride, padding, out_h) else {
-                    continue;
-                };
-                for kx in 0..k {
-                    let Some(ox) = output_coordinate(ix, kx, stride, padding, out_w) else {
-                        continue;
-                    };
-                    let column = &self.weight()[self.row_start(ic, ky, kx)..][..c_out];
-                    let target = &mut accumulators[(oy * out_w + ox) * c_out..][..c_out];
-                    if value == 1.0 {
-                        for (acc, &w) in target.iter_mut().zip(column) {
-                            *acc += w;
-                        }
-                    } else {
-                        for (acc, &w) in target.iter_mut().zip(column) {
-                            *acc += value * w;
-                        }
-                    }
-                }
-            }
-        }
-        // channels-last → CHW
-        let plane = output_shape.plane();
-        for (position, pixel) in accumulators.chunks_exact(c_out).enumerate() {
-            for (oc, &v) in pixel.iter().enumerate() {
-                output[oc * plane + position] = v;
-            }
-        }
-    }
-}
-
-/// The output coordinate whose window samples input coordinate `input` at kernel offset
-/// `offset`, if there is one: `o * stride + offset - padding == input`.
-#[inline(always)]
-fn output_coordinate(
-    input: usize,
-    offset: usize,
-    stride: usize,
-    padding: usize,
-    output_len: usize,
-) -> Option<usize> {
-    let scaled = (input + padding).checked_sub(offset)?;
-    // Stride 1 is the common case; skip the divisions there.
-    let o = if stride == 1 {
-        scaled
-    } else if scaled % stride == 0 {
-        scaled / stride
-    } else {
-        return None;
-    };
-    (o < output_len).then_some(o)
 }
 
 #[cfg(test)]
@@ -251,7 +185,7 @@ mod tests {
     }
 
     #[test]
-    fn dense_and_scatter_match_naive_for_all_geometries() {
+    fn dense_matches_naive_for_all_geometries() {
         for (kernel, stride, padding) in [
             (1, 1, 0),
             (2, 1, 0),
@@ -282,28 +216,9 @@ mod tests {
             );
             let mut dense = vec![0.0f32; output_shape.len()];
             conv.forward_dense(&spikes, input_shape, output_shape, &mut dense);
-            let events: Vec<(u32, f32)> = spikes
-                .iter()
-                .enumerate()
-                .filter(|(_, &s)| s != 0.0)
-                .map(|(i, &s)| (i as u32, s))
-                .collect();
-            let mut scratch = vec![0.0f32; output_shape.len()];
-            let mut scattered = vec![0.0f32; output_shape.len()];
-            conv.forward_scatter(
-                &events,
-                input_shape,
-                output_shape,
-                &mut scratch,
-                &mut scattered,
-            );
 
             let expected: Vec<f32> = expected.iter().map(|&v| v as f32).collect();
-            assert_eq!(dense, expected, "dense k{kernel} s{stride} p{padding}");
-            assert_eq!(
-                scattered, expected,
-                "scatter k{kernel} s{stride} p{padding}"
-            );
+            assert_eq!(dense, expected, "k{kernel} s{stride} p{padding}");
         }
     }
 

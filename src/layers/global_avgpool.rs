@@ -2,11 +2,13 @@
 
 use super::{Real, Shape};
 
+/// Global average pooling: one mean per channel (C×H×W → C×1×1).
 #[derive(Clone, Debug, Default)]
 pub struct GlobalAvgPool;
 
 impl GlobalAvgPool {
-    /// Sum of the plane, then one division by its size (as PyTorch's `mean`).
+    /// Sum of the plane, then one division by its size (as PyTorch's `mean`). `input` is
+    /// flattened CHW; `output` holds one value per channel.
     pub fn forward<T: Real>(&self, input: &[T], input_shape: Shape, output: &mut [T]) {
         let count = T::from_usize(input_shape.plane());
         for (plane, out) in input

@@ -2,13 +2,15 @@
 
 use super::Real;
 
-/// A linear layer. Weights are kept transposed, `[in][out]`, so both forms add one
-/// contiguous column per input: the dense form over every input, the scatter form over the
-/// non-zero ones only. Skipping zeros changes no sum, so the two agree bit for bit even
-/// when the inputs are not on the exporter's grid (e.g. a global average over 3×3).
+/// A linear layer. Weights are kept transposed, `[in][out]`, so every form adds one
+/// contiguous column per input: the dense form here over every input in CHW order, the
+/// engine's channels-last forms pixel by pixel (its event form over the non-zero inputs
+/// only; skipping zeros changes no sum).
 #[derive(Clone, Debug)]
 pub struct Linear {
+    /// Number of inputs: the previous map's values, flattened CHW.
     pub in_features: usize,
+    /// Number of outputs (for the last layer, one per class).
     pub out_features: usize,
     weight_columns: Vec<f32>,
     bias: Vec<f32>,
@@ -42,6 +44,7 @@ impl Linear {
         self.weight_columns[input * self.out_features + output]
     }
 
+    /// One value per output.
     pub fn bias(&self) -> &[f32] {
         &self.bias
     }
@@ -51,6 +54,7 @@ impl Linear {
         &self.weight_columns[input * self.out_features..][..self.out_features]
     }
 
+    /// `output = bias + W · input`, adding the inputs' columns in index (CHW) order.
     pub fn forward_dense<T: Real>(&self, input: &[T], output: &mut [T]) {
         for (o, &b) in output.iter_mut().zip(&self.bias) {
             *o = T::from_f32(b);
@@ -61,22 +65,6 @@ impl Linear {
             }
         }
     }
-
-    pub fn forward_scatter(&self, inputs: &[(u32, f32)], output: &mut [f32]) {
-        output.copy_from_slice(&self.bias);
-        for &(index, value) in inputs {
-            let column = self.column(index as usize);
-            if value == 1.0 {
-                for (o, &w) in output.iter_mut().zip(column) {
-                    *o += w;
-                }
-            } else {
-                for (o, &w) in output.iter_mut().zip(column) {
-                    *o += value * w;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -84,15 +72,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dense_and_scatter_agree_with_matrix_product() {
+    fn dense_form_is_the_matrix_product() {
         // weight [out=2][in=3]
         let linear = Linear::new(&[1.0, 2.0, 3.0, -1.0, 0.5, 0.25], vec![0.5, -0.5], 3);
         let input = [1.0f32, 0.0, 1.0 / 3.0];
         let mut dense = [0.0f32; 2];
         linear.forward_dense(&input, &mut dense);
-        let mut scattered = [0.0f32; 2];
-        linear.forward_scatter(&[(0, 1.0), (2, 1.0 / 3.0)], &mut scattered);
-        assert_eq!(dense, scattered);
         assert_eq!(dense, [0.5 + 1.0 + 1.0, -0.5 - 1.0 + 0.25 / 3.0]);
         assert_eq!(linear.weight(1, 2), 0.25);
     }

@@ -1,35 +1,50 @@
-//! The network's operations, one file per kind.
+//! The network's operations, one file per kind, in their channels-first (CHW) reference
+//! forms.
 //!
 //! Every op has a dense forward pass written over [`Real`], so the same code runs in f64 (the
-//! analog first layer, fed by the image) and in f32 (the quantized ANN and the reference SNN
-//! engine). Weighted ops fed by spikes also have an event-driven *scatter* form: for each
-//! non-zero input, add that input's weight column into the output. With weights on the
-//! exporter's 2^-16 grid every such sum is exact in f32, so gather and scatter agree bit for
-//! bit (docs/model-format.md).
+//! analog layers before the first IF layer, fed by the image, once per image) and in f32 (the
+//! reference the spiking kernels are tested against). The spiking layers themselves do not run
+//! here: the engine (`src/engine/`) keeps their maps channels-last (HWC) and has its own dense
+//! and event-driven kernels. Its event path lists, each step, the non-zero channels of every
+//! pixel and adds those inputs' weight rows (accumulate only for spikes), reading the weights
+//! in the layouts the ops here store them in (taps-major for [`Conv2d`], transposed for
+//! [`Linear`]). With weights on the exporter's 2^-16 grid every such sum is exact in f32, so
+//! all these forms agree bit for bit (docs/model-format.md).
 
 mod aligned;
 mod avgpool2d;
 mod conv2d;
+mod conv_pool;
 mod global_avgpool;
 mod linear;
 
 pub use aligned::CacheAligned;
 pub use avgpool2d::AvgPool2d;
 pub use conv2d::Conv2d;
+pub(crate) use conv_pool::ConvPool;
 pub use global_avgpool::GlobalAvgPool;
 pub use linear::Linear;
 
 use std::ops::{Add, AddAssign, Div, Mul, Range};
 
 /// Shape of one activation map, channels × height × width (vectors are `n × 1 × 1`).
+///
+/// A shape does not fix a memory order. The model file, the ops of this module and the public
+/// API flatten maps channels-first (CHW: value `(c, y, x)` at `(c·height + y)·width + x`);
+/// the engine keeps the spiking layers' maps channels-last (HWC: value `(c, y, x)` at
+/// `(y·width + x)·channels + c`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Shape {
+    /// Number of channels (feature maps).
     pub channels: usize,
+    /// Rows, in pixels.
     pub height: usize,
+    /// Columns, in pixels.
     pub width: usize,
 }
 
 impl Shape {
+    /// A `channels × height × width` map.
     pub const fn new(channels: usize, height: usize, width: usize) -> Self {
         Shape {
             channels,
@@ -43,11 +58,12 @@ impl Shape {
         self.channels * self.height * self.width
     }
 
+    /// Whether the map has no values.
     pub const fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Number of spatial positions in one channel plane.
+    /// Number of spatial positions (pixels) in one channel plane, `height × width`.
     pub const fn plane(&self) -> usize {
         self.height * self.width
     }
@@ -63,7 +79,9 @@ impl std::fmt::Display for Shape {
 pub trait Real:
     Copy + Default + Add<Output = Self> + Mul<Output = Self> + Div<Output = Self> + AddAssign
 {
+    /// The value of an f32 (exact: widening or identity).
     fn from_f32(value: f32) -> Self;
+    /// The value of a count (a window size; exact for the sizes of a model).
     fn from_usize(value: usize) -> Self;
 }
 
@@ -93,19 +111,35 @@ impl Real for f64 {
 /// in [`crate::neurons::IfNeurons`], and the quantized ANN reads the same threshold.
 #[derive(Clone, Debug)]
 pub enum Op {
+    /// 2-D convolution (`kind` `conv2d`).
     Conv2d(Conv2d),
+    /// Average pooling over square windows (`avgpool2d`).
     AvgPool2d(AvgPool2d),
+    /// Mean of each channel plane (`global_avgpool`).
     GlobalAvgPool(GlobalAvgPool),
+    /// Fully connected layer (`linear`).
     Linear(Linear),
-    If { threshold: f32 },
+    /// Integrate-and-fire neurons (`if`), one per input value; the output has the input's
+    /// shape.
+    If {
+        /// Firing threshold θ, in the units of the layer's input current (the pre-activation
+        /// of the layer before it, whose weights already carry the previous θ): a neuron fires
+        /// when its potential reaches θ. The quantized ANN's QCFS activation uses the same θ.
+        threshold: f32,
+    },
 }
 
 /// One entry of the model's sequential layer list, with its activation shapes resolved.
 #[derive(Clone, Debug)]
 pub struct Layer {
+    /// The layer's name in the file (unique; `<kind>_<index>` for unnamed pooling and IF
+    /// layers); weighted layers' tensors are `<name>.weight` and `<name>.bias`.
     pub name: String,
+    /// What the layer computes.
     pub op: Op,
+    /// Shape of the map the layer reads.
     pub input_shape: Shape,
+    /// Shape of the map the layer writes.
     pub output_shape: Shape,
 }
 
@@ -126,7 +160,8 @@ impl Layer {
         matches!(self.op, Op::Conv2d(_) | Op::Linear(_))
     }
 
-    /// Dense forward pass of a linear (non-IF) layer.
+    /// Dense forward pass of a linear (non-IF) layer: `input` is an `input_shape` map and
+    /// `output` an `output_shape` map, both flattened CHW.
     ///
     /// # Panics
     /// On an IF layer (not a linear op) or on buffers of the wrong length; both are bugs in
@@ -153,34 +188,6 @@ impl Layer {
             Op::Linear(linear) => linear.forward_dense(input, output),
             Op::If { .. } => panic!("{}: an IF layer has no dense linear forward", self.name),
         }
-    }
-
-    /// Event-driven forward pass of a spike-fed weighted layer: `inputs` lists the non-zero
-    /// input values as `(flat CHW index, value)`; value 1.0 (a spike) costs additions only.
-    /// `scratch` must hold at least `output_shape.len()` values (conv accumulates there
-    /// channels-last so that each weight column is one contiguous add).
-    ///
-    /// # Panics
-    /// On a layer without weights (see [`Layer::has_scatter_form`]).
-    pub fn forward_scatter(&self, inputs: &[(u32, f32)], scratch: &mut [f32], output: &mut [f32]) {
-        assert_eq!(
-            output.len(),
-            self.output_shape.len(),
-            "{}: output length",
-            self.name
-        );
-        match &self.op {
-            Op::Conv2d(conv) => {
-                conv.forward_scatter(inputs, self.input_shape, self.output_shape, scratch, output)
-            }
-            Op::Linear(linear) => linear.forward_scatter(inputs, output),
-            _ => panic!("{}: only weighted layers have a scatter form", self.name),
-        }
-    }
-
-    /// Whether [`Layer::forward_scatter`] can run (the weighted layers).
-    pub fn has_scatter_form(&self) -> bool {
-        self.is_weighted()
     }
 }
 

@@ -10,9 +10,8 @@ use half::f16;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
 use super::spec::{InputSpec, LayerSpec, ModelSpec, FORMAT, METADATA_KEY, VERSION};
-use super::{topology, Model, ModelError};
-use crate::engine::Plan;
-use crate::layers::{AvgPool2d, Conv2d, GlobalAvgPool, Layer, Linear, Op, Shape};
+use super::{topology, Model, ModelError, SpikingStage};
+use crate::layers::{AvgPool2d, Conv2d, ConvPool, GlobalAvgPool, Layer, Linear, Op, Shape};
 
 pub(super) fn load(bytes: &[u8]) -> Result<Model, ModelError> {
     let (_, header) =
@@ -80,8 +79,13 @@ pub(super) fn load(bytes: &[u8]) -> Result<Model, ModelError> {
             ),
         ));
     }
+    let conv_pools = topology
+        .stages()
+        .iter()
+        .map(|stage| conv_pool(&layers, stage))
+        .collect();
     Ok(Model {
-        plan: Plan::new(&layers, &topology),
+        conv_pools,
         name: spec.name,
         input: spec.input,
         classes: spec.classes,
@@ -90,6 +94,20 @@ pub(super) fn load(bytes: &[u8]) -> Result<Model, ModelError> {
         topology,
         metadata_json,
     })
+}
+
+/// The stage's weighted layer and the layer after it as one convolution, if they are a
+/// conv2d and an avgpool2d.
+fn conv_pool(layers: &[Layer], stage: &SpikingStage) -> Option<ConvPool> {
+    let downstream = &layers[stage.downstream.clone()];
+    let weighted = stage.weighted - stage.downstream.start;
+    match (
+        &downstream[weighted].op,
+        downstream.get(weighted + 1).map(|l| &l.op),
+    ) {
+        (Op::Conv2d(conv), Some(Op::AvgPool2d(pool))) => Some(ConvPool::new(conv, pool)),
+        _ => None,
+    }
 }
 
 /// Largest activation map accepted (64 Mi values): far above any CIFAR-scale network, and a

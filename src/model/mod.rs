@@ -8,26 +8,31 @@ mod topology;
 pub use spec::InputSpec;
 pub use topology::{SpikingStage, Topology};
 
-use crate::engine::Plan;
-use crate::layers::Layer;
+use crate::layers::{ConvPool, Layer};
 
 /// Why a model file was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// The bytes are not a safetensors file (the parser's message).
     #[error("not a readable safetensors file ({0}); the file may be truncated or not a model")]
     Container(String),
+    /// The header has no `dynconf` metadata key.
     #[error("the file has no `dynconf` metadata entry; is it a dynconf-snn model written by training/export.py?")]
     MissingMetadata,
+    /// The metadata is not JSON of the expected form (serde's message).
     #[error("the `dynconf` metadata is not a valid dynconf-snn description: {0}")]
     Json(String),
+    /// A top-level field is wrong (format, version, input, classes, levels, no IF layer).
     #[error("model metadata: {0}")]
     Spec(String),
+    /// Entry `index` (0-based) of `layers`, named `name`, is wrong.
     #[error("layer {index} (`{name}`): {message}")]
     Layer {
         index: usize,
         name: String,
         message: String,
     },
+    /// Tensor `name` is missing, stray, or of the wrong dtype, shape or values.
     #[error("tensor `{name}` {message}")]
     Tensor { name: String, message: String },
 }
@@ -55,7 +60,9 @@ impl ModelError {
     "the input has {found} values but the model expects {expected} (channels × height × width)"
 )]
 pub struct InputError {
+    /// Values the model takes: channels × height × width of its input.
     pub expected: usize,
+    /// Values given.
     pub found: usize,
 }
 
@@ -69,8 +76,9 @@ pub struct Model {
     levels: u32,
     layers: Vec<Layer>,
     topology: Topology,
-    /// What the spiking engine precomputes (fused convolution + pooling weights).
-    plan: Plan,
+    /// Per stage, its weighted layer fused with the average pool after it, when that layer is
+    /// a conv2d followed by an avgpool2d: built once here and shared by every simulation.
+    conv_pools: Vec<Option<ConvPool>>,
     metadata_json: String,
 }
 
@@ -80,14 +88,17 @@ impl Model {
         load::load(bytes)
     }
 
+    /// The model's name from its metadata (may be empty).
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// Input size and normalisation; inputs are normalised images, flattened CHW.
     pub fn input(&self) -> &InputSpec {
         &self.input
     }
 
+    /// Class names, in output order (the last layer has one output per class).
     pub fn classes(&self) -> &[String] {
         &self.classes
     }
@@ -102,7 +113,8 @@ impl Model {
         &self.layers
     }
 
-    /// Layers before the first IF layer (the constant input current, computed in f64).
+    /// Layers before the first IF layer (the analog prefix: one weighted layer and any
+    /// pooling, computed once per image in f64; its output is the constant input current).
     pub fn analog_layers(&self) -> &[Layer] {
         &self.layers[self.topology.analog()]
     }
@@ -117,13 +129,16 @@ impl Model {
         &self.layers[self.topology.stages()[stage].downstream.clone()]
     }
 
-    /// Total number of IF neurons.
+    /// Total number of IF neurons, all layers.
     pub fn neuron_count(&self) -> usize {
         self.stages().iter().map(SpikingStage::neurons).sum()
     }
 
-    pub(crate) fn plan(&self) -> &Plan {
-        &self.plan
+    /// Stage `stage`'s convolution and the average pool after it as one convolution, if its
+    /// weighted layer is a conv2d followed by an avgpool2d (the event-driven engine runs the
+    /// pair in this form).
+    pub(crate) fn conv_pool(&self, stage: usize) -> Option<&ConvPool> {
+        self.conv_pools[stage].as_ref()
     }
 
     /// The raw `dynconf` metadata JSON, including keys this crate does not interpret

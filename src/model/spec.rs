@@ -13,12 +13,18 @@ pub const METADATA_KEY: &str = "dynconf";
 /// in the raw JSON ([`crate::model::Model::metadata_json`]).
 #[derive(Debug, Deserialize)]
 pub struct ModelSpec {
+    /// Must be [`FORMAT`].
     pub format: String,
+    /// Must be [`VERSION`].
     pub version: u32,
+    /// Free text; empty when absent.
     #[serde(default)]
     pub name: String,
+    /// Input size and normalisation.
     pub input: InputSpec,
+    /// Class names, in output order.
     pub classes: Vec<String>,
+    /// Quantization levels L of the QCFS activations the SNN was converted from.
     pub levels: u32,
     /// Read one by one with [`LayerSpec::from_json`] so that errors can name the layer.
     pub layers: Vec<serde_json::Value>,
@@ -28,10 +34,15 @@ pub struct ModelSpec {
 /// `x = (pixel / 255 - mean[c]) / std[c]`.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub struct InputSpec {
+    /// Colour channels (3 for RGB).
     pub channels: usize,
+    /// Rows, in pixels.
     pub height: usize,
+    /// Columns, in pixels.
     pub width: usize,
+    /// Per channel, the mean subtracted from `pixel / 255`.
     pub mean: Vec<f64>,
+    /// Per channel, the standard deviation that then divides it.
     pub std: Vec<f64>,
 }
 
@@ -41,6 +52,7 @@ impl InputSpec {
         self.channels * self.height * self.width
     }
 
+    /// Whether an input has no values (never, for a validated model).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -50,27 +62,28 @@ impl InputSpec {
 /// are named `<kind>_<index>`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LayerSpec {
+    /// Channels and kernel size come from the tensor `<name>.weight`, `[out][in][k][k]`;
+    /// `stride` and `padding` are in pixels.
     Conv2d {
         name: String,
         stride: usize,
         padding: usize,
     },
-    /// `stride` defaults to `kernel`, as in PyTorch.
+    /// Square window of `kernel` pixels, no padding; `stride` defaults to `kernel`, as in
+    /// PyTorch.
     AvgPool2d {
         name: String,
         kernel: usize,
         stride: usize,
     },
-    GlobalAvgPool {
-        name: String,
-    },
-    Linear {
-        name: String,
-    },
-    If {
-        name: String,
-        threshold: f64,
-    },
+    /// The mean of each channel plane.
+    GlobalAvgPool { name: String },
+    /// Sizes come from the tensor `<name>.weight`, `[out][in]`, whose inputs are the previous
+    /// map flattened CHW.
+    Linear { name: String },
+    /// Integrate-and-fire neurons; `threshold` θ is in the units of their input current
+    /// (read as f32).
+    If { name: String, threshold: f64 },
 }
 
 /// The layer kinds this version reads.

@@ -13,7 +13,7 @@ use std::ops::Range;
 use super::ModelError;
 use crate::layers::{window_reach, Layer, Op, Shape};
 
-/// The structure of a validated model.
+/// The structure of a validated model: ranges and indices into its layer list.
 #[derive(Clone, Debug)]
 pub struct Topology {
     analog: Range<usize>,
@@ -24,14 +24,22 @@ pub struct Topology {
 /// accumulated output, for the last stage).
 #[derive(Clone, Debug)]
 pub struct SpikingStage {
+    /// The IF layer's name.
     pub name: String,
     /// Index of the IF layer in the model's layer list.
     pub layer: usize,
+    /// Firing threshold θ, in the units of the layer's input current (see
+    /// [`crate::layers::Op::If`]).
     pub threshold: f32,
+    /// Shape of the layer's neuron map (one neuron per value of its input).
     pub shape: Shape,
     /// Layers after this IF layer, up to the next IF layer or the end.
     pub downstream: Range<usize>,
-    /// Synapses driven by one spike at each spatial position (the same for every channel).
+    /// Index of the one weighted layer (conv2d or linear) in `downstream`, in the model's
+    /// layer list.
+    pub weighted: usize,
+    /// Synapses driven by one spike at each spatial position, row-major `y·width + x` (the
+    /// same for every channel).
     fan_out: Vec<u32>,
 }
 
@@ -41,6 +49,7 @@ impl Topology {
         self.analog.clone()
     }
 
+    /// The IF layers in order, each with the layers after it.
     pub fn stages(&self) -> &[SpikingStage] {
         &self.stages
     }
@@ -52,12 +61,14 @@ impl SpikingStage {
         self.shape.len()
     }
 
-    /// Outgoing synapses of a neuron at each spatial position (row-major H×W).
+    /// Outgoing synapses of one neuron at each spatial position (row-major H×W, index
+    /// `y·width + x`; the same for every channel at that position): the outputs of the
+    /// stage's weighted layer that one spike there reaches, through any pooling before it.
     pub fn fan_out(&self) -> &[u32] {
         &self.fan_out
     }
 
-    /// Outgoing synapses of the whole layer.
+    /// Outgoing synapses of the whole layer: the fan-out summed over every neuron.
     pub fn synapses(&self) -> u64 {
         self.fan_out.iter().map(|&f| f as u64).sum::<u64>() * self.shape.channels as u64
     }
@@ -76,8 +87,9 @@ impl SpikingStage {
             .sum()
     }
 
-    /// Synaptic operations caused by one step's spikes (a channels-first map): each spike
-    /// costs one accumulate per outgoing synapse.
+    /// Synaptic operations caused by one step's spikes (0.0 or 1.0 per neuron, flattened
+    /// CHW, as [`crate::snn::Simulation::spikes`] reads them): each spike costs one
+    /// accumulate per outgoing synapse.
     pub fn synaptic_ops(&self, spikes: &[f32]) -> u64 {
         spikes
             .chunks_exact(self.fan_out.len())
@@ -122,12 +134,13 @@ pub(super) fn build(layers: &[Layer]) -> Result<Topology, ModelError> {
 
     // Each run between IF layers must hold exactly one weighted layer.
     let mut run_start = 0;
+    let mut weighted_layers = Vec::with_capacity(if_layers.len() + 1);
     for end in if_layers.iter().copied().chain([layers.len()]) {
         let weighted: Vec<usize> = (run_start..end)
             .filter(|&i| layers[i].is_weighted())
             .collect();
         match weighted.as_slice() {
-            [_] => {}
+            [only] => weighted_layers.push(*only),
             [] => {
                 return Err(error(end, format!(
                     "`{}` follows `{}` with no weighted layer between them; an IF layer must be fed by a conv2d or linear layer",
@@ -161,6 +174,8 @@ pub(super) fn build(layers: &[Layer]) -> Result<Topology, ModelError> {
                 shape,
                 fan_out: fan_out(shape, &layers[downstream.clone()]),
                 downstream,
+                // The analog prefix's weighted layer comes first.
+                weighted: weighted_layers[k + 1],
             }
         })
         .collect();
