@@ -108,7 +108,7 @@ window.bench = async ({ images, steps, rounds, warmupMs, hasCalibration }) => {
     for (let r = 0; r < 3; r++) for (const p of pixels) inferences.push(infer(p));
     const ms = inferences.map((i) => i.ms).sort((a, b) => a - b);
     result.inference = {
-      threshold: sim.threshold, decoding: sim.decoding,
+      threshold: sim.threshold, decoder: sim.decoder,
       meanMs: ms.reduce((a, b) => a + b, 0) / ms.length, medianMs: ms[ms.length >> 1], maxMs: ms[ms.length - 1],
       meanSteps: inferences.reduce((a, i) => a + i.steps, 0) / inferences.length,
     };
@@ -185,7 +185,7 @@ async function main() {
     + `wasm / native SSE2 = ${(wasm.msPerStep / native128.ms_per_step).toFixed(2)}×`);
   if (wasm.inference) {
     const i = wasm.inference;
-    console.log(`Dynamic Confidence inference in Chromium (${i.decoding}, threshold ${i.threshold}): `
+    console.log(`Dynamic Confidence inference in Chromium (${i.decoder}, threshold ${i.threshold}): `
       + `mean ${i.meanMs.toFixed(2)} ms, median ${i.medianMs.toFixed(2)} ms, max ${i.maxMs.toFixed(2)} ms, `
       + `${i.meanSteps.toFixed(2)} mean steps; the first one after loading (baseline-compiled code): `
       + `${wasm.cold.ms.toFixed(2)} ms, ${wasm.cold.steps} steps`);

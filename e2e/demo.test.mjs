@@ -7,7 +7,7 @@
 //   E2E_SCREENSHOT=path               where to save the screenshot (docs/screenshot.png)
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
@@ -19,6 +19,7 @@ const DIST = resolve(ROOT, process.env.E2E_DIST || 'dist');
 const SCREENSHOT = resolve(ROOT, process.env.E2E_SCREENSHOT || 'docs/screenshot.png');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT = 120_000;
+const MODEL = process.env.E2E_MODEL || 'dynconf-cifar10-v6';
 
 const require = createRequire(join(ROOT, '.tools', 'package.json'));
 const { chromium } = require('playwright-core');
@@ -62,6 +63,77 @@ function serve(dir) {
   });
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
 }
+
+// ------------------------------------------------------------------ reference figures
+
+// The calibration summary straight from the wasm API (not from the page's state): each
+// decoder's name, calibrated threshold, cross-fitted figures and Pareto front.
+function calibrationSummary(page) {
+  return page.evaluate(async (model) => {
+    const bytes = new Uint8Array(await (await fetch(`models/${model}.calibration.json`)).arrayBuffer());
+    const calibration = new window.wasmBindings.Calibration(bytes);
+    const summary = calibration.summary();
+    calibration.free();
+    return summary;
+  }, MODEL);
+}
+
+// A fresh Simulation of the same image under decoder `index` of the calibration, run until
+// Dynamic Confidence stops: what the page's run must reproduce.
+function referenceRun(page, index, png) {
+  return page.evaluate(async ({ model, index, png }) => {
+    const { Simulation, Calibration } = window.wasmBindings;
+    const get = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+    const sim = new Simulation(await get(`models/${model}.safetensors`));
+    const calibration = new Calibration(await get(`models/${model}.calibration.json`));
+    sim.use_decoder(calibration, index);
+    const { decodeImage } = await import(new URL('js/image-input.js', location.href).href);
+    const image = await decodeImage(new File([new Uint8Array(png)], 'scene.png', { type: 'image/png' }));
+    image.bitmap.close();
+    sim.set_image(image.rgba, image.width, image.height);
+    let r;
+    do r = sim.step(); while (!r.stop);
+    const result = { t: r.t, prediction: sim.info().classes[r.prediction], decoder: sim.decoder, threshold: sim.threshold };
+    sim.free();
+    calibration.free();
+    return result;
+  }, { model: MODEL, index, png: [...png] });
+}
+
+// The threshold panel shows decoder `index`: its cross-fitted figures first, the slider at
+// its calibrated front point.
+async function checkPanel(page, summary, index) {
+  const decoder = summary.decoders[index];
+  const cf = decoder.crossfit;
+  assert.equal(await page.getAttribute('#decoder', 'data-decoder'), decoder.name);
+  const shown = await page.$eval('#crossfit', (e) => ({ ...e.dataset, text: e.textContent }));
+  assert.equal(shown.decoder, decoder.name);
+  assert.equal(Number(shown.accuracy), cf.accuracy);
+  assert.equal(Number(shown.meanSteps), cf.mean_steps);
+  assert.equal(Number(shown.accuracySd), cf.accuracy_sd);
+  assert.equal(Number(shown.meanStepsSd), cf.mean_steps_sd);
+  assert.equal(shown.latencyReduction === '' ? null : Number(shown.latencyReduction), cf.latency_reduction);
+  for (const text of [`${(100 * cf.accuracy).toFixed(2)}%`, cf.mean_steps.toFixed(2), `calibrated on ${cf.k - 1} of ${cf.k} folds`]) {
+    assert.ok(shown.text.includes(text), `the cross-fitted figures lack "${text}": ${shown.text}`);
+  }
+  const calibrated = decoder.front.findIndex((p) => p.threshold === decoder.threshold);
+  assert.ok(calibrated >= 0, `${decoder.name}: the calibrated threshold is not a front point`);
+  const point = await page.$eval('#tradeoff', (c) => ({ ...c.dataset }));
+  assert.equal(point.decoder, decoder.name);
+  assert.equal(Number(point.frontIndex), calibrated);
+  assert.equal(Number(point.meanSteps), decoder.front[calibrated].mean_steps);
+  assert.equal(Number(point.accuracy), decoder.front[calibrated].accuracy);
+  // The slider's track is mean steps along the front; it sits at the calibrated point.
+  assert.equal(Number(await page.getAttribute('#threshold', 'min')), decoder.front[0].mean_steps);
+  assert.equal(Number(await page.getAttribute('#threshold', 'max')), decoder.front.at(-1).mean_steps);
+  assert.equal(Number(await page.inputValue('#threshold')), decoder.front[calibrated].mean_steps);
+  assert.match(await page.textContent('#tradeoff-readout'), /In-sample, on the calibration split itself/);
+}
+
+const stoppedUnder = (page, name) => page.waitForFunction((n) => {
+  const s = document.querySelector('#run-status');
+  return s.dataset.decoder === n && s.dataset.state === 'stopped';
+}, name);
 
 // ------------------------------------------------------------------ the scenario
 
@@ -154,14 +226,64 @@ async function main() {
     assert.ok(Number(dc.ops) <= Number(fixed.find((r) => Number(r.steps) === longest).ops));
     assert.match(await page.textContent('#fixed-summary'), /Dynamic Confidence used/);
 
-    step('moving the threshold moves the chart point');
+    step('the threshold panel leads with the calibrated decoder\'s cross-fitted figures');
+    const summary = await calibrationSummary(page);
+    const chosen = summary.decoders[summary.chosen];
+    assert.equal(await page.getAttribute('#run-status', 'data-decoder'), chosen.name);
+    await checkPanel(page, summary, summary.chosen);
+    assert.match(await page.textContent('#tradeoff-caption'), new RegExp(`${summary.images.toLocaleString('en-US')} images.*T_max = ${summary.t_max}.*${summary.crossfit.k}-fold.*seed ${summary.crossfit.seed}`));
+    assert.equal(await page.$$eval('#decoder option', (o) => o.length), summary.decoders.length);
+
+    step('each decoder: the run restarts under it and stops where a fresh Simulation does');
+    const stops = [];
+    for (const [index, decoder] of summary.decoders.entries()) {
+      await page.selectOption('#decoder', String(index));
+      await stoppedUnder(page, decoder.name);
+      const t = Number(await page.getAttribute('#run-status', 'data-stop-t'));
+      const reference = await referenceRun(page, index, scene.png);
+      assert.equal(reference.decoder, decoder.name);
+      assert.equal(reference.threshold, decoder.threshold);
+      assert.equal(t, reference.t, `${decoder.name}: the page stopped at ${t}, a fresh Simulation at ${reference.t}`);
+      const row = await page.$eval('#fixed-table tr[data-run="dc"]', (r) => ({ ...r.dataset }));
+      assert.equal(Number(row.steps), t);
+      assert.equal(row.prediction, reference.prediction);
+      assert.ok((await page.textContent('#run-status')).includes(decoder.name));
+      assert.ok((await page.textContent('#model-info')).includes(decoder.name));
+      await checkPanel(page, summary, index);
+      stops.push({ decoder: decoder.name, theta: decoder.threshold, stop: t, prediction: row.prediction, crossfit_steps: decoder.crossfit.mean_steps });
+    }
+    console.table(stops);
+
+    step('back to the calibrated decoder: the same run as before');
+    await page.selectOption('#decoder', String(summary.chosen));
+    await stoppedUnder(page, chosen.name);
+    assert.equal(Number(await page.getAttribute('#run-status', 'data-stop-t')), stopT);
+
+    step('the slider steps along the selected front (keyboard), and the chart point follows');
     const before = await page.$eval('#tradeoff', (c) => ({ ...c.dataset }));
-    await page.evaluate(() => { const s = document.querySelector('#threshold'); s.value = s.min; s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change')); });
+    const start = Number(before.frontIndex);
+    await page.focus('#threshold');
+    await page.keyboard.press('ArrowRight');
+    const next = await page.$eval('#tradeoff', (c) => ({ ...c.dataset }));
+    assert.equal(Number(next.frontIndex), start + 1);
+    assert.equal(Number(next.threshold), chosen.front[start + 1].threshold);
+    assert.equal(Number(next.meanSteps), chosen.front[start + 1].mean_steps);
+    // Dragging: the track is mean steps; a position between two front points takes the
+    // cheaper one (the most accurate point within that many mean steps).
+    const k = Math.floor(start / 2);
+    const between = (chosen.front[k].mean_steps + chosen.front[k + 1].mean_steps) / 2;
+    await page.$eval('#threshold', (s, v) => { s.value = String(v); s.dispatchEvent(new Event('input')); }, between);
+    assert.equal(Number(await page.getAttribute('#tradeoff', 'data-front-index')), k);
+    await page.keyboard.press('Home');
     const after = await page.$eval('#tradeoff', (c) => ({ ...c.dataset }));
     step(`point (${before.meanSteps} steps, ${before.accuracy}) → (${after.meanSteps} steps, ${after.accuracy})`);
+    assert.equal(Number(after.frontIndex), 0);
+    assert.equal(Number(after.meanSteps), chosen.front[0].mean_steps);
+    assert.equal(Number(after.accuracy), chosen.front[0].accuracy);
     assert.ok(Number(after.meanSteps) < Number(before.meanSteps), 'a lower threshold should stop earlier on average');
     assert.notEqual(after.x, before.x);
-    await page.waitForSelector('#run-status[data-state="stopped"]');
+    assert.match(await page.textContent('#tradeoff-readout'), /front point 1 of/);
+    await stoppedUnder(page, chosen.name);
     const lowStop = Number(await page.getAttribute('#run-status', 'data-stop-t'));
     assert.ok(lowStop <= stopT, `lower threshold stopped at ${lowStop}, later than ${stopT}`);
 
@@ -171,9 +293,23 @@ async function main() {
     await page.waitForFunction((t) => document.querySelector('#run-status').dataset.stopT === String(t), stopT);
     const back = await page.$eval('#tradeoff', (c) => ({ ...c.dataset }));
     assert.equal(back.meanSteps, before.meanSteps);
+    await page.waitForFunction(() => [...document.querySelectorAll('#fixed-table tr[data-run="fixed"]')].every((r) => r.dataset.done === '1'));
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     step(`saved ${SCREENSHOT}`);
+
+    step('a calibration made for another model is refused with the engine\'s message');
+    const other = await browser.newPage();
+    other.on('request', (r) => requests.push(r.url()));
+    const mismatched = JSON.parse(readFileSync(join(DIST, 'models', `${MODEL}.calibration.json`), 'utf8'));
+    mismatched.model_sha256 = '0'.repeat(64);
+    await other.route(/\.calibration\.json$/, (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(mismatched) }));
+    await other.goto(`${origin}/${query}`);
+    const refusal = await other.textContent('#loading .error');
+    step(refusal);
+    assert.match(refusal, /cannot use the calibration file: this calibration was made for another model \(SHA-256 000000000000…/);
+    assert.equal(await other.isHidden('#app'), true);
+    await other.close();
 
     step('no request left 127.0.0.1');
     const foreign = requests.filter((u) => !/^(data|blob):/.test(u) && new URL(u).hostname !== '127.0.0.1');

@@ -409,6 +409,31 @@ impl StopRule {
     }
 }
 
+/// A fixed output O(t) and the bits of each decoder's score on it at t = 7 with 3 steps
+/// unchanged, as computed natively on x86_64. The decoders use `libm` rather than the
+/// platform's exp/ln, so every target must give the same bits; `tests/wasm.rs` checks this table
+/// in the browser.
+#[doc(hidden)]
+pub const GOLDEN_OUTPUT: [f32; 10] = [3.25, -1.5, 7.75, 0.125, 7.5, -20.0, 1.0, 2.0, 0.0, 6.0];
+
+#[doc(hidden)]
+pub fn golden_scores() -> [(Decoder, u32); 6] {
+    [
+        (Decoder::MaxSoftmax { kappa: 1.0 }, 0x3e9d_a662),
+        (Decoder::MaxSoftmax { kappa: 4.0 }, 0x3e0b_05b9),
+        (Decoder::DivideByT, 0x3dc4_9108),
+        (Decoder::Margin { kappa: 2.0 }, 0x3ca7_f7fa),
+        (Decoder::Entropy { kappa: 1.0 }, 0x3c3e_50f1),
+        (
+            Decoder::Learned {
+                weights: [0.7, -0.3, 0.05, 0.9, -0.4, 0.2],
+                bias: -1.25,
+            },
+            0x3d87_8f98,
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,6 +531,14 @@ mod tests {
         ));
         assert_eq!(x[2], 1.0, "margin O1 - O2");
         assert_eq!(x[1], 0.2, "margin per step");
+    }
+
+    #[test]
+    fn scores_are_the_same_bits_on_every_target() {
+        for (decoder, bits) in golden_scores() {
+            let score = decoder.score(&GOLDEN_OUTPUT, 7, 3);
+            assert_eq!(score.to_bits(), bits, "{decoder}: {score}");
+        }
     }
 
     #[test]

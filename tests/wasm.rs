@@ -144,7 +144,7 @@ fn per_step_outputs_match_the_reference_engine() {
                 t + 1
             );
             assert_eq!(r.spikes_per_layer, expected.spikes_per_layer);
-            assert_eq!(r.confidence, expected.decision.confidence);
+            assert_eq!(r.score, expected.decision.score);
             assert_eq!(
                 r.spikes,
                 r.spikes_per_layer.iter().map(|&s| s as u64).sum::<u64>()
@@ -323,6 +323,14 @@ fn calibration_offers_each_decoders_front_for_this_model_only() {
     other.model_sha256 = calibrate::sha256_hex(b"another model");
     let other = WasmCalibration::new(&serde_json::to_vec(&other).unwrap()).unwrap();
     assert!(error_of(sim.use_calibration(&other)).contains("another model"));
+}
+
+#[wasm_bindgen_test]
+fn decoder_scores_are_the_native_bits() {
+    for (decoder, bits) in decode::golden_scores() {
+        let score = decoder.score(&decode::GOLDEN_OUTPUT, 7, 3);
+        assert_eq!(score.to_bits(), bits, "{decoder}: {score}");
+    }
 }
 
 #[wasm_bindgen_test]

@@ -141,7 +141,7 @@ struct CompareArgs {
     /// Accepted accuracy loss against the full-length run, as a fraction.
     #[arg(long, default_value_t = calibrate::DEFAULT_TOLERANCE, value_parser = parse_tolerance)]
     tolerance: f64,
-    /// Decoders to compare, separated by spaces or `;` (e.g. "max_softmax:kappa=4;learned");
+    /// Decoders to compare, separated by `;` (e.g. "max_softmax:kappa=4;learned");
     /// default: every family over κ ∈ {1, 2, 4, 8, 16, 30}, stability k ∈ {2, 3, 4, 6},
     /// divide_by_t and learned.
     #[arg(long, value_delimiter = ';', value_parser = parse_candidate)]
@@ -534,6 +534,13 @@ fn run_calibration(
     } else {
         compare.decoders.clone()
     };
+    eprintln!(
+        "comparing {} decoders on {} images, with {}-fold cross-fitting…",
+        candidates.len(),
+        runs.len(),
+        compare.crossfit.folds
+    );
+    let start = Instant::now();
     let settings = CalibrationSettings {
         split: format!(
             "{} ({})",
@@ -545,7 +552,9 @@ fn run_calibration(
         folds: compare.crossfit.folds as usize,
         seed: compare.crossfit.seed,
     };
-    calibrate::calibrate(&eval::recording(&runs), &candidates, &settings)
+    let calibration = calibrate::calibrate(&eval::recording(&runs), &candidates, &settings)?;
+    eprintln!("compared in {:.1} s", start.elapsed().as_secs_f64());
+    Ok(calibration)
 }
 
 fn figures(f: &Figures) -> String {

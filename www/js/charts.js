@@ -35,15 +35,44 @@ function placeholder(ctx, w, h, text) {
   ctx.fillText(text, w / 2, h / 2);
 }
 
-/** Confidence axis: u(c) = -log10(1 - c) spreads 0.9, 0.99, 0.999, … evenly. */
-export const confidenceToU = (c) => -Math.log10(Math.max(1 - c, 1e-7));
-export const uToConfidence = (u) => 1 - 10 ** -u;
+/** Decoder families in the trade-off chart (others get the spare colours in turn). */
+const DECODER_COLORS = {
+  max_softmax: '#2563eb', margin: '#9333ea', entropy: '#dc2626', stability: '#0891b2', learned: '#92400e',
+};
+const SPARE_COLORS = ['#db2777', '#4f46e5', '#0f766e', '#a16207'];
 
-export function formatConfidence(c) {
-  if (c >= 1 - 1e-7) return '≈1';
-  if (c < 0.9) return c.toFixed(2);
-  const digits = Math.min(7, Math.max(2, Math.ceil(-Math.log10(1 - c)) + 1));
-  return c.toFixed(digits);
+export function decoderColor(family, index) {
+  return DECODER_COLORS[family] || SPARE_COLORS[index % SPARE_COLORS.length];
+}
+
+const SUPERSCRIPT = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };
+const superscript = (n) => String(n).replace(/[-0-9]/g, (d) => SUPERSCRIPT[d]);
+
+/** A decoder score s(t) or threshold θ (score units; −∞: the decoder cannot stop there). */
+export function formatScore(s) {
+  if (s === -Infinity) return '−∞';
+  if (s === Infinity) return '∞';
+  const a = Math.abs(s);
+  const text = a === 0 ? '0' : a >= 100 ? s.toFixed(0) : a >= 1 ? s.toFixed(2) : a >= 0.01 ? s.toFixed(3) : s.toExponential(1);
+  return text.replace('-', '−');
+}
+
+/**
+ * The max softmax probability c = 1 − 10^(−s) of a score s (for the decoders whose score is
+ * −log10(1 − c)). Past four nines c rounds towards 1, so it is written 1 − m·10⁻ᵉ. With
+ * `bound`, the text is a lower bound (for "c > …" of a threshold): rounded down, never up.
+ */
+export function formatProbabilityOfScore(s, { bound = false } = {}) {
+  if (s === -Infinity) return '—';
+  if (s <= 4) {
+    const digits = s < 1 ? 2 : Math.ceil(s) + 1;
+    const c = 1 - 10 ** -s;
+    return (bound ? Math.floor(c * 10 ** digits) / 10 ** digits : c).toFixed(digits);
+  }
+  const exponent = Math.floor(-s);
+  const mantissa = 10 ** (-s - exponent); // 1 − c = mantissa · 10^exponent
+  const shown = bound ? Math.ceil(mantissa * 10 - 1e-9) / 10 : mantissa;
+  return `1 − ${shown.toFixed(1)}·10${superscript(exponent)}`;
 }
 
 /** Ten horizontal bars: p_k(t) for each class; the predicted class in the accent colour. */
@@ -81,48 +110,95 @@ function niceTicks(max, count) {
   return ticks;
 }
 
+/** About `count` round tick values covering [lo, hi], and their labels. */
+function valueTicks(lo, hi, count) {
+  const raw = (hi - lo) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
+  let digits = 0;
+  while (digits < 8 && Math.abs(Math.round(step * 10 ** digits) - step * 10 ** digits) > 1e-6) digits++;
+  const ticks = [];
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) {
+    const value = k * step;
+    ticks.push({ value, label: (k === 0 ? 0 : value).toFixed(digits).replace('-', '−') });
+  }
+  return ticks;
+}
+
 /**
- * c(t) for the Dynamic Confidence run (solid), the rest of the full-length run (dashed, what
- * stopping saved), the threshold θ and the stop step.
+ * The decoder's score s(t) for the Dynamic Confidence run (solid), the rest of the
+ * full-length run (dashed, what stopping saved), the threshold θ and the stop step. The y
+ * axis spans the finite scores and θ; steps with s = −∞ (the decoder cannot stop there) are
+ * gaps, marked on the time axis. For max-probability decoders the right axis reads
+ * c = 1 − 10^(−s).
  */
-export function drawConfidence(canvas, { tMax, run, full, threshold, stopT }) {
+export function drawScore(canvas, { tMax, run, full, threshold, stopT, maxProbability }) {
   const { ctx, w, h } = prepare(canvas);
-  const m = { l: 52, r: 14, t: 14, b: 32 };
-  const uMax = Math.min(7, Math.max(4, Math.ceil(confidenceToU(threshold) + 1)));
+  const m = { l: 56, r: maxProbability ? 66 : 14, t: 14, b: 32 };
+  const finite = [...run, ...full.slice(run.length)].filter(Number.isFinite);
+  if (Number.isFinite(threshold)) finite.push(threshold);
+  let lo = finite.length ? Math.min(...finite) : 0;
+  let hi = finite.length ? Math.max(...finite) : 1;
+  if (maxProbability) lo = Math.min(lo, 0); // c = 0.0…: the bottom of the scale
+  const pad = Math.max((hi - lo) * 0.08, 0.1);
+  lo -= pad; hi += pad;
+  const ticks = valueTicks(lo, hi, 5);
   const x = (t) => m.l + ((t - 0.5) / tMax) * (w - m.l - m.r);
-  const y = (c) => h - m.b - (Math.min(confidenceToU(c), uMax) / uMax) * (h - m.t - m.b);
+  const y = (s) => h - m.b - ((s - lo) / (hi - lo)) * (h - m.t - m.b);
 
   ctx.strokeStyle = COLORS.grid;
   ctx.fillStyle = COLORS.muted;
   ctx.lineWidth = 1;
-  ctx.textAlign = 'right';
-  const yTicks = [0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999, 0.999999, 0.9999999].filter((c) => confidenceToU(c) <= uMax);
-  for (const c of yTicks) {
-    ctx.beginPath(); ctx.moveTo(m.l, y(c)); ctx.lineTo(w - m.r, y(c)); ctx.stroke();
-    ctx.fillText(String(c), m.l - 6, y(c));
+  for (const { value, label } of ticks) {
+    ctx.beginPath(); ctx.moveTo(m.l, y(value)); ctx.lineTo(w - m.r, y(value)); ctx.stroke();
+    ctx.textAlign = 'right';
+    ctx.fillText(label, m.l - 6, y(value));
   }
+  if (maxProbability) {
+    // The right axis: c = 1 − 10^(−s) at whole scores (0.9, 0.99, …).
+    ctx.textAlign = 'left';
+    for (let s = Math.max(1, Math.ceil(lo)); s <= hi; s += Math.max(1, Math.ceil((hi - lo) / 6))) {
+      ctx.fillText(s <= 4 ? (1 - 10 ** -s).toFixed(s) : `1−10${superscript(-s)}`, w - m.r + 6, y(s));
+    }
+    ctx.save();
+    ctx.translate(w - 6, (m.t + h - m.b) / 2);
+    ctx.rotate(Math.PI / 2);
+    ctx.textAlign = 'center';
+    ctx.fillText('max softmax c', 0, 0);
+    ctx.restore();
+  }
+  ctx.save();
+  ctx.translate(9, (m.t + h - m.b) / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.textAlign = 'center';
+  ctx.fillText('score s(t)', 0, 0);
+  ctx.restore();
   ctx.textAlign = 'center';
   for (const t of niceTicks(tMax, 8)) ctx.fillText(String(t), x(t), h - m.b + 12);
   ctx.fillText('time step t', (m.l + w - m.r) / 2, h - 6);
 
   // θ
-  ctx.strokeStyle = COLORS.threshold;
-  ctx.setLineDash([6, 4]);
-  ctx.beginPath(); ctx.moveTo(m.l, y(threshold)); ctx.lineTo(w - m.r, y(threshold)); ctx.stroke();
-  ctx.setLineDash([]);
-  ctx.fillStyle = COLORS.threshold;
-  ctx.textAlign = 'right';
-  ctx.fillText(`θ = ${formatConfidence(threshold)}`, w - m.r - 2, y(threshold) - 9);
+  if (Number.isFinite(threshold)) {
+    ctx.strokeStyle = COLORS.threshold;
+    ctx.setLineDash([6, 4]);
+    ctx.beginPath(); ctx.moveTo(m.l, y(threshold)); ctx.lineTo(w - m.r, y(threshold)); ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = COLORS.threshold;
+    ctx.textAlign = 'right';
+    ctx.fillText(`θ = ${formatScore(threshold)}`, w - m.r - 2, y(threshold) - 9);
+  }
 
+  // A line through the finite scores, broken at −∞ (and the steps before `from`).
   const line = (values, from, color, dashed) => {
-    if (values.length <= from) return;
     ctx.strokeStyle = color;
     ctx.lineWidth = dashed ? 1.5 : 2;
     ctx.setLineDash(dashed ? [4, 4] : []);
     ctx.beginPath();
+    let open = false;
     for (let i = Math.max(0, from - 1); i < values.length; i++) {
-      const px = x(i + 1), py = y(values[i]);
-      if (i === Math.max(0, from - 1)) ctx.moveTo(px, py); else ctx.lineTo(px, py);
+      if (!Number.isFinite(values[i])) { open = false; continue; }
+      if (open) ctx.lineTo(x(i + 1), y(values[i])); else ctx.moveTo(x(i + 1), y(values[i]));
+      open = true;
     }
     ctx.stroke();
     ctx.setLineDash([]);
@@ -131,14 +207,28 @@ export function drawConfidence(canvas, { tMax, run, full, threshold, stopT }) {
   // The full-length run beyond where the DC run is now: what stopping leaves out.
   line(full, run.length, COLORS.axis, true);
   line(run, 0, COLORS.accent, false);
-  ctx.fillStyle = COLORS.accent;
-  run.forEach((c, i) => { ctx.beginPath(); ctx.arc(x(i + 1), y(c), 2.5, 0, 2 * Math.PI); ctx.fill(); });
+  run.forEach((s, i) => {
+    if (Number.isFinite(s)) {
+      ctx.fillStyle = COLORS.accent;
+      ctx.beginPath(); ctx.arc(x(i + 1), y(s), 2.5, 0, 2 * Math.PI); ctx.fill();
+    } else { // −∞: a hollow mark on the time axis
+      ctx.strokeStyle = COLORS.muted;
+      ctx.beginPath(); ctx.arc(x(i + 1), h - m.b - 4, 2.5, 0, 2 * Math.PI); ctx.stroke();
+    }
+  });
+  if (run.some((s) => s === -Infinity)) {
+    ctx.fillStyle = COLORS.muted;
+    ctx.textAlign = 'right';
+    ctx.fillText('○ on the axis: s = −∞ (cannot stop yet)', w - m.r - 6, h - m.b - 12);
+  }
 
   if (stopT) {
     const sx = x(stopT);
+    const s = run[stopT - 1];
     ctx.strokeStyle = COLORS.accent;
+    ctx.fillStyle = COLORS.accent;
     ctx.beginPath(); ctx.moveTo(sx, m.t); ctx.lineTo(sx, h - m.b); ctx.stroke();
-    ctx.beginPath(); ctx.arc(sx, y(run[stopT - 1]), 5, 0, 2 * Math.PI); ctx.fill();
+    if (Number.isFinite(s)) { ctx.beginPath(); ctx.arc(sx, y(s), 5, 0, 2 * Math.PI); ctx.fill(); }
     ctx.font = FONT_BOLD;
     ctx.textAlign = sx > w * 0.7 ? 'right' : 'left';
     ctx.fillText(`stop at t = ${stopT}`, sx + (sx > w * 0.7 ? -6 : 6), m.t + 8);
@@ -149,16 +239,19 @@ export function drawConfidence(canvas, { tMax, run, full, threshold, stopT }) {
 }
 
 /**
- * Accuracy against mean time steps on the calibration split: the fixed-length curve, the
- * Dynamic Confidence Pareto front, the current threshold's point and the oracle.
+ * Accuracy against mean time steps on the calibration split: the fixed-length curve, each
+ * decoder's Pareto front (`fronts`: {label, color, points: [{mean_steps, accuracy}],
+ * selected}; the selected one drawn on top, thicker), the current threshold's point and the
+ * oracle. The accuracy axis shows the top `window` (where the decoders differ), extended
+ * down to the current point. Returns where the current point is drawn.
  */
-export function drawTradeoff(canvas, { tMax, fixed, front, current, oracle }) {
+export function drawTradeoff(canvas, { tMax, fixed, fronts, current, oracle, window = 0.1 }) {
   const { ctx, w, h } = prepare(canvas);
   const m = { l: 50, r: 16, t: 14, b: 36 };
-  const accs = [...fixed.map((p) => p.accuracy), ...front.map((p) => p.accuracy), oracle.accuracy, current.accuracy];
-  let lo = Math.min(...accs);
+  const accs = [...fixed.map((p) => p.accuracy), ...fronts.flatMap((f) => f.points.map((p) => p.accuracy)), oracle.accuracy, current.accuracy];
   let hi = Math.max(...accs);
-  const pad = Math.max(0.005, (hi - lo) * 0.08);
+  let lo = Math.max(Math.min(...accs), Math.min(hi - window, current.accuracy));
+  const pad = Math.max(0.005, (hi - lo) * 0.06);
   lo = Math.max(0, Math.floor((lo - pad) * 100) / 100);
   hi = Math.min(1, Math.ceil((hi + pad) * 100) / 100);
   const x = (s) => m.l + (s / tMax) * (w - m.l - m.r);
@@ -181,21 +274,27 @@ export function drawTradeoff(canvas, { tMax, fixed, front, current, oracle }) {
   ctx.fillText('accuracy', 0, 0);
   ctx.restore();
 
-  const polyline = (points, color, width, dash = []) => {
+  const polyline = (points, color, width, alpha = 1) => {
     ctx.strokeStyle = color;
     ctx.lineWidth = width;
-    ctx.setLineDash(dash);
+    ctx.globalAlpha = alpha;
     ctx.beginPath();
     points.forEach((p, i) => (i ? ctx.lineTo(x(p.s), y(p.a)) : ctx.moveTo(x(p.s), y(p.a))));
     ctx.stroke();
-    ctx.setLineDash([]);
+    ctx.globalAlpha = 1;
     ctx.lineWidth = 1;
   };
+  // The curves, clipped to the plot area (the accuracy axis may start above their bottom).
+  ctx.save();
+  ctx.beginPath(); ctx.rect(m.l, m.t, w - m.l - m.r, h - m.t - m.b); ctx.clip();
   polyline(fixed.map((p) => ({ s: p.steps, a: p.accuracy })), COLORS.fixed, 1.5);
   ctx.fillStyle = COLORS.fixed;
   for (const p of fixed) { ctx.beginPath(); ctx.arc(x(p.steps), y(p.accuracy), 2, 0, 2 * Math.PI); ctx.fill(); }
-  const sorted = [...front].sort((a, b) => a.mean_steps - b.mean_steps);
-  polyline(sorted.map((p) => ({ s: p.mean_steps, a: p.accuracy })), COLORS.accent, 2);
+  const ordered = [...fronts.filter((f) => !f.selected), ...fronts.filter((f) => f.selected)];
+  for (const front of ordered) {
+    polyline(front.points.map((p) => ({ s: p.mean_steps, a: p.accuracy })), front.color, front.selected ? 2.75 : 1.25, front.selected ? 1 : 0.75);
+  }
+  ctx.restore();
 
   // oracle: a diamond
   ctx.fillStyle = COLORS.oracle;
@@ -212,25 +311,29 @@ export function drawTradeoff(canvas, { tMax, fixed, front, current, oracle }) {
 
   // legend
   const items = [
-    ['line', COLORS.fixed, 'fixed length T'],
-    ['line', COLORS.accent, 'Dynamic Confidence (Pareto front)'],
-    ['ring', COLORS.threshold, 'current θ'],
-    ['diamond', COLORS.oracle, 'oracle (upper bound)'],
+    ['line', COLORS.fixed, 'fixed length T', false],
+    ...fronts.map((f) => ['line', f.color, f.label, f.selected]),
+    ['ring', COLORS.threshold, 'current θ (in-sample)', false],
+    ['diamond', COLORS.oracle, 'oracle (upper bound)', false],
   ];
-  const boxW = 30 + Math.max(...items.map(([, , label]) => ctx.measureText(label).width));
+  const rowH = 16;
+  const labelWidth = (label, bold) => { ctx.font = bold ? FONT_BOLD : FONT; const width = ctx.measureText(label).width; ctx.font = FONT; return width; };
+  const boxW = 30 + Math.max(...items.map(([, , label, bold]) => labelWidth(label, bold)));
   const lx = w - m.r - boxW;
-  let ly = h - m.b - 14 - 17 * (items.length - 1);
-  ctx.fillStyle = 'rgba(255,255,255,0.9)';
-  ctx.fillRect(lx - 8, ly - 11, boxW + 4, 17 * items.length + 4);
+  let ly = h - m.b - 12 - rowH * (items.length - 1);
+  ctx.fillStyle = 'rgba(255,255,255,0.92)';
+  ctx.fillRect(lx - 8, ly - 10, boxW + 4, rowH * items.length + 2);
   ctx.textAlign = 'left';
-  for (const [kind, color, label] of items) {
+  for (const [kind, color, label, bold] of items) {
     ctx.strokeStyle = color; ctx.fillStyle = color;
-    if (kind === 'line') { ctx.lineWidth = 2; ctx.beginPath(); ctx.moveTo(lx, ly); ctx.lineTo(lx + 16, ly); ctx.stroke(); ctx.lineWidth = 1; }
+    if (kind === 'line') { ctx.lineWidth = bold ? 3 : 2; ctx.beginPath(); ctx.moveTo(lx, ly); ctx.lineTo(lx + 16, ly); ctx.stroke(); ctx.lineWidth = 1; }
     if (kind === 'ring') { ctx.lineWidth = 2.5; ctx.beginPath(); ctx.arc(lx + 8, ly, 4.5, 0, 2 * Math.PI); ctx.stroke(); ctx.lineWidth = 1; }
     if (kind === 'diamond') { ctx.beginPath(); ctx.moveTo(lx + 8, ly - 5); ctx.lineTo(lx + 13, ly); ctx.lineTo(lx + 8, ly + 5); ctx.lineTo(lx + 3, ly); ctx.fill(); }
     ctx.fillStyle = COLORS.ink;
+    ctx.font = bold ? FONT_BOLD : FONT;
     ctx.fillText(label, lx + 22, ly);
-    ly += 17;
+    ctx.font = FONT;
+    ly += rowH;
   }
   ctx.strokeStyle = COLORS.axis;
   ctx.beginPath(); ctx.moveTo(m.l, m.t); ctx.lineTo(m.l, h - m.b); ctx.lineTo(w - m.r, h - m.b); ctx.stroke();

@@ -1,5 +1,6 @@
-// The page: loads the engine, the model and its calibration trace, then wires events and
-// draws. All computation happens in Rust (src/wasm/): one Simulation.step() per time step.
+// The page: loads the engine, the model and its calibration, then wires events and draws.
+// All computation happens in Rust (src/wasm/): one Simulation.step() per time step; the
+// decoders' fronts, figures and latency reductions come precomputed from Calibration.summary().
 import { fetchWithProgress, formatBytes } from './loader.js';
 import { attachImageInput, decodeImage, InputError } from './image-input.js';
 import * as charts from './charts.js';
@@ -19,13 +20,16 @@ const $ = (id) => document.getElementById(id);
 const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 const fmtOps = (n) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n));
 const pct = (x, digits = 1) => `${(100 * x).toFixed(digits)}%`;
+const ordinal = (n) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' }[n % 10] || 'th')}`;
 
 const app = {
   wasm: null,        // the wasm-bindgen module (classes Simulation, Calibration; wasm_memory())
   info: null,        // model description from Simulation.info()
   calibration: null, // wasm Calibration
-  cal: null,         // its summary: split, t_max, fixed curve, Pareto front, oracle, threshold
-  threshold: 0.99,
+  cal: null,         // its summary: split, t_max, fixed curve, oracle, decoders (fronts, figures)
+  decoderIndex: 0,   // the selected decoder family: index into cal.decoders
+  frontIndex: 0,     // the slider's point on that decoder's Pareto front
+  threshold: 0,      // θ in score units: the threshold of that front point
   dc: null,          // Simulation animated under Dynamic Confidence
   full: null,        // Simulation run to the longest fixed length, for the fixed-length runs
   image: null,       // {name, width, height, format}
@@ -66,13 +70,17 @@ async function load() {
   app.info = app.dc.info();
   app.calibration = new wasm.Calibration(calibration);
   app.cal = app.calibration.summary();
-  app.dc.use_calibration(app.calibration);
+  try {
+    app.dc.use_calibration(app.calibration); // refuses a calibration made for another model
+  } catch (error) {
+    $('load-cal-text').textContent = 'refused';
+    throw error;
+  }
   warmUp(app.dc);
-  app.threshold = app.cal.threshold;
-  showModelInfo();
+  $('decoder').innerHTML = app.cal.decoders.map((d, k) => `<option value="${k}">${escapeHtml(decoderLabel(k))}</option>`).join('');
   $('loading').hidden = true;
   $('app').hidden = false;
-  setThreshold(app.threshold);
+  selectDecoder(app.cal.chosen);
   wireEvents();
   render();
 }
@@ -91,8 +99,9 @@ function showModelInfo() {
   const { info, cal } = app;
   const validation = info.metadata?.validation;
   const ann = validation?.ann_accuracy != null ? ` · quantized ANN ${pct(validation.ann_accuracy)} on validation` : '';
+  const calibrated = app.frontIndex === calibratedIndex(selectedDecoder()) ? ' (calibrated)' : '';
   $('model-info').innerHTML = `<b>${escapeHtml(info.name)}</b> · ${info.layers.length} IF layers · ${fmtInt(info.neurons)} neurons · ${fmtOps(info.synapses)} synapses · L = ${info.levels}${ann}<br>`
-    + `decoding ${escapeHtml(cal.decoding)} · T<sub>max</sub> = ${cal.t_max} · calibrated θ = ${charts.formatConfidence(cal.threshold)}`;
+    + `decoder <b>${escapeHtml(app.dc.decoder)}</b> · T<sub>max</sub> = ${cal.t_max} · θ = ${charts.formatScore(app.threshold)}${calibrated}`;
 }
 
 function escapeHtml(text) {
@@ -163,6 +172,7 @@ function startRun({ play = true } = {}) {
   app.dc.threshold = app.threshold;
   app.run = { reports: [], stopT: null, playing: play, debt: 0, last: null };
   for (const id of ['play', 'step', 'replay']) $(id).disabled = false;
+  renderRun(); // the status shows the restart at once (the end-to-end test waits on it)
   schedule();
 }
 
@@ -220,7 +230,7 @@ function advanceFixed(budgetMs) {
   const deadline = performance.now() + budgetMs;
   while (fixed.steps.length < goal && performance.now() < deadline) {
     const r = app.full.step();
-    fixed.steps.push({ t: r.t, prediction: r.prediction, confidence: r.confidence, spikes: r.cumulative_spikes, ops: r.cumulative_synaptic_ops });
+    fixed.steps.push({ t: r.t, prediction: r.prediction, score: r.score, spikes: r.cumulative_spikes, ops: r.cumulative_synaptic_ops });
   }
 }
 
@@ -248,17 +258,95 @@ function removeFixedLength(t) {
   schedule();
 }
 
-// ---------------------------------------------------------------- threshold
+// ---------------------------------------------------------------- decoder and threshold
 
-const sliderToThreshold = (u) => charts.uToConfidence(u);
+const selectedDecoder = () => app.cal.decoders[app.decoderIndex];
 
-function setThreshold(c, { fromSlider = false } = {}) {
-  app.threshold = c;
-  if (!fromSlider) $('threshold').value = String(charts.confidenceToU(c));
-  $('threshold-text').textContent = charts.formatConfidence(c);
-  if (app.dc) app.dc.threshold = c;
+function decoderLabel(k) {
+  return `${app.cal.decoders[k].name}${k === app.cal.chosen ? ' (calibrated choice)' : ''}`;
+}
+
+/** The front point of a decoder's calibrated threshold (the calibration stores it on the front). */
+function calibratedIndex(decoder) {
+  const exact = decoder.front.findIndex((p) => p.threshold === decoder.threshold);
+  if (exact >= 0) return exact;
+  const below = decoder.front.findLastIndex((p) => p.threshold <= decoder.threshold);
+  return Math.max(0, below);
+}
+
+/**
+ * Makes decoder family `index` the one the Dynamic Confidence run uses (with its calibrated
+ * threshold) and restarts the run; the fixed-length runs are re-run for their score column.
+ */
+function selectDecoder(index) {
+  app.decoderIndex = index;
+  app.dc.use_decoder(app.calibration, index);
+  app.full?.use_decoder(app.calibration, index);
+  const decoder = selectedDecoder();
+  const select = $('decoder');
+  select.value = String(index);
+  select.dataset.decoder = decoder.name;
+  // The slider's track is mean steps (front points are dense where accuracy is low).
+  $('threshold').min = String(decoder.front[0].mean_steps);
+  $('threshold').max = String(decoder.front.at(-1).mean_steps);
+  renderCrossfit();
+  setFrontPoint(calibratedIndex(decoder));
+  if (app.fixed && app.full) {
+    app.full.reset();
+    app.fixed.steps = [];
+  }
+  if (app.run) startRun();
+}
+
+/** The most accurate point of the selected front with at most `steps` mean steps. */
+function frontIndexAt(steps) {
+  const front = selectedDecoder().front; // sorted by mean steps (and accuracy)
+  let lo = 0;
+  let hi = front.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (front[mid].mean_steps <= steps) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Moves θ to point `index` of the selected decoder's Pareto front. */
+function setFrontPoint(index, { fromSlider = false } = {}) {
+  const decoder = selectedDecoder();
+  app.frontIndex = Math.max(0, Math.min(decoder.front.length - 1, index));
+  app.threshold = decoder.front[app.frontIndex].threshold;
+  if (!fromSlider) $('threshold').value = String(decoder.front[app.frontIndex].mean_steps);
+  const text = thresholdText(app.threshold);
+  $('threshold-text').textContent = text;
+  $('threshold').setAttribute('aria-valuetext', text);
+  app.dc.threshold = app.threshold;
+  showModelInfo();
   renderTradeoff();
   renderRun();
+}
+
+/** θ, and for max-probability decoders the confidence it stands for. */
+function thresholdText(theta) {
+  const c = selectedDecoder().max_probability ? ` (c > ${charts.formatProbabilityOfScore(theta, { bound: true })})` : '';
+  return `θ = ${charts.formatScore(theta)}${c}`;
+}
+
+/** A score s(t), and for max-probability decoders c = 1 − 10^(−s). */
+function scoreText(score) {
+  const c = selectedDecoder().max_probability && Number.isFinite(score) ? ` (c = ${charts.formatProbabilityOfScore(score)})` : '';
+  return `s = ${charts.formatScore(score)}${c}`;
+}
+
+/**
+ * A latency reduction as Rust computed it (1 − mean steps / T_ref, T_ref the shortest fixed
+ * length at least as accurate): {figure, words}.
+ */
+function latencyText(reduction, reference) {
+  if (reduction == null) return { figure: '—', words: `no fixed length up to T = ${app.cal.t_max} is as accurate` };
+  if (reduction < 0) {
+    return { figure: pct(reduction, 1).replace('-', '−'), words: `negative: ${pct(-reduction, 0)} more steps than T = ${reference}, the shortest fixed run as accurate` };
+  }
+  return { figure: pct(reduction, 1), words: `fewer steps than T = ${reference}, the shortest fixed run as accurate` };
 }
 
 // ---------------------------------------------------------------- the animation loop
@@ -288,31 +376,38 @@ function renderRun() {
   const last = run?.reports.at(-1);
   const tMax = app.cal?.t_max ?? 32;
   charts.drawBars($('bars'), { classes: app.info.classes, probabilities: last?.probabilities, prediction: last?.prediction, final: !!run?.stopT });
-  charts.drawConfidence($('confidence'), {
+  const decoder = app.dc.decoder;
+  const kappa = /kappa=([^,]+)/.exec(decoder);
+  $('bars-formula').textContent = kappa ? `softmax(O(t) / κ), κ = ${kappa[1]}` : 'softmax(O(t) / t)';
+  $('score-formula').textContent = `s(t) of ${decoder}: larger = surer`;
+  charts.drawScore($('score'), {
     tMax,
-    run: run ? run.reports.map((r) => r.confidence) : [],
-    full: app.fixed ? app.fixed.steps.slice(0, tMax).map((s) => s.confidence) : [],
+    run: run ? run.reports.map((r) => r.score) : [],
+    full: app.fixed ? app.fixed.steps.slice(0, tMax).map((s) => s.score) : [],
     threshold: app.threshold,
     stopT: run?.stopT,
+    maxProbability: selectedDecoder().max_probability,
   });
   const status = $('run-status');
-  const theta = charts.formatConfidence(app.threshold);
+  const theta = thresholdText(app.threshold);
   if (!run) {
     status.textContent = 'Choose, drop or paste an image to start.';
   } else if (!last) {
     status.textContent = 'Starting…';
   } else {
     const name = app.info.classes[last.prediction];
-    const conf = charts.formatConfidence(last.confidence);
+    const score = scoreText(last.score);
+    const waiting = last.score === -Infinity ? ` (cannot stop yet: argmax unchanged for ${last.unchanged} step${last.unchanged === 1 ? '' : 's'})` : '';
     if (run.stopT && last.confident) {
-      status.innerHTML = `<b>Stopped at t = ${run.stopT}</b> of at most ${tMax}: <b>${escapeHtml(name)}</b>, confidence ${conf} &gt; θ = ${theta}.`;
+      status.innerHTML = `<b>Stopped at t = ${run.stopT}</b> of at most ${tMax}: <b>${escapeHtml(name)}</b>, score ${score} &gt; ${theta} · decoder ${escapeHtml(decoder)}.`;
     } else if (run.stopT) {
-      status.innerHTML = `<b>Reached T<sub>max</sub> = ${tMax}</b> without exceeding θ = ${theta}; answer: <b>${escapeHtml(name)}</b> (confidence ${conf}).`;
+      status.innerHTML = `<b>Reached T<sub>max</sub> = ${tMax}</b> without exceeding ${theta}; answer: <b>${escapeHtml(name)}</b> (score ${score}) · decoder ${escapeHtml(decoder)}.`;
     } else {
-      status.innerHTML = `t = ${last.t}: <b>${escapeHtml(name)}</b>, confidence ${conf} ≤ θ = ${theta}${run.playing ? ' · running' : ' · paused'}`;
+      status.innerHTML = `t = ${last.t}: <b>${escapeHtml(name)}</b>, score ${score}${waiting} ≤ ${theta}${run.playing ? ' · running' : ' · paused'}`;
     }
   }
   // Machine-readable state (the end-to-end test reads it).
+  status.dataset.decoder = decoder;
   status.dataset.state = !run ? 'idle' : run.stopT ? 'stopped' : run.playing ? 'running' : 'paused';
   status.dataset.t = last ? String(last.t) : '0';
   status.dataset.stopT = run?.stopT ? String(run.stopT) : '';
@@ -333,9 +428,9 @@ function renderFixed() {
     const last = run.reports.at(-1);
     rows.push({
       dc: true,
-      label: `Dynamic Confidence (θ = ${charts.formatConfidence(app.threshold)})`,
+      label: `Dynamic Confidence (θ = ${charts.formatScore(app.threshold)})`,
       steps: dcDone ? dcDone.t : last ? `${last.t}…` : '…',
-      result: last ? { prediction: last.prediction, confidence: last.confidence, spikes: last.cumulative_spikes, ops: last.cumulative_synaptic_ops } : null,
+      result: last ? { prediction: last.prediction, score: last.score, spikes: last.cumulative_spikes, ops: last.cumulative_synaptic_ops } : null,
       final: !!dcDone,
     });
   }
@@ -347,7 +442,7 @@ function renderFixed() {
   tbody.innerHTML = rows.map((r) => {
     const res = r.result;
     const cells = res
-      ? `<td>${escapeHtml(app.info.classes[res.prediction])}</td><td class="num">${charts.formatConfidence(res.confidence)}</td>`
+      ? `<td>${escapeHtml(app.info.classes[res.prediction])}</td><td class="num">${charts.formatScore(res.score)}</td>`
         + `<td class="num">${fmtInt(res.spikes)}</td><td class="num">${fmtOps(res.ops)}</td>`
         + `<td><div class="costbar" style="width:${(100 * res.ops) / maxOps}%"></div></td>`
       : '<td class="pending" colspan="5">running…</td>';
@@ -390,20 +485,55 @@ function renderSpikes() {
   });
 }
 
+/** The selected decoder's cross-fitted (held-out) figures: what the panel leads with. */
+function renderCrossfit() {
+  const { cal } = app;
+  const decoder = selectedDecoder();
+  const cf = decoder.crossfit;
+  $('crossfit-how').textContent = `(${decoder.name}: calibrated on ${cf.k - 1} of ${cf.k} folds, scored on the ${ordinal(cf.k)}; ± sd over folds)`;
+  $('crossfit-accuracy').textContent = pct(cf.accuracy, 2);
+  $('crossfit-accuracy-sd').textContent = `accuracy ± ${(100 * cf.accuracy_sd).toFixed(2)} pts (T = ${cal.t_max}: ${pct(cf.full_accuracy, 2)})`;
+  $('crossfit-steps').textContent = cf.mean_steps.toFixed(2);
+  $('crossfit-steps-sd').textContent = `mean steps ± ${cf.mean_steps_sd.toFixed(2)} (of at most ${cal.t_max})`;
+  const latency = latencyText(cf.latency_reduction, cf.latency_reference_steps);
+  $('crossfit-reduction').textContent = latency.figure;
+  $('crossfit-reference').textContent = `latency reduction: ${latency.words}`;
+  Object.assign($('crossfit').dataset, {
+    decoder: decoder.name,
+    accuracy: String(cf.accuracy),
+    meanSteps: String(cf.mean_steps),
+    latencyReduction: cf.latency_reduction == null ? '' : String(cf.latency_reduction),
+    accuracySd: String(cf.accuracy_sd),
+    meanStepsSd: String(cf.mean_steps_sd),
+  });
+}
+
 function renderTradeoff() {
   if (!app.cal) return;
   const cal = app.cal;
-  const current = app.calibration.replay(app.threshold);
-  const point = charts.drawTradeoff($('tradeoff'), { tMax: cal.t_max, fixed: cal.fixed, front: cal.front, current, oracle: cal.oracle });
+  const decoder = selectedDecoder();
+  const current = decoder.front[app.frontIndex];
+  const fronts = cal.decoders.map((d, k) => ({
+    label: decoderLabel(k), color: charts.decoderColor(d.family, k), points: d.front, selected: k === app.decoderIndex,
+  }));
+  const point = charts.drawTradeoff($('tradeoff'), { tMax: cal.t_max, fixed: cal.fixed, fronts, current, oracle: cal.oracle });
   // Where the current threshold's point is drawn (the end-to-end test reads it).
-  Object.assign($('tradeoff').dataset, { meanSteps: current.mean_steps, accuracy: current.accuracy, x: point.x.toFixed(1), y: point.y.toFixed(1) });
-  const match = current.fixed_t_matching
-    ? `a fixed run needs T = ${current.fixed_t_matching} for at least this accuracy, so Dynamic Confidence saves <b>${pct(current.latency_reduction, 0)}</b> of the steps.`
-    : `no fixed length up to ${cal.t_max} reaches this accuracy.`;
-  $('tradeoff-readout').innerHTML = `θ = ${charts.formatConfidence(app.threshold)}: <b>${current.mean_steps.toFixed(2)}</b> mean steps, `
-    + `<b>${pct(current.accuracy, 2)}</b> accuracy; ${match}`;
-  $('tradeoff-caption').textContent = `Measured on: ${cal.split} (${fmtInt(cal.images)} images, each run once to T_max = ${cal.t_max}; `
-    + `decoding ${cal.decoding}). Every threshold is replayed from that stored trace. `
+  Object.assign($('tradeoff').dataset, {
+    decoder: decoder.name, frontIndex: String(app.frontIndex), threshold: String(current.threshold),
+    meanSteps: current.mean_steps, accuracy: current.accuracy, x: point.x.toFixed(1), y: point.y.toFixed(1),
+  });
+  const latency = latencyText(current.latency_reduction, current.latency_reference_steps);
+  const calibrated = app.frontIndex === calibratedIndex(decoder) ? ', the calibrated one' : '';
+  $('tradeoff-readout').innerHTML = `<b>In-sample</b>, on the calibration split itself, at ${thresholdText(current.threshold)} `
+    + `(front point ${app.frontIndex + 1} of ${decoder.front.length}${calibrated}): <b>${current.mean_steps.toFixed(2)}</b> mean steps, `
+    + `<b>${pct(current.accuracy, 2)}</b> accuracy; latency reduction ${latency.figure} (${latency.words}).`;
+  const all = cal.crossfit;
+  $('tradeoff-caption').textContent = `Calibration split: ${cal.split}, ${fmtInt(cal.images)} images, each run once to T_max = ${cal.t_max}. `
+    + `Held-out figures: ${all.k}-fold cross-fitting (folds stratified by class, seed ${all.seed}); on each fold the decoder's parameters and θ `
+    + `are chosen on the other ${all.k - 1} folds (tolerance ${(100 * cal.tolerance).toFixed(1)} points below T_max) and scored on it. `
+    + `Cross-fitting the whole calibration, the choice among the families included, gives ${pct(all.accuracy, 2)} at ${all.mean_steps.toFixed(2)} mean steps `
+    + `(on all images it chooses ${cal.decoder}). `
+    + `Each front is in-sample: every point is a threshold replayed on the whole split; thresholds between points do no better. `
     + `Oracle (stop each image at its first correct step): ${pct(cal.oracle.accuracy, 2)} at ${cal.oracle.mean_steps.toFixed(2)} mean steps.`;
 }
 
@@ -417,9 +547,18 @@ function wireEvents() {
   const speed = () => { const s = SPEEDS[Number($('speed').value)]; $('speed-text').textContent = s === Infinity ? 'max' : `${s} steps/s`; };
   $('speed').addEventListener('input', speed);
   speed();
-  $('threshold').addEventListener('input', () => setThreshold(sliderToThreshold(Number($('threshold').value)), { fromSlider: true }));
-  $('threshold').addEventListener('change', () => app.run && startRun());
-  $('threshold-reset').addEventListener('click', () => { setThreshold(app.cal.threshold); if (app.run) startRun(); });
+  $('decoder').addEventListener('change', () => selectDecoder(Number($('decoder').value)));
+  $('threshold').addEventListener('input', () => setFrontPoint(frontIndexAt(Number($('threshold').value)), { fromSlider: true }));
+  $('threshold').addEventListener('change', () => { setFrontPoint(app.frontIndex); if (app.run) startRun(); });
+  $('threshold').addEventListener('keydown', (event) => {
+    // Arrow keys step one front point at a time (the track itself is in mean steps).
+    const delta = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[event.key];
+    if (!delta) return;
+    event.preventDefault();
+    setFrontPoint(app.frontIndex + delta);
+    if (app.run) startRun();
+  });
+  $('threshold-reset').addEventListener('click', () => { setFrontPoint(calibratedIndex(selectedDecoder())); if (app.run) startRun(); });
   $('fixed-form').addEventListener('submit', addFixedLength);
   $('fixed-table').addEventListener('click', (event) => {
     const t = event.target.dataset?.remove;
