@@ -142,8 +142,9 @@ pub struct Summary {
     /// The given decoder and threshold (the calibrated ones by default). In-sample when these
     /// images are the ones the threshold was calibrated on.
     pub dynamic: Dynamic,
-    /// The calibration rule itself cross-fitted on these images: held-out figures.
-    pub dynamic_crossfit: CrossFit,
+    /// The calibration rule itself cross-fitted on these images: held-out figures (`None`
+    /// with fewer images than folds).
+    pub dynamic_crossfit: Option<CrossFit>,
     pub oracle: Oracle,
 }
 
@@ -168,17 +169,15 @@ impl Default for CrossFitSettings {
 }
 
 /// Summarises runs (all of the same length) under `decoder` and `threshold`, and cross-fits
-/// the calibration rule on them. `neurons` is the model's IF neuron count.
-///
-/// # Errors
-/// When there are too few images to cross-fit.
+/// the calibration rule on them if there are at least as many images as folds. `neurons` is
+/// the model's IF neuron count.
 pub fn summarize(
     runs: &[ImageRun],
     neurons: usize,
     decoder: Decoder,
     threshold: f64,
     crossfit_settings: &CrossFitSettings,
-) -> Result<Summary, String> {
+) -> Summary {
     let recording = recording(runs);
     let traces = recording.traces(&decoder);
     let max_steps = traces.steps();
@@ -233,9 +232,10 @@ pub fn summarize(
         &all,
         crossfit_settings.folds,
         crossfit_settings.seed,
-    )?
-    .remove(0);
-    Ok(Summary {
+    )
+    .ok()
+    .map(|mut fits| fits.remove(0));
+    Summary {
         images,
         max_steps: max_steps as u32,
         ann_accuracy: runs
@@ -248,5 +248,5 @@ pub fn summarize(
         dynamic,
         dynamic_crossfit,
         oracle: calibrate::oracle(&traces),
-    })
+    }
 }

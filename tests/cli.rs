@@ -176,6 +176,46 @@ fn calibrate_then_eval() {
     let mean_steps = summary["dynamic"]["mean_steps"].as_f64().unwrap();
     assert!((1.0..=8.0).contains(&mean_steps));
 
+    // Fewer images than folds: the figures without the cross-fitting, said so.
+    let few: Value = serde_json::from_str(&stdout(&dynconf(
+        &dir,
+        &[
+            &[
+                "eval",
+                "--split",
+                "test",
+                "--max-steps",
+                "8",
+                "--json",
+                "--limit",
+                "3",
+            ][..],
+            &DATA,
+            &MODEL,
+        ]
+        .concat(),
+    )))
+    .unwrap();
+    assert!(few["dynamic_crossfit"].is_null(), "{few}");
+    let few_table = stdout(&dynconf(
+        &dir,
+        &[
+            &[
+                "eval",
+                "--split",
+                "test",
+                "--max-steps",
+                "8",
+                "--limit",
+                "3",
+            ][..],
+            &DATA,
+            &MODEL,
+        ]
+        .concat(),
+    ));
+    assert!(few_table.contains("fewer than 5 folds"), "{few_table}");
+
     let table = stdout(&dynconf(
         &dir,
         &[

@@ -427,7 +427,7 @@ fn eval_command(args: EvalArgs) -> CliResult<()> {
         seed: args.crossfit.seed,
         ..CrossFitSettings::default()
     };
-    let summary = eval::summarize(&runs, model.neuron_count(), decoder, threshold, &settings)?;
+    let summary = eval::summarize(&runs, model.neuron_count(), decoder, threshold, &settings);
     if args.json {
         let json = serde_json::to_string(&EvalJson {
             split: &args.data.split,
@@ -461,23 +461,30 @@ fn print_eval(s: &Summary, args: &EvalArgs, seconds: f64) {
     for f in &s.fixed {
         println!("{:>4}  {:>8}", f.steps, percent(f.accuracy));
     }
-    let c = &s.dynamic_crossfit;
-    println!(
-        "\nDynamic Confidence, cross-fitted ({} folds, seed {}: decoder and threshold chosen on {} of {} folds, scored on the other)",
-        c.k,
-        c.seed,
-        c.k - 1,
-        c.k
-    );
-    println!(
-        "  accuracy {} (T_max {})  mean steps {:.2}  (spread over folds: ±{:.2} points, ±{:.2} steps)",
-        percent(c.accuracy),
-        percent(c.full_accuracy),
-        c.mean_steps,
-        100.0 * c.accuracy_sd,
-        c.mean_steps_sd
-    );
-    println!("  latency reduction {}", c.latency);
+    match &s.dynamic_crossfit {
+        Some(c) => {
+            println!(
+                "\nDynamic Confidence, cross-fitted ({} folds, seed {}: decoder and threshold chosen on {} of {} folds, scored on the other)",
+                c.k,
+                c.seed,
+                c.k - 1,
+                c.k
+            );
+            println!(
+                "  accuracy {} (T_max {})  mean steps {:.2}  (spread over folds: ±{:.2} points, ±{:.2} steps)",
+                percent(c.accuracy),
+                percent(c.full_accuracy),
+                c.mean_steps,
+                100.0 * c.accuracy_sd,
+                c.mean_steps_sd
+            );
+            println!("  latency reduction {}", c.latency);
+        }
+        None => println!(
+            "\nDynamic Confidence, cross-fitted: not computed ({} images are fewer than {} folds)",
+            s.images, args.crossfit.folds
+        ),
+    }
     let d = &s.dynamic;
     println!(
         "Dynamic Confidence at {} θ = {} (in-sample if this split calibrated it)",
