@@ -458,6 +458,18 @@ fn decoders_prints_each_familys_crossfitted_figures() {
         table.contains("cross-fitted") && table.contains("learned"),
         "{table}"
     );
+    // Any split, the test split included (nothing is written; `calibrate` refuses it).
+    let on_test = dynconf(
+        &dir,
+        &[
+            &["decoders", "--split", "test", "--max-steps", "6"][..],
+            &DATA,
+            &MODEL,
+        ]
+        .concat(),
+    );
+    assert!(stdout(&on_test).contains("cross-fitted"));
+    assert!(String::from_utf8_lossy(&on_test.stderr).contains("for reporting"));
 }
 
 #[test]

@@ -525,9 +525,6 @@ fn run_calibration(
     data: &DataArgs,
     compare: &CompareArgs,
 ) -> CliResult<Calibration> {
-    if data.split == "test" {
-        return Err("calibrating on the test split would tune the threshold on test data; use --split validation".into());
-    }
     let batch = load_data(data, &loaded.model)?;
     let runs = run_batch(
         &loaded.model,
@@ -626,6 +623,9 @@ fn print_decoders(calibration: &Calibration) {
 }
 
 fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
+    if args.data.split == "test" {
+        return Err("calibrating on the test split would tune the threshold on test data; use --split validation".into());
+    }
     let loaded = load_model(&args.model.model)?;
     let calibration = run_calibration(&loaded, &args.model, &args.data, &args.compare)?;
     println!("calibration on {}", calibration.split);
@@ -668,6 +668,9 @@ struct DecoderRow<'a> {
 }
 
 fn decoders_command(args: DecodersArgs) -> CliResult<()> {
+    if args.data.split == "test" {
+        eprintln!("note: the test split's figures are for reporting; choose a decoder on --split validation");
+    }
     let loaded = load_model(&args.model.model)?;
     let calibration = run_calibration(&loaded, &args.model, &args.data, &args.compare)?;
     if args.json {
