@@ -272,16 +272,24 @@ impl FromStr for Decoder {
         }
         if text == "learned" {
             return Err(
-                "a learned decoder is fitted by `dynconf calibrate`, not given on the \
-                        command line"
+                "a learned decoder is fitted by `dynconf calibrate`, not given by its \
+                        text; leave the decoder out to use the calibrated one"
                     .into(),
             );
         }
         let (family, params) = match text.split_once(':') {
             Some((family, params)) => (family, params),
             None if text.starts_with("kappa=") => ("max_softmax", text),
+            None if ["max_softmax", "margin", "entropy", "stability"].contains(&text) => {
+                return Err(format!(
+                    "decoder {text:?} needs kappa=K (e.g. {text}:kappa=4)"
+                ))
+            }
             None => return Err(format!("unknown decoder {text:?}: {expected}")),
         };
+        if family == "divide_by_t" || family == "divide-by-t" {
+            return Err(format!("decoder {text:?}: divide_by_t takes no parameters"));
+        }
         let mut kappa = None;
         let mut k = None;
         for param in params.split(',') {
@@ -475,6 +483,8 @@ mod tests {
             "kappa=inf",
             "softmax",
             "margin:kappa=2,k=3",
+            "margin",
+            "divide_by_t:kappa=3",
             "stability:kappa=2",
             "stability:kappa=2,k=0",
             "learned",

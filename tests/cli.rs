@@ -138,6 +138,7 @@ fn calibrate_then_eval() {
             "ann_accuracy",
             "dynamic",
             "dynamic_crossfit",
+            "dynamic_rule",
             "fixed",
             "fixed_full",
             "images",
@@ -161,6 +162,37 @@ fn calibrate_then_eval() {
         20
     );
     assert!(summary["dynamic"].get("latency_reduction").is_some());
+    // Calibrated on `tiny`, evaluated on `test`: the calibrated rule is held out.
+    assert_eq!(summary["dynamic_rule"]["source"], "calibration");
+    assert_eq!(summary["dynamic_rule"]["in_sample"], false);
+    // Any compared decoder runs at its calibrated threshold.
+    let margin: Value = serde_json::from_str(&stdout(&dynconf(
+        &dir,
+        &[
+            &[
+                "eval",
+                "--split",
+                "tiny",
+                "--max-steps",
+                "8",
+                "--json",
+                "--decoder",
+                "margin:kappa=2",
+            ][..],
+            &DATA,
+            &MODEL,
+        ]
+        .concat(),
+    )))
+    .unwrap();
+    let row = calibration["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["decoder"]["kind"] == "margin" && c["decoder"]["kappa"] == 2.0)
+        .unwrap();
+    assert_eq!(margin["dynamic"]["threshold"], row["threshold"]);
+    assert_eq!(margin["dynamic_rule"]["in_sample"], true);
     assert_eq!(summary["images"], 20);
     assert_eq!(summary["fixed"].as_array().unwrap().len(), 8);
     assert_eq!(summary["dynamic"]["threshold"].as_f64().unwrap(), threshold);
@@ -500,8 +532,34 @@ fn a_calibration_of_another_model_is_refused() {
     ));
     assert!(
         refused.contains("m.calibration.json does not belong to models/m.safetensors")
-            && refused.contains("calibrate"),
+            && refused.contains("dynconf calibrate --model models/m.safetensors"),
         "{refused}"
+    );
+    // With --decoder and --threshold nothing comes from the calibration: it is only noted.
+    let flags = dynconf(
+        &dir,
+        &[
+            &[
+                "eval",
+                "--split",
+                "tiny",
+                "--max-steps",
+                "4",
+                "--decoder",
+                "kappa=2",
+                "--threshold",
+                "1",
+            ][..],
+            &DATA,
+            &MODEL,
+        ]
+        .concat(),
+    );
+    stdout(&flags);
+    assert!(
+        String::from_utf8_lossy(&flags.stderr).contains("not using the calibration"),
+        "{}",
+        String::from_utf8_lossy(&flags.stderr)
     );
 
     let bad_tolerance = failure_code(

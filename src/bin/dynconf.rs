@@ -289,16 +289,36 @@ fn read_calibration(model_path: &Path, model: &LoadedModel) -> CliResult<Option<
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
+    let again = format!(
+        "calibrate the model again with `dynconf calibrate --model {} --split validation`",
+        model_path.display()
+    );
     let calibration =
-        Calibration::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        Calibration::from_json(&bytes).map_err(|e| format!("{}: {e}; {again}", path.display()))?;
     calibration.check_model(&model.sha256).map_err(|e| {
         format!(
-            "{} does not belong to {}: {e}",
+            "{} does not belong to {}: {e}; {again}",
             path.display(),
             model_path.display()
         )
     })?;
     Ok(Some(calibration))
+}
+
+/// The calibration for a command with these flags: when `--decoder` and `--threshold` both
+/// are given nothing is taken from it, so a calibration that cannot be used is only noted.
+fn calibration_for(
+    stop: &ThresholdArgs,
+    model_path: &Path,
+    model: &LoadedModel,
+) -> CliResult<Option<Calibration>> {
+    match read_calibration(model_path, model) {
+        Err(e) if stop.threshold.is_some() && stop.decoder.is_some() => {
+            eprintln!("note: not using the calibration: {e}");
+            Ok(None)
+        }
+        other => other,
+    }
 }
 
 fn load_data(args: &DataArgs, model: &Model) -> CliResult<Batch> {
@@ -340,12 +360,15 @@ fn resolve_stop(
                 "--threshold needs a decoder: pass --decoder, or calibrate the model first".into(),
             )
         }
-        (None, Some(d), Some((cd, ct))) if d == cd => Some((d, ct)),
-        (None, Some(d), Some((cd, _))) => {
-            return Err(format!(
-                "the calibrated threshold belongs to decoder {cd}; pass --threshold to use {d}"
-            ))
-        }
+        (None, Some(d), Some((cd, _))) => match calibration.and_then(|c| c.threshold_of(&d)) {
+            Some(t) => Some((d, t)),
+            None => {
+                return Err(format!(
+                    "the calibration did not compare decoder {d} (it chose {cd}); pass --threshold \
+                     to use {d}, or a compared one (`dynconf calibrate` lists them)"
+                ))
+            }
+        },
         (None, _, Some(pair)) => Some(pair),
         (None, _, None) => None,
     })
@@ -395,12 +418,51 @@ struct EvalJson<'a> {
     split: &'a str,
     #[serde(flatten)]
     summary: &'a Summary,
+    dynamic_rule: &'a DynamicRule,
     seconds: f64,
+}
+
+/// Where `dynamic`'s decoder and threshold come from, and whether its figures are in-sample.
+#[derive(Serialize)]
+struct DynamicRule {
+    /// `calibration` or `command line`.
+    source: &'static str,
+    /// The calibration's images, when it comes from one.
+    calibrated_on: Option<String>,
+    /// Whether these images are (among) the ones the threshold was calibrated on; `None` for
+    /// a threshold from the command line.
+    in_sample: Option<bool>,
+}
+
+impl DynamicRule {
+    fn new(args: &EvalArgs, calibration: Option<&Calibration>) -> Self {
+        match calibration {
+            Some(c) if args.stop.threshold.is_none() => DynamicRule {
+                source: "calibration",
+                calibrated_on: Some(c.split.clone()),
+                // The calibration's split is written as "NAME (description)".
+                in_sample: Some(c.split.split(" (").next() == Some(args.data.split.as_str())),
+            },
+            _ => DynamicRule {
+                source: "command line",
+                calibrated_on: None,
+                in_sample: None,
+            },
+        }
+    }
+
+    fn describe(&self) -> String {
+        match (self.in_sample, &self.calibrated_on) {
+            (Some(true), Some(on)) => format!("in-sample: calibrated on these images, {on}"),
+            (Some(false), Some(on)) => format!("held out: calibrated on {on}"),
+            _ => "threshold from the command line".into(),
+        }
+    }
 }
 
 fn eval_command(args: EvalArgs) -> CliResult<()> {
     let loaded = load_model(&args.model.model)?;
-    let calibration = read_calibration(&args.model.model, &loaded)?;
+    let calibration = calibration_for(&args.stop, &args.model.model, &loaded)?;
     let (decoder, threshold) = resolve_stop(&args.stop, calibration.as_ref())?.ok_or_else(|| {
         format!(
             "no threshold: run `dynconf calibrate --model {}` first (it writes {}), or pass --decoder and --threshold",
@@ -428,16 +490,18 @@ fn eval_command(args: EvalArgs) -> CliResult<()> {
         ..CrossFitSettings::default()
     };
     let summary = eval::summarize(&runs, model.neuron_count(), decoder, threshold, &settings);
+    let rule = DynamicRule::new(&args, calibration.as_ref());
     if args.json {
         let json = serde_json::to_string(&EvalJson {
             split: &args.data.split,
             summary: &summary,
+            dynamic_rule: &rule,
             seconds,
         })
         .map_err(|e| e.to_string())?;
         println!("{json}");
     } else {
-        print_eval(&summary, &args, seconds);
+        print_eval(&summary, &args, &rule, seconds);
     }
     Ok(())
 }
@@ -446,7 +510,7 @@ fn percent(fraction: f64) -> String {
     format!("{:.2}%", 100.0 * fraction)
 }
 
-fn print_eval(s: &Summary, args: &EvalArgs, seconds: f64) {
+fn print_eval(s: &Summary, args: &EvalArgs, rule: &DynamicRule, seconds: f64) {
     println!(
         "model {}  split {} ({} images)  T_max {}",
         args.model.model.display(),
@@ -461,10 +525,36 @@ fn print_eval(s: &Summary, args: &EvalArgs, seconds: f64) {
     for f in &s.fixed {
         println!("{:>4}  {:>8}", f.steps, percent(f.accuracy));
     }
+    let d = &s.dynamic;
+    let print_rule = || {
+        println!(
+            "\nDynamic Confidence at {} θ = {} ({})",
+            d.decoder,
+            d.threshold,
+            rule.describe()
+        );
+        println!(
+            "  accuracy {}  mean steps {:.2}",
+            percent(d.accuracy),
+            d.mean_steps
+        );
+        println!("  latency reduction {}", d.latency);
+    };
+    // Held-out figures first: the calibrated rule when it was fitted elsewhere, else the
+    // cross-fitting.
+    let held_out_rule = rule.in_sample == Some(false);
+    if held_out_rule {
+        print_rule();
+    }
+    let cross_fitted_label = if held_out_rule {
+        "cross-fitted on this split itself, for comparison"
+    } else {
+        "cross-fitted"
+    };
     match &s.dynamic_crossfit {
         Some(c) => {
             println!(
-                "\nDynamic Confidence, cross-fitted ({} folds, seed {}: decoder and threshold chosen on {} of {} folds, scored on the other)",
+                "\nDynamic Confidence, {cross_fitted_label} ({} folds, seed {}: decoder and threshold chosen on {} of {} folds, scored on the other)",
                 c.k,
                 c.seed,
                 c.k - 1,
@@ -485,17 +575,9 @@ fn print_eval(s: &Summary, args: &EvalArgs, seconds: f64) {
             s.images, args.crossfit.folds
         ),
     }
-    let d = &s.dynamic;
-    println!(
-        "Dynamic Confidence at {} θ = {} (in-sample if this split calibrated it)",
-        d.decoder, d.threshold
-    );
-    println!(
-        "  accuracy {}  mean steps {:.2}",
-        percent(d.accuracy),
-        d.mean_steps
-    );
-    println!("  latency reduction {}", d.latency);
+    if !held_out_rule {
+        print_rule();
+    }
     println!(
         "oracle (stop at first correct step)  accuracy {}  mean steps {:.2}",
         percent(s.oracle.accuracy),
@@ -526,6 +608,14 @@ fn run_calibration(
     compare: &CompareArgs,
 ) -> CliResult<Calibration> {
     let batch = load_data(data, &loaded.model)?;
+    let folds = compare.crossfit.folds as usize;
+    if batch.len() < folds {
+        return Err(format!(
+            "cannot cross-fit {} images in {folds} folds: pass --folds {} or use more images",
+            batch.len(),
+            batch.len().max(2)
+        ));
+    }
     let runs = run_batch(
         &loaded.model,
         &batch,
@@ -547,8 +637,13 @@ fn run_calibration(
     let start = Instant::now();
     let settings = CalibrationSettings {
         split: format!(
-            "{} ({})",
+            "{} ({}{})",
             data.split,
+            // --limit N took the first N images (fewer: the whole split).
+            match data.limit {
+                Some(n) if n == runs.len() => format!("first {n} images of "),
+                _ => String::new(),
+            },
             cifar::split_path(&data.data, &data.split).describe()
         ),
         model_sha256: loaded.sha256.clone(),
@@ -593,7 +688,9 @@ fn print_decoders(calibration: &Calibration) {
         calibrate::allowed_misses(calibration.tolerance, calibration.images)
     );
     println!(
-        "\n  decoder (chosen on all images)     in-sample: acc  steps | cross-fitted ({} folds): acc  steps  spread  latency reduction",
+        "\n  {:<32} {:>15} | cross-fitted ({} folds): accuracy, mean steps, spread, latency reduction",
+        "decoder (chosen on all images)",
+        "in-sample",
         calibration.crossfit.k
     );
     for d in &calibration.decoders {

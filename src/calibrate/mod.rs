@@ -738,13 +738,30 @@ impl Calibration {
     pub fn check_model(&self, model_sha256: &str) -> Result<(), String> {
         if self.model_sha256 != model_sha256 {
             return Err(format!(
-                "this calibration was made for another model (SHA-256 {}…, the model is {}…); \
-                 calibrate this model again with `dynconf calibrate --model MODEL`",
+                "this calibration was made for another model (SHA-256 {}…, the model is {}…)",
                 &self.model_sha256.get(..12).unwrap_or(&self.model_sha256),
                 &model_sha256.get(..12).unwrap_or(model_sha256),
             ));
         }
         Ok(())
+    }
+
+    /// The calibrated threshold of `decoder`: the chosen one, a family's member or any
+    /// compared candidate; `None` if this calibration did not compare it.
+    pub fn threshold_of(&self, decoder: &Decoder) -> Option<f64> {
+        if *decoder == self.decoder {
+            return Some(self.threshold);
+        }
+        self.decoders
+            .iter()
+            .find(|d| d.decoder == *decoder)
+            .map(|d| d.threshold)
+            .or_else(|| {
+                self.candidates
+                    .iter()
+                    .find(|c| c.decoder == *decoder)
+                    .map(|c| c.threshold)
+            })
     }
 
     /// Parses a calibration file (JSON), refusing other formats by name.
@@ -759,13 +776,13 @@ impl Calibration {
             Some(CALIBRATION_FORMAT) => {}
             Some(other) => {
                 return Err(format!(
-                    "calibration format {other:?} is not supported (expected {CALIBRATION_FORMAT:?})"
-                ))
+                "calibration format {other:?} is not supported (expected {CALIBRATION_FORMAT:?})"
+            ))
             }
             None => {
                 return Err(format!(
-                    "an older calibration file without a format tag (expected {CALIBRATION_FORMAT:?}); \
-                     calibrate the model again with `dynconf calibrate`"
+                    "no format tag: an older calibration file or not a calibration file \
+                     (expected {CALIBRATION_FORMAT:?})"
                 ))
             }
         }

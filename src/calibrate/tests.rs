@@ -311,6 +311,11 @@ fn calibration_chooses_and_records_every_family() {
     assert!(Calibration::from_json(br#"{"split": "x"}"#)
         .unwrap_err()
         .contains("older calibration file"));
+    // Every compared decoder keeps its threshold.
+    for row in &calibration.candidates {
+        assert_eq!(back.threshold_of(&row.decoder), Some(row.threshold));
+    }
+    assert_eq!(back.threshold_of(&Decoder::MaxSoftmax { kappa: 3.0 }), None);
 }
 
 #[test]
