@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { syntheticScene } from './png.mjs';
+import { encodePng, syntheticScene } from './png.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = resolve(ROOT, process.env.E2E_DIST || 'dist');
@@ -87,10 +87,10 @@ function referenceRun(page, index, png) {
     const sim = new Simulation(await get(`models/${model}.safetensors`));
     const calibration = new Calibration(await get(`models/${model}.calibration.json`));
     sim.use_decoder(calibration, index);
-    const { decodeImage } = await import(new URL('js/image-input.js', location.href).href);
+    const { decodeImage, sendImage } = await import(new URL('js/image-input.js', location.href).href);
     const image = await decodeImage(new File([new Uint8Array(png)], 'scene.png', { type: 'image/png' }));
+    sendImage(sim, image.bitmap);
     image.bitmap.close();
-    sim.set_image(image.rgba, image.width, image.height);
     let r;
     do r = sim.step(); while (!r.stop);
     const result = { t: r.t, prediction: sim.info().classes[r.prediction], decoder: sim.decoder, threshold: sim.threshold };
@@ -99,6 +99,34 @@ function referenceRun(page, index, png) {
     return result;
   }, { model: MODEL, index, png: [...png] });
 }
+
+// The page's strips (sendImage: the bitmap drawn strip by strip into a small canvas) against
+// the whole image read with one getImageData and set_image: the same input, bit for bit.
+function stripsVersusWhole(page, png, stripBytes) {
+  return page.evaluate(async ({ model, png, stripBytes }) => {
+    const { Simulation } = window.wasmBindings;
+    const sim = new Simulation(new Uint8Array(await (await fetch(`models/${model}.safetensors`)).arrayBuffer()));
+    const { decodeImage, sendImage } = await import(new URL('js/image-input.js', location.href).href);
+    const image = await decodeImage(new File([new Uint8Array(png)], 'alpha.png', { type: 'image/png' }));
+    const run = () => [sim.preview().join(), ...[1, 2, 3].map(() => sim.step().output.join())];
+    sendImage(sim, image.bitmap, { stripBytes });
+    const strips = run();
+    const canvas = document.createElement('canvas');
+    canvas.width = image.width;
+    canvas.height = image.height;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(image.bitmap, 0, 0);
+    sim.set_image(ctx.getImageData(0, 0, image.width, image.height).data, image.width, image.height);
+    const whole = run();
+    image.bitmap.close();
+    sim.free();
+    return { strips, whole };
+  }, { model: MODEL, png: [...png], stripBytes });
+}
+
+// The size of the page's wasm memory (it never shrinks: the peak so far).
+const wasmMemory = (page) => page.evaluate(() => window.wasmBindings.wasm_memory().buffer.byteLength);
+const MB = 1 << 20;
 
 // The threshold panel shows decoder `index`: its cross-fitted figures first, the slider at
 // its calibrated front point.
@@ -197,6 +225,27 @@ async function main() {
       document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
     }, small);
     await page.waitForFunction(() => /pasted\.png · 96×64 PNG/.test(document.querySelector('#original-caption').textContent));
+
+    step('the page hands the pixels over in strips: the same input as the whole image');
+    const alpha = new Uint8Array(61 * 47 * 4).map((_, i) => (i % 4 === 3 ? (i * 13) % 256 : (i * 7 + (i >> 7)) % 256));
+    const compared = await stripsVersusWhole(page, encodePng(61, 47, alpha), 4 * 61 * 5);
+    assert.deepEqual(compared.strips, compared.whole);
+
+    step('a 4200×4011 grey PNG (above 16.8 MP) reaches the network grey, in bounded wasm memory');
+    await page.evaluate(() => { const s = document.querySelector('#speed'); s.value = s.max; s.dispatchEvent(new Event('input')); });
+    const memoryBefore = await wasmMemory(page);
+    const [bigW, bigH] = [4200, 4011];
+    const grey = new Uint8Array(bigW * bigH * 4).fill(128);
+    for (let i = 3; i < grey.length; i += 4) grey[i] = 255;
+    await page.setInputFiles('#file', { name: 'grey-16.8mp.png', mimeType: 'image/png', buffer: encodePng(bigW, bigH, grey) });
+    await page.waitForFunction(() => /grey-16\.8mp\.png · 4200×4011 PNG/.test(document.querySelector('#original-caption').textContent));
+    await page.waitForSelector('#run-status[data-state="stopped"]');
+    assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
+    const previewPixel = await page.$eval('#preview', (c) => [...c.getContext('2d').getImageData(c.width >> 1, c.height >> 1, 1, 1).data]);
+    assert.deepEqual(previewPixel, [128, 128, 128, 255]);
+    const memoryAfter = await wasmMemory(page);
+    step(`wasm memory ${(memoryBefore / MB).toFixed(1)} MB before, ${(memoryAfter / MB).toFixed(1)} MB after`);
+    assert.ok(memoryAfter <= 32 * MB, `wasm memory grew to ${memoryAfter} bytes`);
 
     step('upload a generated PNG');
     await page.evaluate(() => { const s = document.querySelector('#speed'); s.value = s.max; s.dispatchEvent(new Event('input')); });

@@ -4,7 +4,11 @@
 //! covers, partial source pixels weighted by the fraction covered. Coverage is counted in
 //! integer units (1/dst of a source pixel along each axis), so every sum is an exact
 //! integer and the one division at the end is the only rounding: a 32×32 image passes
-//! through unchanged, and a constant image stays exactly constant.
+//! through unchanged, and a constant image stays exactly constant. All the integer
+//! arithmetic is in u64 with its bounds checked up front ([`AreaResizer::new`]), so it cannot
+//! overflow on any target (on wasm32 `usize` is 32 bits: images above 16,843,009 pixels once
+//! wrapped there). [`AreaResizer`] accumulates the same sums from strips of rows, so an image
+//! never has to be in memory whole (the browser page hands its pixels over strip by strip).
 //!
 //! Alpha is composited over white (a transparent canvas reads as a white background).
 //! Grey (1 channel) and grey + alpha (2) are widened to RGB.
@@ -16,6 +20,8 @@ use crate::model::InputSpec;
 pub enum PreprocessError {
     #[error("the image is empty ({width}×{height})")]
     Empty { width: usize, height: usize },
+    #[error("the output size {width}×{height} is empty")]
+    EmptyOutput { width: usize, height: usize },
     #[error("{channels} channels per pixel is not supported; expected 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA)")]
     Channels { channels: usize },
     #[error("the pixel buffer has {found} bytes; a {width}×{height} image with {channels} channels needs {expected}")]
@@ -23,15 +29,36 @@ pub enum PreprocessError {
         width: usize,
         height: usize,
         channels: usize,
-        expected: usize,
+        expected: u64,
         found: usize,
     },
+    #[error("a {width}×{height} image is too large to average exactly into {out_width}×{out_height} (its sums would not fit in 64 bits)")]
+    TooLarge {
+        width: usize,
+        height: usize,
+        out_width: usize,
+        out_height: usize,
+    },
+    #[error("a strip of {found} bytes is not a whole number of rows; a row of this {width}-pixel-wide image with {channels} channels has {row_bytes} bytes")]
+    Strip {
+        width: usize,
+        channels: usize,
+        row_bytes: usize,
+        found: usize,
+    },
+    #[error("the image has {height} rows, but {received} were sent")]
+    TooManyRows { height: usize, received: usize },
+    #[error("the image has {height} rows, but only {received} were sent")]
+    MissingRows { height: usize, received: usize },
     #[error("the model expects {0} input channels; images are RGB (3)")]
     ModelChannels(usize),
 }
 
 /// Resizes interleaved 8-bit pixels (row-major, `channels` per pixel) to `out_width ×
 /// out_height` RGB by area averaging. Returns CHW values on the 0..=255 scale.
+///
+/// The whole image at once; [`AreaResizer`] computes the same values (bit for bit) from
+/// strips of rows, without holding the image.
 pub fn resize_area(
     pixels: &[u8],
     width: usize,
@@ -40,14 +67,10 @@ pub fn resize_area(
     out_width: usize,
     out_height: usize,
 ) -> Result<Vec<f64>, PreprocessError> {
-    if width == 0 || height == 0 {
-        return Err(PreprocessError::Empty { width, height });
-    }
-    if !(1..=4).contains(&channels) {
-        return Err(PreprocessError::Channels { channels });
-    }
-    let expected = width * height * channels;
-    if pixels.len() != expected {
+    let mut resizer = AreaResizer::new(width, height, channels, out_width, out_height)?;
+    // Cannot overflow: `new` checked that width · height · 65025 fits in a u64.
+    let expected = width as u64 * height as u64 * channels as u64;
+    if pixels.len() as u64 != expected {
         return Err(PreprocessError::Length {
             width,
             height,
@@ -56,46 +79,211 @@ pub fn resize_area(
             found: pixels.len(),
         });
     }
-    let columns = coverage(width, out_width);
-    let rows = coverage(height, out_height);
-    // Each output pixel covers width × height units; values are scaled by 255 (alpha).
-    let denominator = (width * height * 255) as f64;
-    let plane = out_width * out_height;
-    let mut out = vec![0.0; 3 * plane];
-    for (oy, row_cover) in rows.iter().enumerate() {
-        for (ox, column_cover) in columns.iter().enumerate() {
-            let mut sum = [0u64; 3];
-            for &(sy, wy) in row_cover {
-                for &(sx, wx) in column_cover {
-                    let at = (sy * width + sx) * channels;
-                    let rgb = over_white(&pixels[at..at + channels]);
-                    for (s, v) in sum.iter_mut().zip(rgb) {
-                        *s += wy * wx * v;
-                    }
-                }
-            }
-            for (c, s) in sum.iter().enumerate() {
-                out[c * plane + oy * out_width + ox] = *s as f64 / denominator;
-            }
-        }
-    }
-    Ok(out)
+    resizer.push_rows(pixels)?;
+    resizer.finish()
 }
 
-/// For each output index along an axis, the source indices it covers and the overlap in
-/// units where a source pixel is `dst` long and an output pixel `src` long.
-fn coverage(src: usize, dst: usize) -> Vec<Vec<(usize, u64)>> {
-    (0..dst)
-        .map(|o| {
-            let (start, end) = (o * src, (o + 1) * src);
-            (start / dst..end.div_ceil(dst))
-                .map(|s| {
-                    let overlap = end.min((s + 1) * dst) - start.max(s * dst);
-                    (s, overlap as u64)
-                })
-                .collect()
+/// Area averaging of an image received as strips of rows, top to bottom: memory bounded by
+/// the output size, whatever the size of the image.
+///
+/// Coverage is counted in integer units: along x a source pixel is `out_width` units long
+/// and an output pixel `width` units (likewise along y), so each output pixel's sum
+/// Σ wy·wx·value is an exact integer. [`AreaResizer::new`] refuses sizes whose sums could
+/// exceed a u64 (width · height · 255² ≥ 2⁶⁴, about 2.8·10¹⁴ pixels), so no product or sum
+/// can overflow on any target, 32-bit wasm included.
+///
+/// ```
+/// use dynconf::preprocess::AreaResizer;
+/// let (width, height) = (5, 3);
+/// let rgb = vec![200u8; width * height * 3];
+/// let mut resizer = AreaResizer::new(width, height, 3, 2, 2).unwrap();
+/// for strip in rgb.chunks(2 * width * 3) {
+///     resizer.push_rows(strip).unwrap(); // two rows at a time
+/// }
+/// assert_eq!(resizer.finish().unwrap(), vec![200.0; 3 * 2 * 2]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct AreaResizer {
+    width: usize,
+    height: usize,
+    channels: usize,
+    out_width: usize,
+    out_height: usize,
+    /// Source rows received so far.
+    received: usize,
+    /// The output row that the next source row starts in, and where that output row ends
+    /// (in units along y).
+    out_row: usize,
+    out_row_end: u64,
+    /// Σ wx·value of the current source row, per output column and channel.
+    row_sums: Vec<u64>,
+    /// Σ wy·wx·value per output pixel and channel, row-major with the channels interleaved.
+    sums: Vec<u64>,
+}
+
+impl AreaResizer {
+    /// Prepares to average a `width × height` image with `channels` per pixel (1 grey, 2
+    /// grey + alpha, 3 RGB, 4 RGBA) into `out_width × out_height` RGB.
+    pub fn new(
+        width: usize,
+        height: usize,
+        channels: usize,
+        out_width: usize,
+        out_height: usize,
+    ) -> Result<Self, PreprocessError> {
+        if width == 0 || height == 0 {
+            return Err(PreprocessError::Empty { width, height });
+        }
+        if !(1..=4).contains(&channels) {
+            return Err(PreprocessError::Channels { channels });
+        }
+        if out_width == 0 || out_height == 0 {
+            return Err(PreprocessError::EmptyOutput {
+                width: out_width,
+                height: out_height,
+            });
+        }
+        // Every sum below is at most width · height · 255 · 255 (the sum of one output
+        // pixel, all weights counted), and every position along an axis at most
+        // size · out_size: all u64 if these do not overflow.
+        let fits = (width as u64)
+            .checked_mul(height as u64)
+            .and_then(|n| n.checked_mul(255 * 255))
+            .is_some()
+            && (width as u64).checked_mul(out_width as u64).is_some()
+            && (height as u64).checked_mul(out_height as u64).is_some()
+            && width.checked_mul(channels).is_some()
+            && out_width
+                .checked_mul(out_height)
+                .and_then(|n| n.checked_mul(3))
+                .is_some();
+        if !fits {
+            return Err(PreprocessError::TooLarge {
+                width,
+                height,
+                out_width,
+                out_height,
+            });
+        }
+        Ok(AreaResizer {
+            width,
+            height,
+            channels,
+            out_width,
+            out_height,
+            received: 0,
+            out_row: 0,
+            out_row_end: height as u64,
+            row_sums: vec![0; 3 * out_width],
+            sums: vec![0; 3 * out_width * out_height],
         })
-        .collect()
+    }
+
+    /// Bytes in one source row: `width × channels`.
+    pub fn row_bytes(&self) -> usize {
+        self.width * self.channels
+    }
+
+    /// Source rows received so far.
+    pub fn rows_received(&self) -> usize {
+        self.received
+    }
+
+    /// Adds the next rows of the image (interleaved 8-bit pixels, any whole number of rows,
+    /// top to bottom). On an error nothing of the strip is added.
+    pub fn push_rows(&mut self, rows: &[u8]) -> Result<(), PreprocessError> {
+        let row_bytes = self.row_bytes();
+        if rows.len() % row_bytes != 0 {
+            return Err(PreprocessError::Strip {
+                width: self.width,
+                channels: self.channels,
+                row_bytes,
+                found: rows.len(),
+            });
+        }
+        let count = rows.len() / row_bytes;
+        if count > self.height - self.received {
+            return Err(PreprocessError::TooManyRows {
+                height: self.height,
+                received: self.received + count,
+            });
+        }
+        for row in rows.chunks_exact(row_bytes) {
+            self.push_row(row);
+        }
+        Ok(())
+    }
+
+    fn push_row(&mut self, row: &[u8]) {
+        // Along x: walk the source pixels and the output columns together; each step is the
+        // overlap of one source pixel with one output column.
+        self.row_sums.fill(0);
+        let (unit, column_length) = (self.out_width as u64, self.width as u64);
+        let (mut column, mut column_end, mut at) = (0, column_length, 0u64);
+        for pixel in row.chunks_exact(self.channels) {
+            let value = over_white(pixel);
+            let pixel_end = at + unit;
+            loop {
+                let end = pixel_end.min(column_end);
+                let weight = end - at;
+                let sums = &mut self.row_sums[3 * column..3 * column + 3];
+                for (s, v) in sums.iter_mut().zip(value) {
+                    *s += weight * v;
+                }
+                at = end;
+                if at == column_end {
+                    column += 1;
+                    // Saturating: past the last column nothing is read any more.
+                    column_end = column_end.saturating_add(column_length);
+                }
+                if at == pixel_end {
+                    break;
+                }
+            }
+        }
+        // Along y: the same walk, one source row against the output rows it overlaps.
+        let (unit, row_length) = (self.out_height as u64, self.height as u64);
+        let mut at = self.received as u64 * unit;
+        let row_end = at + unit;
+        let plane_row = 3 * self.out_width;
+        loop {
+            let end = row_end.min(self.out_row_end);
+            let weight = end - at;
+            let sums = &mut self.sums[plane_row * self.out_row..plane_row * (self.out_row + 1)];
+            for (s, r) in sums.iter_mut().zip(&self.row_sums) {
+                *s += weight * r;
+            }
+            at = end;
+            if at == self.out_row_end {
+                self.out_row += 1;
+                self.out_row_end = self.out_row_end.saturating_add(row_length);
+            }
+            if at == row_end {
+                break;
+            }
+        }
+        self.received += 1;
+    }
+
+    /// The output, CHW on the 0..=255 scale, once every row has been pushed.
+    pub fn finish(self) -> Result<Vec<f64>, PreprocessError> {
+        if self.received != self.height {
+            return Err(PreprocessError::MissingRows {
+                height: self.height,
+                received: self.received,
+            });
+        }
+        // Each output pixel covers width × height units; values are scaled by 255 (alpha).
+        let denominator = (self.width as u64 * self.height as u64 * 255) as f64;
+        let plane = self.out_width * self.out_height;
+        let mut out = vec![0.0; 3 * plane];
+        for (i, pixel) in self.sums.chunks_exact(3).enumerate() {
+            for (c, &s) in pixel.iter().enumerate() {
+                out[c * plane + i] = s as f64 / denominator;
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// One pixel as RGB × 255, composited over white: `v·a + 255·(255 − a)`.
@@ -216,6 +404,182 @@ mod tests {
         );
         let grey = [100u8];
         assert_eq!(resize_area(&grey, 1, 1, 1, 1, 1).unwrap(), vec![100.0; 3]);
+    }
+
+    /// The area average written the direct way, independently of [`AreaResizer`]: for each
+    /// output pixel, the source pixels it covers and their overlap (u128 sums).
+    fn reference_resize(
+        pixels: &[u8],
+        width: usize,
+        height: usize,
+        channels: usize,
+        out_width: usize,
+        out_height: usize,
+    ) -> Vec<f64> {
+        fn coverage(src: usize, dst: usize) -> Vec<Vec<(usize, u128)>> {
+            (0..dst)
+                .map(|o| {
+                    let (start, end) = (o * src, (o + 1) * src);
+                    (start / dst..end.div_ceil(dst))
+                        .map(|s| (s, (end.min((s + 1) * dst) - start.max(s * dst)) as u128))
+                        .collect()
+                })
+                .collect()
+        }
+        let (columns, rows) = (coverage(width, out_width), coverage(height, out_height));
+        let plane = out_width * out_height;
+        let mut out = vec![0.0; 3 * plane];
+        for (oy, row_cover) in rows.iter().enumerate() {
+            for (ox, column_cover) in columns.iter().enumerate() {
+                let mut sum = [0u128; 3];
+                for &(sy, wy) in row_cover {
+                    for &(sx, wx) in column_cover {
+                        let at = (sy * width + sx) * channels;
+                        let rgb = over_white(&pixels[at..at + channels]);
+                        for (s, v) in sum.iter_mut().zip(rgb) {
+                            *s += wy * wx * v as u128;
+                        }
+                    }
+                }
+                for (c, s) in sum.iter().enumerate() {
+                    out[c * plane + oy * out_width + ox] =
+                        *s as f64 / (width * height * 255) as f64;
+                }
+            }
+        }
+        out
+    }
+
+    /// Deterministic pixels with every alpha level represented.
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 56) as u8
+            })
+            .collect()
+    }
+
+    fn bits(values: &[f64]) -> Vec<u64> {
+        values.iter().map(|v| v.to_bits()).collect()
+    }
+
+    #[test]
+    fn strips_of_any_height_give_the_whole_image_result_bit_for_bit() {
+        let sizes = [
+            (1, 1),
+            (550, 5),
+            (5, 550),
+            (33, 17),
+            (7, 5),
+            (31, 33),
+            (64, 64),
+            (3, 1),
+        ];
+        let outputs = [(32, 32), (5, 3), (1, 1), (40, 7)];
+        for (w, h) in sizes {
+            for channels in 1..=4 {
+                let pixels = noise(w * h * channels, (w * 1000 + h * 10 + channels) as u64);
+                for (ow, oh) in outputs {
+                    let whole = resize_area(&pixels, w, h, channels, ow, oh).unwrap();
+                    assert_eq!(
+                        bits(&whole),
+                        bits(&reference_resize(&pixels, w, h, channels, ow, oh)),
+                        "{w}×{h}×{channels} → {ow}×{oh}: not the direct area average"
+                    );
+                    for strip in 1..=h {
+                        let mut resizer = AreaResizer::new(w, h, channels, ow, oh).unwrap();
+                        for rows in pixels.chunks(strip * w * channels) {
+                            resizer.push_rows(rows).unwrap();
+                        }
+                        assert_eq!(resizer.rows_received(), h);
+                        assert_eq!(
+                            bits(&resizer.finish().unwrap()),
+                            bits(&whole),
+                            "{w}×{h}×{channels} → {ow}×{oh} in strips of {strip} rows"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_grey_image_above_16_8_megapixels_stays_grey() {
+        // 4200 × 4011 = 16,846,200 pixels: width · height · 255 exceeds 2³², which wrapped on
+        // wasm32 (the image reached the network white). Fed in strips: no 67 MB buffer.
+        let (w, h) = (4200, 4011);
+        let strip = [128u8, 128, 128, 255].repeat(64 * w);
+        let mut resizer = AreaResizer::new(w, h, 4, 32, 32).unwrap();
+        while resizer.rows_received() < h {
+            let rows = (h - resizer.rows_received()).min(64);
+            resizer.push_rows(&strip[..rows * w * 4]).unwrap();
+        }
+        assert!(resizer.finish().unwrap().iter().all(|&v| v == 128.0));
+    }
+
+    #[test]
+    fn sizes_whose_sums_could_overflow_are_refused_by_name() {
+        let max = u32::MAX as usize;
+        let error = AreaResizer::new(max, max, 4, 32, 32).unwrap_err();
+        assert!(matches!(error, PreprocessError::TooLarge { .. }));
+        assert!(
+            error.to_string().contains("4294967295×4294967295"),
+            "{error}"
+        );
+        assert!(matches!(
+            AreaResizer::new(usize::MAX, 1, 4, 32, 32),
+            Err(PreprocessError::TooLarge { .. })
+        ));
+        // 2²⁰ × 2²⁰ (10¹² pixels) is still exact.
+        assert!(AreaResizer::new(1 << 20, 1 << 20, 4, 32, 32).is_ok());
+        assert!(matches!(
+            AreaResizer::new(4, 4, 4, 0, 32),
+            Err(PreprocessError::EmptyOutput { .. })
+        ));
+    }
+
+    #[test]
+    fn strips_must_be_whole_rows_and_no_more_than_the_image() {
+        let (w, h) = (5, 3);
+        let pixels = noise(w * h * 4, 7);
+        let mut resizer = AreaResizer::new(w, h, 4, 2, 2).unwrap();
+        let error = resizer.push_rows(&pixels[..21]).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                PreprocessError::Strip {
+                    row_bytes: 20,
+                    found: 21,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        resizer.push_rows(&pixels[..40]).unwrap();
+        assert!(matches!(
+            resizer.push_rows(&pixels[..40]),
+            Err(PreprocessError::TooManyRows {
+                height: 3,
+                received: 4
+            })
+        ));
+        assert!(matches!(
+            resizer.clone().finish(),
+            Err(PreprocessError::MissingRows {
+                height: 3,
+                received: 2
+            })
+        ));
+        // The refused strips added nothing.
+        resizer.push_rows(&pixels[40..]).unwrap();
+        assert_eq!(
+            resizer.finish().unwrap(),
+            resize_area(&pixels, w, h, 4, 2, 2).unwrap()
+        );
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct WasmSimulation {
     pixels: Vec<f64>,
     /// Spikes of each IF layer as bytes (0 or 1), refreshed on request for JavaScript views.
     spike_bytes: Vec<Vec<u8>>,
+    /// The image being received in strips ([`WasmSimulation::begin_image`]).
+    incoming: Option<preprocess::AreaResizer>,
 }
 
 /// What one step did, for JavaScript.
@@ -131,6 +133,7 @@ impl WasmSimulation {
             model_sha256: calibrate::sha256_hex(model_bytes),
             pixels,
             spike_bytes,
+            incoming: None,
         })
     }
 
@@ -144,6 +147,7 @@ impl WasmSimulation {
             model_sha256: self.model_sha256.clone(),
             pixels: self.pixels.clone(),
             spike_bytes: self.spike_bytes.clone(),
+            incoming: None,
         }
     }
 
@@ -177,7 +181,10 @@ impl WasmSimulation {
 
     /// Sets the image from RGBA bytes (`width × height × 4`, row-major, as `getImageData`
     /// gives them) and resets the run. The image is resized to the model's input by area
-    /// averaging, alpha composited over white, then normalised.
+    /// averaging, alpha composited over white, then normalised. The same as
+    /// [`WasmSimulation::begin_image`], one [`WasmSimulation::push_rows`] with all the rows
+    /// and [`WasmSimulation::end_image`]; for large images use those three, so that the
+    /// whole image never has to be copied into wasm memory.
     pub fn set_image(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<(), JsError> {
         let spec = self.simulation.model().input();
         let pixels = preprocess::resize_area(
@@ -189,6 +196,52 @@ impl WasmSimulation {
             spec.height,
         )
         .map_err(|e| error("cannot use this image", e))?;
+        self.set_pixels(pixels)
+    }
+
+    /// Starts receiving a `width × height` RGBA image in strips of rows: then
+    /// [`WasmSimulation::push_rows`] for each strip, top to bottom, and
+    /// [`WasmSimulation::end_image`]. Only the model-sized sums are kept, so wasm memory
+    /// grows by the largest strip at most, whatever the image size. The current input
+    /// stays until `end_image`; an image begun earlier and not ended is dropped.
+    pub fn begin_image(&mut self, width: u32, height: u32) -> Result<(), JsError> {
+        let spec = self.simulation.model().input();
+        self.incoming = None;
+        let resizer = preprocess::AreaResizer::new(
+            width as usize,
+            height as usize,
+            4,
+            spec.width,
+            spec.height,
+        )
+        .map_err(|e| error("cannot use this image", e))?;
+        self.incoming = Some(resizer);
+        Ok(())
+    }
+
+    /// The next rows of the image begun by [`WasmSimulation::begin_image`]: RGBA bytes, a
+    /// whole number of rows (`rows × width × 4`, as `getImageData` of a strip gives them).
+    /// On an error the image is dropped (the current input stays).
+    pub fn push_rows(&mut self, rgba: &[u8]) -> Result<(), JsError> {
+        let resizer = self.incoming.as_mut().ok_or_else(|| {
+            JsError::new("cannot use these rows: no image was begun (call begin_image first)")
+        })?;
+        if let Err(e) = resizer.push_rows(rgba) {
+            self.incoming = None;
+            return Err(error("cannot use this image", e));
+        }
+        Ok(())
+    }
+
+    /// Ends the image begun by [`WasmSimulation::begin_image`] once all its rows have been
+    /// pushed: it becomes the input, and the run is reset.
+    pub fn end_image(&mut self) -> Result<(), JsError> {
+        let resizer = self.incoming.take().ok_or_else(|| {
+            JsError::new("cannot end the image: no image was begun (call begin_image first)")
+        })?;
+        let pixels = resizer
+            .finish()
+            .map_err(|e| error("cannot use this image", e))?;
         self.set_pixels(pixels)
     }
 

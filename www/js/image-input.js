@@ -62,8 +62,9 @@ function checkPixels(width, height) {
 }
 
 /**
- * Checks and decodes a File or Blob. Resolves to {rgba, width, height, bitmap, format, name};
- * rejects with an InputError whose message explains what went wrong.
+ * Checks and decodes a File or Blob. Resolves to {bitmap, width, height, format, name} (the
+ * pixels stay in the ImageBitmap: sendImage hands them to the engine); rejects with an
+ * InputError whose message explains what went wrong.
  */
 export async function decodeImage(file) {
   const name = file.name || 'pasted image';
@@ -88,18 +89,53 @@ export async function decodeImage(file) {
   }
   try {
     checkPixels(bitmap.width, bitmap.height);
-    const canvas = document.createElement('canvas');
-    canvas.width = bitmap.width;
-    canvas.height = bitmap.height;
-    const ctx = canvas.getContext('2d', { willReadFrequently: true });
-    ctx.drawImage(bitmap, 0, 0);
-    const { data } = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
-    return { rgba: data, width: bitmap.width, height: bitmap.height, bitmap, format: sniffed ? sniffed.format : file.type, name };
   } catch (error) {
     bitmap.close();
-    if (error instanceof InputError) throw error;
+    throw error;
+  }
+  return { width: bitmap.width, height: bitmap.height, bitmap, format: sniffed ? sniffed.format : file.type, name };
+}
+
+/** Bytes of RGBA per strip handed to the engine: wasm memory grows by about this much at most. */
+export const STRIP_BYTES = 1 << 20;
+
+/**
+ * Hands a decoded image to a Simulation strip by strip (begin_image, push_rows, end_image):
+ * each strip of rows is drawn 1:1 into a canvas one strip high and read with getImageData, so
+ * no JavaScript array and no wasm memory ever holds the whole image's pixels (a 24 MP photo
+ * would be 96 MB; only the ImageBitmap does). The engine accumulates the exact area average as the strips arrive. Throws an
+ * InputError if the pixels cannot be read, the engine's Error if it refuses the image (the
+ * simulation's input is then unchanged).
+ */
+export function sendImage(simulation, bitmap, { name = 'the image', stripBytes = STRIP_BYTES } = {}) {
+  const { width, height } = bitmap;
+  const rows = Math.max(1, Math.min(height, Math.floor(stripBytes / (4 * width))));
+  let ctx;
+  try {
+    const canvas = document.createElement('canvas');
+    canvas.width = width;
+    canvas.height = rows;
+    ctx = canvas.getContext('2d', { willReadFrequently: true });
+    if (!ctx) throw new Error(`no 2D canvas of ${width}×${rows} pixels`);
+    ctx.imageSmoothingEnabled = false; // a 1:1 copy: no resampling
+  } catch (error) {
     throw new InputError(`“${name}” could not be read into pixels: ${error.message}`);
   }
+  simulation.begin_image(width, height);
+  for (let y = 0; y < height; y += rows) {
+    const h = Math.min(rows, height - y);
+    let data;
+    try {
+      ctx.clearRect(0, 0, width, rows);
+      ctx.drawImage(bitmap, 0, y, width, h, 0, 0, width, h);
+      data = ctx.getImageData(0, 0, width, h).data;
+    } catch (error) {
+      // The unfinished image is dropped by the next begin_image; the input is unchanged.
+      throw new InputError(`“${name}” could not be read into pixels: ${error.message}`);
+    }
+    simulation.push_rows(data);
+  }
+  simulation.end_image();
 }
 
 /** Calls onFile(file) for a chosen, dropped or pasted file. */

@@ -2,7 +2,7 @@
 // All computation happens in Rust (src/wasm/): one Simulation.step() per time step; the
 // decoders' fronts, figures and latency reductions come precomputed from Calibration.summary().
 import { fetchWithProgress, formatBytes } from './loader.js';
-import { attachImageInput, decodeImage, InputError } from './image-input.js';
+import { attachImageInput, decodeImage, InputError, sendImage } from './image-input.js';
 import * as charts from './charts.js';
 
 const params = new URLSearchParams(location.search);
@@ -138,10 +138,10 @@ async function onFile(file) {
     return;
   }
   try {
-    app.dc.set_image(decoded.rgba, decoded.width, decoded.height);
+    sendImage(app.dc, decoded.bitmap, { name: decoded.name }); // in strips: bounded memory
   } catch (error) {
     decoded.bitmap.close();
-    showError(`The engine could not use this image: ${error.message}`);
+    showError(error instanceof InputError ? error.message : `The engine could not use this image: ${error.message}`);
     return;
   }
   charts.drawFitted($('original'), decoded.bitmap, decoded.width, decoded.height);
