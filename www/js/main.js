@@ -459,7 +459,7 @@ function renderFixed() {
     const fewerSteps = 1 - dcDone.t / longest;
     const fewerOps = 1 - dcDone.cumulative_synaptic_ops / ref.ops;
     const same = dcDone.prediction === ref.prediction;
-    summary.innerHTML = `Dynamic Confidence used <b>${dcDone.t}</b> steps instead of ${longest} (<b>${pct(fewerSteps, 0)} fewer</b>) `
+    summary.innerHTML = `Dynamic Confidence used <b>${dcDone.t}</b> step${dcDone.t === 1 ? '' : 's'} instead of ${longest} (<b>${pct(fewerSteps, 0)} fewer</b>) `
       + `and ${fmtOps(dcDone.cumulative_synaptic_ops)} instead of ${fmtOps(ref.ops)} synaptic ops (${pct(fewerOps, 0)} fewer); `
       + (same ? `<span class="good">same prediction as T = ${longest}</span>.` : `T = ${longest} predicts ${escapeHtml(app.info.classes[ref.prediction])} instead.`);
   } else {
