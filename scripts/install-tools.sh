@@ -35,6 +35,9 @@ install_web() {
     # no --locked: its lock file wants a webpki-roots release the registry lacks
     cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
   }
+  # `wasm-pack test --headless --chrome|--firefox` runs the wasm tests (scripts/test-web.sh);
+  # it finds wasm-bindgen-test-runner and the drivers on PATH instead of downloading them.
+  have_version wasm-pack 'wasm-pack' || { log "building wasm-pack (~6 min)"; cargo install --locked wasm-pack; }
   have_version trunk "$TRUNK_VERSION" || { log "building trunk $TRUNK_VERSION (~11 min)"; cargo install --locked trunk --version "=$TRUNK_VERSION"; }
   if ! have_version wasm-opt "version 132" || [ ! -d "$TOOLS/node_modules/playwright-core" ]; then
     log "installing wasm-opt (binaryen $BINARYEN_VERSION) and playwright-core from npm"

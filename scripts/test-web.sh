@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Browser tests: the wasm-bindgen tests (tests/wasm.rs) in headless Chrome and Firefox, then
+# Browser tests: the wasm-bindgen tests (tests/wasm.rs) in headless Chrome and Firefox through
+# `wasm-pack test`, then
 # the end-to-end test of the demo page (e2e/demo.test.mjs, which also writes
 # docs/screenshot.png). Assumes `scripts/install-tools.sh web browsers` has run.
 # Usage: scripts/test-web.sh [chrome] [firefox] [e2e]   (default: all three)
@@ -10,16 +11,18 @@ export TRUNK_OFFLINE=true
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
 JOBS=${JOBS:-2}
 
-# tests/wasm.rs through wasm-bindgen-test-runner in a headless browser. This is what
-# `wasm-pack test --headless --chrome|--firefox --release --no-default-features --test wasm`
-# runs, without building the other test targets for wasm32 (wasm-pack adds `--tests`).
-# --no-default-features: only the library is built for wasm32, not the native CLI.
+# The wasm tests as people type them: `wasm-pack test --headless --chrome|--firefox`, with
+# --release for speed. wasm-pack builds every test target for wasm32 (default features
+# included: the native CLI compiles to an empty program there) and runs each in the browser
+# through wasm-bindgen-test-runner: tests/wasm.rs holds the browser tests; the native-only
+# targets are `#![cfg(not(target_arch = "wasm32"))]` and report no tests. wasm-pack uses
+# the wasm-bindgen-test-runner, chromedriver and geckodriver on PATH (it would otherwise
+# download them), so each suite sees only its own driver.
 wasm_tests() {
   local driver
   if [ "$1" = chrome ]; then driver=(CHROMEDRIVER="$(command -v chromedriver)"); else driver=(GECKODRIVER="$(command -v geckodriver)"); fi
-  env -u CHROMEDRIVER -u GECKODRIVER "${driver[@]}" \
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner WASM_BINDGEN_TEST_ONLY_WEB=1 \
-    cargo test --target wasm32-unknown-unknown --release --no-default-features -j "$JOBS" --test wasm
+  env -u CHROMEDRIVER -u GECKODRIVER "${driver[@]}" CARGO_BUILD_JOBS="$JOBS" \
+    wasm-pack test --headless "--$1" --release
 }
 
 suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(chrome firefox e2e)

@@ -31,6 +31,12 @@ pub enum CifarError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A batch file that does not parse: the file, then why.
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        source: Box<CifarError>,
+    },
     #[error("the batch is empty")]
     Empty,
     #[error("the batch has {0} bytes, not a whole number of {RECORD_BYTES}-byte records (is it a CIFAR-10 binary batch?)")]
@@ -164,7 +170,10 @@ pub fn load_split(dir: &Path, name: &str) -> Result<Batch, CifarError> {
         path: source.path.clone(),
         source: source_error,
     })?;
-    let batch = parse_batch(&bytes)?;
+    let batch = parse_batch(&bytes).map_err(|e| CifarError::File {
+        path: source.path.clone(),
+        source: Box::new(e),
+    })?;
     match source.records {
         None => Ok(batch),
         Some(range) if range.end <= batch.len() => Ok(batch.select(range)),

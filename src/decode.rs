@@ -388,6 +388,23 @@ pub fn argmax(values: &[f32]) -> usize {
     best
 }
 
+/// Checks a threshold θ on the decoder's score. Scores are any real number (negative too),
+/// stored as f32, so θ must be a number within f32's range: NaN would never compare, and a
+/// value beyond ±3.4e38 (f32::MAX) cannot be told apart from every score or none.
+/// `what` names the threshold in the message (`--threshold`, `calibration threshold`).
+pub fn check_threshold(what: &str, threshold: f64) -> Result<f64, String> {
+    if threshold.is_nan() {
+        return Err(format!("{what} must be a number, found NaN"));
+    }
+    if threshold.abs() > f32::MAX as f64 {
+        return Err(format!(
+            "{what} {threshold:e} is out of range: scores are f32, so a threshold must lie within ±{:e}",
+            f32::MAX
+        ));
+    }
+    Ok(threshold)
+}
+
 /// Whether a score is high enough to stop: strictly above the threshold.
 pub fn is_confident(score: f32, threshold: f64) -> bool {
     score as f64 > threshold
@@ -584,6 +601,17 @@ mod tests {
         assert!(second.score.is_finite());
         let switched = state.decide(&decoder, &[2.0, 3.0], 3);
         assert_eq!((switched.prediction, switched.unchanged), (1, 1));
+    }
+
+    #[test]
+    fn thresholds_are_numbers_in_f32_range() {
+        assert_eq!(check_threshold("θ", -3.5), Ok(-3.5));
+        assert_eq!(check_threshold("θ", 30.0), Ok(30.0));
+        assert!(check_threshold("θ", f64::NAN).unwrap_err().contains("NaN"));
+        let big = check_threshold("--threshold", 1e39).unwrap_err();
+        assert!(big.contains("--threshold 1e39 is out of range"), "{big}");
+        assert!(check_threshold("θ", -1e39).is_err());
+        assert!(check_threshold("θ", f64::INFINITY).is_err());
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //! [`cifar`] (the CIFAR-10 binary format).
 //!
 //! The library is platform-free (no threads, no file access except [`cifar::load_split`] on
-//! native targets), so it builds for `wasm32-unknown-unknown`.
+//! native targets), so it builds for `wasm32-unknown-unknown`. [`image_file`] (image files
+//! → pixels for the CLI, with the `image` crate) is native only.
 
 mod analog;
 pub mod ann;
@@ -24,6 +25,8 @@ pub mod cifar;
 pub mod decode;
 mod engine;
 pub mod eval;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod image_file;
 pub mod layers;
 pub mod model;
 pub mod neurons;

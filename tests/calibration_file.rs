@@ -73,3 +73,19 @@ fn figures_are_consistent() {
         assert_eq!(correct.round() as u64, fit.correct);
     }
 }
+
+#[test]
+fn thresholds_beyond_f32_or_not_numbers_are_refused_by_name() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join(CALIBRATION)).unwrap()).unwrap();
+    // Scores may be negative, so may thresholds.
+    json["threshold"] = serde_json::json!(-2.5);
+    Calibration::from_json(json.to_string().as_bytes()).expect("a negative threshold is fine");
+    json["threshold"] = serde_json::json!(1e39);
+    let message = Calibration::from_json(json.to_string().as_bytes()).unwrap_err();
+    assert!(
+        message.contains("calibration file: threshold 1e39 is out of range"),
+        "{message}"
+    );
+}

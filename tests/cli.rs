@@ -399,7 +399,10 @@ fn errors_are_messages_with_exit_code_one() {
         ]
         .concat(),
     ));
-    assert!(broken.contains("100 bytes"), "{broken}");
+    assert!(
+        broken.contains("100 bytes") && broken.contains("broken.bin"),
+        "{broken}"
+    );
 
     let test_split = failure(&dynconf(
         &dir,

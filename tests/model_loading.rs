@@ -1,4 +1,5 @@
 //! Loading valid models and rejecting broken ones with messages that say what is wrong.
+#![cfg(not(target_arch = "wasm32"))] // native; the browser suite is tests/wasm.rs
 
 mod common;
 
@@ -245,6 +246,48 @@ fn rejects_wrong_dtypes_and_missing_or_stray_tensors() {
     nan.tensors
         .insert("fc.bias".into(), Tensor::f32(&[10], &[f32::NAN; 10]));
     assert_mentions(&load_error(&nan.build()), &["fc.bias", "non-finite"]);
+}
+
+#[test]
+fn zero_sized_dimensions_are_rejected_by_name() {
+    // A conv weight of shape [0, C, k, k] once reached `Conv2d::new` and panicked there.
+    let mut empty = random_model(1);
+    empty
+        .tensors
+        .insert("conv1.weight".into(), Tensor::f16(&[0, 8, 3, 3], &[]));
+    assert_mentions(
+        &load_error(&empty.build()),
+        &["conv1.weight", "[0, 8, 3, 3]", "dimension 0 is 0"],
+    );
+    let mut empty_kernel = random_model(1);
+    empty_kernel
+        .tensors
+        .insert("conv2.weight".into(), Tensor::f16(&[12, 12, 0, 0], &[]));
+    assert_mentions(
+        &load_error(&empty_kernel.build()),
+        &["conv2.weight", "dimension 2 is 0"],
+    );
+}
+
+#[test]
+fn a_tensor_whose_bytes_do_not_match_its_shape_is_named() {
+    // Rewrite the header so that `fc.bias` claims 11 values while its bytes hold 10: the
+    // safetensors parser says only "invalid shape, data type, or offset for tensor".
+    let bytes = random_model(1).build();
+    let length = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + length]).unwrap();
+    header["fc.bias"]["shape"] = json!([11]);
+    let header = header.to_string().into_bytes();
+    let broken = [
+        &(header.len() as u64).to_le_bytes()[..],
+        &header,
+        &bytes[8 + length..],
+    ]
+    .concat();
+    assert_mentions(
+        &load_error(&broken),
+        &["`fc.bias`", "[11]", "needs 44 bytes", "hold 40"],
+    );
 }
 
 /// conv2 of `random_model` (12 outputs, 12×3×3 inputs each) as int8 values with one scale

@@ -4,6 +4,7 @@
 //! in the measured window that no local run reproduces (with AVX2 or `DYNCONF_SIMD=baseline`);
 //! the likeliest source is libtest's main thread, which does its own allocating bookkeeping
 //! while the test thread runs and can be delayed into the window on a busy machine.
+#![cfg(not(target_arch = "wasm32"))] // native; the browser suite is tests/wasm.rs
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The SNN on random models: engines agree, costs add up, and it converges to the quantized ANN.
+#![cfg(not(target_arch = "wasm32"))] // native; the browser suite is tests/wasm.rs
 
 mod common;
 

@@ -788,6 +788,13 @@ impl Calibration {
         }
         let calibration: Calibration =
             serde_json::from_slice(json).map_err(|e| format!("calibration file: {e}"))?;
+        crate::decode::check_threshold("calibration file: threshold", calibration.threshold)?;
+        for d in &calibration.decoders {
+            crate::decode::check_threshold(
+                &format!("calibration file: the threshold of decoder {}", d.decoder),
+                d.threshold,
+            )?;
+        }
         if calibration.fixed.len() != calibration.max_steps as usize {
             return Err(format!(
                 "calibration file: {} fixed-length points for T_max = {}",

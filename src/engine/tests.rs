@@ -8,6 +8,7 @@ use super::layout::to_channels_last;
 use super::{dense, pool};
 use crate::layers::{AvgPool2d, Conv2d, ConvPool, Linear, Shape};
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
 fn isas() -> Vec<Isa> {
     let mut isas = vec![Isa::Baseline];
     #[cfg(target_arch = "x86_64")]

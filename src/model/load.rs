@@ -14,8 +14,8 @@ use super::{topology, Model, ModelError, SpikingStage};
 use crate::layers::{AvgPool2d, Conv2d, ConvPool, GlobalAvgPool, Layer, Linear, Op, Shape};
 
 pub(super) fn load(bytes: &[u8]) -> Result<Model, ModelError> {
-    let (_, header) =
-        SafeTensors::read_metadata(bytes).map_err(|e| ModelError::Container(e.to_string()))?;
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| ModelError::Container(container_error(bytes, e)))?;
     let tensors =
         SafeTensors::deserialize(bytes).map_err(|e| ModelError::Container(e.to_string()))?;
     let metadata_json = header
@@ -316,6 +316,15 @@ impl<'a> TensorReader<'a> {
                 format!("has shape {:?}, expected {rank} dimensions", view.shape()),
             ));
         }
+        if let Some(axis) = view.shape().iter().position(|&d| d == 0) {
+            return Err(ModelError::tensor(
+                name,
+                format!(
+                    "has shape {:?}: dimension {axis} is 0, every dimension must be at least 1",
+                    view.shape()
+                ),
+            ));
+        }
         self.used.insert(name.to_string());
         Ok(view)
     }
@@ -391,6 +400,61 @@ impl<'a> TensorReader<'a> {
             None => Ok(()),
         }
     }
+}
+
+/// The safetensors parser's message, with the tensor named where the parser does not name
+/// it: "invalid shape, data type, or offset for tensor" says neither which tensor nor why.
+fn container_error(bytes: &[u8], error: safetensors::SafeTensorError) -> String {
+    let message = error.to_string();
+    if !matches!(error, safetensors::SafeTensorError::TensorInvalidInfo) {
+        return message;
+    }
+    match mismatched_tensor(bytes) {
+        Some(detail) => format!("{message} {detail}"),
+        None => message,
+    }
+}
+
+/// The first tensor (in data order, as the parser checks them) whose byte range does not
+/// hold its shape × dtype, described.
+fn mismatched_tensor(bytes: &[u8]) -> Option<String> {
+    let length = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize;
+    let header: serde_json::Value =
+        serde_json::from_slice(bytes.get(8..8usize.checked_add(length)?)?).ok()?;
+    let mut tensors: Vec<(&String, &serde_json::Value)> = header
+        .as_object()?
+        .iter()
+        .filter(|(name, _)| name.as_str() != "__metadata__")
+        .collect();
+    tensors.sort_by_key(|(_, info)| info["data_offsets"][0].as_u64());
+    tensors.into_iter().find_map(|(name, info)| {
+        let dtype = info["dtype"].as_str()?;
+        let element_bytes: u64 = match dtype {
+            "BOOL" | "U8" | "I8" | "F8_E4M3" | "F8_E5M2" => 1,
+            "U16" | "I16" | "F16" | "BF16" => 2,
+            "U32" | "I32" | "F32" => 4,
+            "U64" | "I64" | "F64" => 8,
+            _ => return None,
+        };
+        let shape: Vec<u64> = info["shape"]
+            .as_array()?
+            .iter()
+            .map(|d| d.as_u64())
+            .collect::<Option<_>>()?;
+        let (start, end) = (
+            info["data_offsets"][0].as_u64()?,
+            info["data_offsets"][1].as_u64()?,
+        );
+        let needed = shape
+            .iter()
+            .try_fold(element_bytes, |n, &d| n.checked_mul(d))?;
+        (end.checked_sub(start) != Some(needed)).then(|| {
+            format!(
+                "`{name}`: shape {shape:?} of {dtype} needs {needed} bytes, but its data_offsets [{start}, {end}] hold {}",
+                end as i128 - start as i128
+            )
+        })
+    })
 }
 
 fn finite(name: &str, values: Vec<f32>) -> Result<Vec<f32>, ModelError> {

@@ -1,10 +1,12 @@
-//! `dynconf`: evaluate, calibrate and try out a Dynamic Confidence SNN from the command line.
+//! The command line itself (native only; `main.rs` is the entry point).
 //!
 //! Thin by design: parse arguments, read files, fan images out over threads, print. All the
 //! method lives in the library.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +20,9 @@ use dynconf::calibrate::{
     self, crossfit, Calibration, CalibrationSettings, Candidate, CrossFit, Figures,
 };
 use dynconf::cifar::{self, Batch};
+use dynconf::decode::check_threshold;
 use dynconf::eval::{self, CrossFitSettings, ImageRun, Summary};
+use dynconf::image_file;
 use dynconf::{preprocess, Decoder, Engine, Model, Simulation, StopRule};
 
 const DEFAULT_MODEL: &str = "models/dynconf-cifar10-v6.safetensors";
@@ -188,9 +192,14 @@ struct ClassifyArgs {
     model: ModelArgs,
     #[command(flatten)]
     stop: ThresholdArgs,
-    /// Image files.
+    /// Image files (PNG, JPEG, WebP, GIF). A file that cannot be read is reported and
+    /// skipped; the exit status is then 1.
     #[arg(required = true)]
     images: Vec<PathBuf>,
+    /// Print one JSON object per image, one per line (an unreadable file gives
+    /// `{"file", "error"}`).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -227,10 +236,37 @@ impl From<EngineArg> for Engine {
 
 type CliResult<T> = Result<T, String>;
 
-fn main() -> ExitCode {
+/// Set once stdout is closed (`dynconf classify x.png | head -2`): output stops, quietly.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// `println!` that does not panic on a closed pipe: a reader that has gone away has what it
+/// wanted, so the rest of the output is dropped and the command finishes its work (a
+/// calibration is still written) and exits as it would have.
+macro_rules! say {
+    ($($arg:tt)*) => { print_line(format_args!($($arg)*)) };
+}
+
+fn print_line(line: std::fmt::Arguments) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to standard output: {e}");
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            // Flushes stdout here, where a closed pipe is ignored, rather than at exit.
+            let _ = std::io::stdout().flush();
+            ExitCode::SUCCESS
+        }
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
@@ -347,9 +383,7 @@ fn resolve_stop(
     calibration: Option<&Calibration>,
 ) -> CliResult<Option<(Decoder, f64)>> {
     if let Some(t) = args.threshold {
-        if t.is_nan() {
-            return Err("--threshold must be a number, found NaN".into());
-        }
+        check_threshold("--threshold", t)?;
     }
     let calibrated = calibration.map(|c| (c.decoder, c.threshold));
     Ok(match (args.threshold, args.decoder, calibrated) {
@@ -499,7 +533,7 @@ fn eval_command(args: EvalArgs) -> CliResult<()> {
             seconds,
         })
         .map_err(|e| e.to_string())?;
-        println!("{json}");
+        say!("{json}");
     } else {
         print_eval(&summary, &args, &rule, seconds);
     }
@@ -511,7 +545,7 @@ fn percent(fraction: f64) -> String {
 }
 
 fn print_eval(s: &Summary, args: &EvalArgs, rule: &DynamicRule, seconds: f64) {
-    println!(
+    say!(
         "model {}  split {} ({} images)  T_max {}",
         args.model.model.display(),
         args.data.split,
@@ -519,26 +553,26 @@ fn print_eval(s: &Summary, args: &EvalArgs, rule: &DynamicRule, seconds: f64) {
         s.max_steps
     );
     if let Some(ann) = s.ann_accuracy {
-        println!("quantized ANN accuracy   {}", percent(ann));
+        say!("quantized ANN accuracy   {}", percent(ann));
     }
-    println!("\nfixed length\n   T  accuracy");
+    say!("\nfixed length\n   T  accuracy");
     for f in &s.fixed {
-        println!("{:>4}  {:>8}", f.steps, percent(f.accuracy));
+        say!("{:>4}  {:>8}", f.steps, percent(f.accuracy));
     }
     let d = &s.dynamic;
     let print_rule = || {
-        println!(
+        say!(
             "\nDynamic Confidence at {} θ = {} ({})",
             d.decoder,
             d.threshold,
             rule.describe()
         );
-        println!(
+        say!(
             "  accuracy {}  mean steps {:.2}",
             percent(d.accuracy),
             d.mean_steps
         );
-        println!("  latency reduction {}", d.latency);
+        say!("  latency reduction {}", d.latency);
     };
     // Held-out figures first: the calibrated rule when it was fitted elsewhere, else the
     // cross-fitting.
@@ -553,14 +587,14 @@ fn print_eval(s: &Summary, args: &EvalArgs, rule: &DynamicRule, seconds: f64) {
     };
     match &s.dynamic_crossfit {
         Some(c) => {
-            println!(
+            say!(
                 "\nDynamic Confidence, {cross_fitted_label} ({} folds, seed {}: decoder and threshold chosen on {} of {} folds, scored on the other)",
                 c.k,
                 c.seed,
                 c.k - 1,
                 c.k
             );
-            println!(
+            say!(
                 "  accuracy {} (T_max {})  mean steps {:.2}  (spread over folds: ±{:.2} points, ±{:.2} steps)",
                 percent(c.accuracy),
                 percent(c.full_accuracy),
@@ -568,31 +602,34 @@ fn print_eval(s: &Summary, args: &EvalArgs, rule: &DynamicRule, seconds: f64) {
                 100.0 * c.accuracy_sd,
                 c.mean_steps_sd
             );
-            println!("  latency reduction {}", c.latency);
+            say!("  latency reduction {}", c.latency);
         }
-        None => println!(
+        None => say!(
             "\nDynamic Confidence, cross-fitted: not computed ({} images are fewer than {} folds)",
-            s.images, args.crossfit.folds
+            s.images,
+            args.crossfit.folds
         ),
     }
     if !held_out_rule {
         print_rule();
     }
-    println!(
+    say!(
         "oracle (stop at first correct step)  accuracy {}  mean steps {:.2}",
         percent(s.oracle.accuracy),
         s.oracle.mean_steps
     );
-    println!("\ncost per inference        DC     T={}", s.max_steps);
-    println!(
+    say!("\ncost per inference        DC     T={}", s.max_steps);
+    say!(
         "  spikes per neuron {:>8.3} {:>8.3}",
-        d.spikes_per_neuron, s.fixed_full.spikes_per_neuron
+        d.spikes_per_neuron,
+        s.fixed_full.spikes_per_neuron
     );
-    println!(
+    say!(
         "  synaptic ops      {:>8.3e} {:>8.3e}",
-        d.synops, s.fixed_full.synops
+        d.synops,
+        s.fixed_full.synops
     );
-    println!(
+    say!(
         "\n{:.1} images/s ({seconds:.1} s)",
         s.images as f64 / seconds.max(1e-9)
     );
@@ -680,14 +717,14 @@ fn crossfit_figures(c: &CrossFit) -> String {
 
 fn print_decoders(calibration: &Calibration) {
     let full = calibration.fixed.last().map_or(0.0, |f| f.accuracy);
-    println!(
+    say!(
         "{} images, T_max {}: T_max accuracy {}; each threshold is the cheapest within {} images of it",
         calibration.images,
         calibration.max_steps,
         percent(full),
         calibrate::allowed_misses(calibration.tolerance, calibration.images)
     );
-    println!(
+    say!(
         "\n  {:<32} {:>15} | cross-fitted ({} folds): accuracy, mean steps, spread, latency reduction",
         "decoder (chosen on all images)",
         "in-sample",
@@ -699,20 +736,20 @@ fn print_decoders(calibration: &Calibration) {
         } else {
             ""
         };
-        println!(
+        say!(
             "  {:<32} {} | {}{mark}",
             d.decoder.to_string(),
             figures(&d.in_sample),
             crossfit_figures(&d.crossfit)
         );
     }
-    println!(
+    say!(
         "  {:<32} {} | {}",
         "the whole choice (any decoder)",
         figures(&calibration.in_sample),
         crossfit_figures(&calibration.crossfit)
     );
-    println!(
+    say!(
         "\noracle: accuracy {}  mean steps {:.2}",
         percent(calibration.oracle.accuracy),
         calibration.oracle.mean_steps
@@ -725,15 +762,15 @@ fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
     }
     let loaded = load_model(&args.model.model)?;
     let calibration = run_calibration(&loaded, &args.model, &args.data, &args.compare)?;
-    println!("calibration on {}", calibration.split);
-    println!("\n  every candidate, in-sample        threshold  mean steps  accuracy  front points");
+    say!("calibration on {}", calibration.split);
+    say!("\n  every candidate, in-sample        threshold  mean steps  accuracy  front points");
     for row in &calibration.candidates {
         let mark = if row.decoder == calibration.decoder {
             "  ← chosen"
         } else {
             ""
         };
-        println!(
+        say!(
             "  {:<32} {:>10.4} {:>11.2} {:>9}  {:>12}{mark}",
             row.decoder.to_string(),
             row.threshold,
@@ -742,7 +779,7 @@ fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
             row.front_points
         );
     }
-    println!();
+    say!("");
     print_decoders(&calibration);
 
     let path = args
@@ -751,7 +788,7 @@ fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
         .unwrap_or_else(|| calibration_path(&args.model.model));
     let json = serde_json::to_string(&calibration).map_err(|e| e.to_string())?;
     std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    println!("wrote {}", path.display());
+    say!("wrote {}", path.display());
     Ok(())
 }
 
@@ -792,9 +829,9 @@ fn decoders_command(args: DecodersArgs) -> CliResult<()> {
                        "in_sample": calibration.in_sample, "crossfit": calibration.crossfit},
             "oracle": calibration.oracle,
         });
-        println!("{json}");
+        say!("{json}");
     } else {
-        println!("decoders on {}", calibration.split);
+        say!("decoders on {}", calibration.split);
         print_decoders(&calibration);
     }
     Ok(())
@@ -812,53 +849,172 @@ fn classify_command(args: ClassifyArgs) -> CliResult<()> {
     }
     let (decoder, threshold) =
         stop.unwrap_or((args.stop.decoder.unwrap_or(Decoder::PAPER), f64::INFINITY));
+    let mut simulation = Simulation::new(Arc::clone(model), Engine::EventDriven);
+    simulation.set_decoder(decoder);
+    let mut failures = 0;
+    for path in &args.images {
+        if STDOUT_CLOSED.load(Ordering::Relaxed) {
+            break;
+        }
+        // A bad file is reported and skipped; the exit status says so at the end.
+        let result = classify_file(path, &mut simulation, decoder, threshold, &args);
+        match result {
+            Ok(run) if args.json => say!(
+                "{}",
+                serde_json::to_string(&run).map_err(|e| e.to_string())?
+            ),
+            Ok(run) => print_classification(&run),
+            Err(message) => {
+                failures += 1;
+                eprintln!("error: {}: {message}", path.display());
+                if args.json {
+                    let json =
+                        serde_json::json!({"file": path.display().to_string(), "error": message});
+                    say!("{json}");
+                }
+            }
+        }
+    }
+    match failures {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} of {} images could not be classified (see above)",
+            args.images.len()
+        )),
+    }
+}
+
+/// One image's run, as `classify --json` prints it (one object per line).
+#[derive(Serialize)]
+struct Classification {
+    file: String,
+    format: &'static str,
+    /// After the EXIF orientation is applied.
+    width: u32,
+    height: u32,
+    /// The EXIF orientation applied (1: none).
+    orientation: u8,
+    /// The part of the image the network sees. Always the whole image, squashed to 32×32:
+    /// choosing a crop (`--crop center|full|X,Y,SIZE`, issue 12 item 2) is another change.
+    crop: &'static str,
+    decoder: Decoder,
+    /// `null` without a calibration or --threshold (no stop decision).
+    threshold: Option<f64>,
+    /// At the stop step (at T_max without a threshold).
+    prediction: String,
+    /// The decoder's score s(t) at that step.
+    score: f32,
+    /// The largest of the class probabilities softmax(O(t)/d) shown beside the run.
+    confidence: f32,
+    /// Where Dynamic Confidence stops (`null` without a threshold).
+    stop_step: Option<u32>,
+    max_steps: u32,
+    steps: Vec<StepPoint>,
+}
+
+#[derive(Serialize)]
+struct StepPoint {
+    t: u32,
+    prediction: String,
+    score: f32,
+    confidence: f32,
+}
+
+fn classify_file(
+    path: &Path,
+    simulation: &mut Simulation,
+    decoder: Decoder,
+    threshold: f64,
+    args: &ClassifyArgs,
+) -> CliResult<Classification> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let image = image_file::decode(&bytes).map_err(|e| e.to_string())?;
+    let model = Arc::clone(simulation.model());
+    let input = preprocess::prepare_image(
+        model.input(),
+        &image.rgba,
+        image.width as usize,
+        image.height as usize,
+        4,
+    )
+    .map_err(|e| e.to_string())?;
+    simulation
+        .set_input_f64(&input)
+        .map_err(|e| e.to_string())?;
     let rule = StopRule {
         threshold,
         max_steps: args.model.max_steps,
     };
-    let mut simulation = Simulation::new(Arc::clone(model), Engine::EventDriven);
-    simulation.set_decoder(decoder);
-    for path in &args.images {
-        let image = image::open(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .to_rgba8();
-        let (width, height) = (image.width() as usize, image.height() as usize);
-        let input = preprocess::prepare_image(model.input(), image.as_raw(), width, height, 4)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        simulation
-            .set_input_f64(&input)
-            .map_err(|e| e.to_string())?;
-        println!("{} ({width}×{height}), decoder {decoder}", path.display());
-        println!("     t  prediction         score");
-        let mut stopped = None;
-        for _ in 0..args.model.max_steps {
-            let report = simulation.step();
-            let decision = report.decision;
-            let class = &model.classes()[decision.prediction];
-            let stops_here =
-                stopped.is_none() && rule.should_stop(&decision, report.t) && threshold.is_finite();
-            let mark = if stops_here {
-                "  ← Dynamic Confidence stops"
-            } else {
-                ""
-            };
-            println!(
-                "  {:>4}  {:<12} {:>10.4}{mark}",
-                report.t, class, decision.score
-            );
-            if stops_here {
-                stopped = Some((report.t, class.clone()));
-            }
-        }
-        match stopped {
-            Some((t, class)) => println!(
-                "  → {class} after {t} of {} steps (threshold {threshold:.6})\n",
-                args.model.max_steps
-            ),
-            None => println!(),
+    let mut steps = Vec::with_capacity(args.model.max_steps as usize);
+    let mut stop_step = None;
+    for _ in 0..args.model.max_steps {
+        let report = simulation.step();
+        let decision = report.decision;
+        steps.push(StepPoint {
+            t: report.t,
+            prediction: model.classes()[decision.prediction].clone(),
+            score: decision.score,
+            confidence: report.probabilities.iter().copied().fold(0.0, f32::max),
+        });
+        if stop_step.is_none() && threshold.is_finite() && rule.should_stop(&decision, report.t) {
+            stop_step = Some(report.t);
         }
     }
-    Ok(())
+    let shown = &steps[stop_step.map_or(steps.len(), |t| t as usize) - 1];
+    Ok(Classification {
+        file: path.display().to_string(),
+        format: image.format,
+        width: image.width,
+        height: image.height,
+        orientation: image.orientation,
+        crop: "full",
+        decoder,
+        threshold: threshold.is_finite().then_some(threshold),
+        prediction: shown.prediction.clone(),
+        score: shown.score,
+        confidence: shown.confidence,
+        stop_step,
+        max_steps: args.model.max_steps,
+        steps,
+    })
+}
+
+fn print_classification(run: &Classification) {
+    let rotated = match run.orientation {
+        1 => String::new(),
+        o => format!(", EXIF orientation {o} applied"),
+    };
+    say!(
+        "{} ({}×{} {}{rotated}), decoder {}",
+        run.file,
+        run.width,
+        run.height,
+        run.format,
+        run.decoder
+    );
+    say!("     t  prediction         score  confidence");
+    for step in &run.steps {
+        let mark = if Some(step.t) == run.stop_step {
+            "  ← Dynamic Confidence stops"
+        } else {
+            ""
+        };
+        say!(
+            "  {:>4}  {:<12} {:>10.4}  {:>10.4}{mark}",
+            step.t,
+            step.prediction,
+            step.score,
+            step.confidence
+        );
+    }
+    match (run.stop_step, run.threshold) {
+        (Some(t), Some(threshold)) => say!(
+            "  → {} after {t} of {} steps (threshold {threshold:.6})\n",
+            run.prediction,
+            run.max_steps
+        ),
+        _ => say!(""),
+    }
 }
 
 // ---------------------------------------------------------------- bench-step
@@ -895,9 +1051,9 @@ fn bench_step_command(args: BenchStepArgs) -> CliResult<()> {
             "ms_per_step": median,
             "ms_per_step_min": per_step[0],
         });
-        println!("{json}");
+        say!("{json}");
     } else {
-        println!(
+        say!(
             "{median:.4} ms per step (median of {} rounds; fastest {:.4}) over {} images × {steps} steps",
             args.rounds,
             per_step[0],
