@@ -731,11 +731,7 @@ fn print_decoders(calibration: &Calibration) {
         calibration.crossfit.k
     );
     for d in &calibration.decoders {
-        let mark = if d.decoder == calibration.decoder {
-            "  ← chosen"
-        } else {
-            ""
-        };
+        let mark = chosen_mark(&d.decoder, calibration);
         say!(
             "  {:<32} {} | {}{mark}",
             d.decoder.to_string(),
@@ -756,6 +752,15 @@ fn print_decoders(calibration: &Calibration) {
     );
 }
 
+/// Marks the calibration's chosen decoder in a table row.
+fn chosen_mark(decoder: &Decoder, calibration: &Calibration) -> &'static str {
+    if *decoder == calibration.decoder {
+        "  ← chosen"
+    } else {
+        ""
+    }
+}
+
 fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
     if args.data.split == "test" {
         return Err("calibrating on the test split would tune the threshold on test data; use --split validation".into());
@@ -765,11 +770,7 @@ fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
     say!("calibration on {}", calibration.split);
     say!("\n  every candidate, in-sample        threshold  mean steps  accuracy  front points");
     for row in &calibration.candidates {
-        let mark = if row.decoder == calibration.decoder {
-            "  ← chosen"
-        } else {
-            ""
-        };
+        let mark = chosen_mark(&row.decoder, &calibration);
         say!(
             "  {:<32} {:>10.4} {:>11.2} {:>9}  {:>12}{mark}",
             row.decoder.to_string(),
