@@ -30,16 +30,6 @@ use serde::{Deserialize, Serialize};
 /// Number of per-step inputs of the learned decoder (see [`features`]).
 pub const FEATURES: usize = 6;
 
-/// Names of the [`features`], in order.
-pub const FEATURE_NAMES: [&str; FEATURES] = [
-    "softmax_t_score",
-    "margin_per_step",
-    "margin",
-    "ln_t",
-    "ln_steps_unchanged",
-    "entropy_t_score",
-];
-
 /// How a score s(t) is decoded from the accumulated output (table in the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
