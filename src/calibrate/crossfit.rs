@@ -103,7 +103,7 @@ pub fn crossfit_groups(
         ));
     }
     let folds = folds(recording.labels(), k, seed);
-    let fixed_correct = recording_fixed_correct(calibrator);
+    let fixed_correct = recording.fixed_correct();
     let mut per_group: Vec<Vec<Fold>> = vec![Vec::new(); groups.len()];
     let mut held_out_points: Vec<Vec<Point>> = vec![Vec::new(); groups.len()];
     for (f, held_out) in folds.iter().enumerate() {
@@ -157,17 +157,6 @@ pub fn crossfit_groups(
             }
         })
         .collect())
-}
-
-fn recording_fixed_correct(calibrator: &Calibrator) -> Vec<u64> {
-    let recording = calibrator.recording();
-    (1..=recording.steps())
-        .map(|t| {
-            (0..recording.images())
-                .filter(|&i| recording.prediction(i, t) == recording.labels()[i] as usize)
-                .count() as u64
-        })
-        .collect()
 }
 
 /// Sample standard deviation (n − 1); 0 for fewer than two values.

@@ -86,12 +86,29 @@ impl Recording {
         decode::argmax(self.output(i, t))
     }
 
+    /// Images whose argmax O(t) is the label, at every fixed length t = 1..=T (index t − 1):
+    /// the same for every decoder.
+    pub fn fixed_correct(&self) -> Vec<u64> {
+        (1..=self.steps)
+            .map(|t| {
+                (0..self.images())
+                    .filter(|&i| self.prediction(i, t) == self.labels[i] as usize)
+                    .count() as u64
+            })
+            .collect()
+    }
+
     /// Every image's scores under `decoder`, decoded step by step as a live run decodes them.
     pub fn traces(&self, decoder: &Decoder) -> Traces {
+        self.traces_of(decoder, 0..self.images())
+    }
+
+    /// The scores of the images `images` (in that order) under `decoder`.
+    pub fn traces_of(&self, decoder: &Decoder, images: impl IntoIterator<Item = usize>) -> Traces {
         let mut traces = Traces::new(self.steps);
         let mut scores = vec![0.0f32; self.steps];
         let mut correct = vec![false; self.steps];
-        for i in 0..self.images() {
+        for i in images {
             let mut state = DecoderState::default();
             for t in 1..=self.steps {
                 let decision = state.decide(decoder, self.output(i, t), t as u32);
@@ -547,7 +564,10 @@ impl<'a> Calibrator<'a> {
                     Some(all) => (self.fixed_decoder(c), all.subset(fit)),
                     None => {
                         let decoder = halting::fit(self.recording, fit);
-                        (decoder, self.recording.traces(&decoder).subset(fit))
+                        (
+                            decoder,
+                            self.recording.traces_of(&decoder, fit.iter().copied()),
+                        )
                     }
                 };
                 let (chosen, front) = choose_threshold(&traces, self.tolerance);
@@ -571,7 +591,7 @@ impl<'a> Calibrator<'a> {
     pub fn traces_of(&self, candidate: usize, decoder: &Decoder, images: &[usize]) -> Traces {
         match &self.traces[candidate] {
             Some(all) => all.subset(images),
-            None => self.recording.traces(decoder).subset(images),
+            None => self.recording.traces_of(decoder, images.iter().copied()),
         }
     }
 }
