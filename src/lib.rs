@@ -5,7 +5,7 @@
 //! output, and the run stops as soon as it exceeds a threshold calibrated offline.
 //!
 //! The data path, in module order:
-//! image → [`preprocess`] (any size → normalised 32×32) → [`model`] (loaded and validated
+//! image → [`crop`] (the part the network sees) → [`preprocess`] (any size → normalised 32×32) → [`model`] (loaded and validated
 //! once) → [`snn::Simulation::set_input`] (the analog first layer, once, in f64, with the
 //! channels-first forms of [`layers`]) → [`snn::Simulation::step`] (IF layers, [`neurons`],
 //! and the spiking engine between them, on channels-last maps) → accumulated output →
@@ -22,6 +22,7 @@ mod analog;
 pub mod ann;
 pub mod calibrate;
 pub mod cifar;
+pub mod crop;
 pub mod decode;
 mod engine;
 pub mod eval;

@@ -14,6 +14,7 @@
 //! Grey (1 channel) and grey + alpha (2) are widened to RGB.
 //! Normalisation `(value / 255 − mean[c]) / std[c]` is computed in f64 (docs/model-format.md).
 
+use crate::crop::{Crop, CropError};
 use crate::model::InputSpec;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +53,8 @@ pub enum PreprocessError {
     MissingRows { height: usize, received: usize },
     #[error("the model expects {0} input channels; images are RGB (3)")]
     ModelChannels(usize),
+    #[error(transparent)]
+    Crop(#[from] CropError),
 }
 
 /// Resizes interleaved 8-bit pixels (row-major, `channels` per pixel) to `out_width ×
@@ -315,24 +318,124 @@ pub fn normalize_u8(spec: &InputSpec, pixels: &[u8]) -> Vec<f64> {
     normalize(spec, &values)
 }
 
-/// Interleaved 8-bit pixels of any size → the model's normalised CHW input.
+/// Interleaved 8-bit pixels of any size (`channels` per pixel, row-major) → the crop →
+/// the model's normalised CHW input: the area average of the cropped rectangle to the
+/// model's size, then [`normalize`].
+///
+/// # Errors
+/// The crop does not fit the image ([`PreprocessError::Crop`]), the buffer does not hold
+/// `width · height · channels` bytes, or the image cannot be averaged ([`AreaResizer::new`]).
 pub fn prepare_image(
     spec: &InputSpec,
     pixels: &[u8],
     width: usize,
     height: usize,
     channels: usize,
+    crop: &Crop,
 ) -> Result<Vec<f64>, PreprocessError> {
     if spec.channels != 3 {
         return Err(PreprocessError::ModelChannels(spec.channels));
     }
-    let values = resize_area(pixels, width, height, channels, spec.width, spec.height)?;
-    Ok(normalize(spec, &values))
+    let too_large = || PreprocessError::TooLarge {
+        width,
+        height,
+        out_width: spec.width,
+        out_height: spec.height,
+    };
+    let (w32, h32) = (
+        u32::try_from(width).map_err(|_| too_large())?,
+        u32::try_from(height).map_err(|_| too_large())?,
+    );
+    let rect = crop.rect(w32, h32)?;
+    let expected = (width as u64)
+        .checked_mul(height as u64)
+        .and_then(|n| n.checked_mul(channels as u64))
+        .ok_or_else(too_large)?;
+    if pixels.len() as u64 != expected {
+        return Err(PreprocessError::Length {
+            width,
+            height,
+            channels,
+            expected,
+            found: pixels.len(),
+        });
+    }
+    let mut resizer = AreaResizer::new(
+        rect.width as usize,
+        rect.height as usize,
+        channels,
+        spec.width,
+        spec.height,
+    )?;
+    for row in rect.rows(pixels, w32, channels) {
+        resizer.push_rows(row)?;
+    }
+    Ok(normalize(spec, &resizer.finish()?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cifar_spec() -> InputSpec {
+        InputSpec {
+            channels: 3,
+            height: 32,
+            width: 32,
+            mean: vec![0.49, 0.48, 0.45],
+            std: vec![0.25, 0.24, 0.26],
+        }
+    }
+
+    #[test]
+    fn a_crop_is_the_same_as_the_cropped_image() {
+        let (w, h) = (451usize, 300usize);
+        let pixels: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 251) as u8).collect();
+        let spec = cifar_spec();
+        for crop in [
+            Crop::Center,
+            Crop::Square {
+                x: 151,
+                y: 0,
+                size: 300,
+            },
+            Crop::Square {
+                x: 3,
+                y: 100,
+                size: 57,
+            },
+        ] {
+            let rect = crop.rect(w as u32, h as u32).unwrap();
+            let cut: Vec<u8> = rect.rows(&pixels, w as u32, 4).flatten().copied().collect();
+            let whole = prepare_image(&spec, &pixels, w, h, 4, &crop).unwrap();
+            let expected = prepare_image(
+                &spec,
+                &cut,
+                rect.width as usize,
+                rect.height as usize,
+                4,
+                &Crop::Full,
+            )
+            .unwrap();
+            assert_eq!(whole, expected, "{crop}");
+        }
+        let err = prepare_image(
+            &spec,
+            &pixels,
+            w,
+            h,
+            4,
+            &Crop::Square {
+                x: 200,
+                y: 0,
+                size: 300,
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err, PreprocessError::Crop(_)), "{err}");
+        let short = prepare_image(&spec, &pixels[1..], w, h, 4, &Crop::Center).unwrap_err();
+        assert!(matches!(short, PreprocessError::Length { .. }), "{short}");
+    }
 
     #[test]
     fn constant_image_stays_constant_at_any_size() {

@@ -268,7 +268,11 @@ fn assert_run(json: &Value, width: u64, height: u64) {
         (json["width"].as_u64(), json["height"].as_u64()),
         (Some(width), Some(height))
     );
-    assert_eq!(json["crop"], "full");
+    // The default crop: the largest centred square.
+    assert_eq!(json["crop"], "center");
+    let side = width.min(height);
+    let rect = [(width - side) / 2, (height - side) / 2, side, side];
+    assert_eq!(json["crop_rect"], serde_json::json!(rect), "{json}");
     assert_eq!(json["max_steps"], 6);
     assert_eq!(json["steps"].as_array().unwrap().len(), 6);
     let stop = json["stop_step"].as_u64().expect("a stop step");
@@ -315,6 +319,46 @@ fn exif_orientations_6_and_8_are_applied() {
         assert_run(&json, 24, 40);
         assert_eq!(json["orientation"], orientation);
     }
+}
+
+#[test]
+fn crop_is_reported_and_bad_crops_are_named() {
+    let dir = workspace("crop", &[("wide.png", png(gradient(451, 300)))]);
+    for (crop, rect) in [
+        ("full", [0, 0, 451, 300]),
+        ("center", [75, 0, 300, 300]),
+        ("151,0,300", [151, 0, 300, 300]),
+    ] {
+        let out = classify(&dir, &["--json", "--crop", crop, "wide.png"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["crop"], crop);
+        assert_eq!(json["crop_rect"], serde_json::json!(rect));
+        // The human-readable output says it too.
+        let out = classify(&dir, &["--crop", crop, "wide.png"]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains(&format!(
+                "crop {crop} ({}×{} pixels at {},{})",
+                rect[2], rect[3], rect[0], rect[1]
+            )),
+            "{text}"
+        );
+    }
+    // A square that does not fit this image: the file is named, with the crop and the size.
+    let out = classify(&dir, &["--crop", "152,0,300", "wide.png"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_mentions(&stderr, &["error: wide.png: ", "152,0,300", "451×300"]);
+    // A crop that cannot be read: a usage error before any file is opened.
+    let out = classify(&dir, &["--crop", "middle", "wide.png"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_mentions(&stderr, &["middle", "center, full or X,Y,SIZE"]);
 }
 
 // ---------------------------------------------------------------- broken and unsupported files

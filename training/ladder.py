@@ -18,6 +18,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data  # noqa: E402
+import ladder_snn  # noqa: E402
 from model import QCFS  # noqa: E402
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)  # airbench's constants
@@ -258,6 +259,15 @@ def main():
                   cpu_min_this_process_rusage=round((ru.ru_utime + ru.ru_stime) / 60, 2),
                   split="validation: records 5000..9999 of data_batch_5.bin", history=history,
                   command=" ".join(sys.argv), torch=torch.__version__, finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+    if args.act == "qcfs":
+        log("SNN: simulating 32 time steps on the validation split ...")
+        result["snn"] = ladder_snn.evaluate_snn(net, QCFS, val_t.contiguous(), val_y)
+        log(f"SNN: argmax O(32) agrees with the quantized ANN on {100 * result['snn']['ann_agreement']:.2f}% of images")
+        snn = result["snn"]
+        fixed = ", ".join(f"{100 * snn['fixed'][t]:.2f}%" for t in (4, 8, 16, 32))
+        dc = snn["dynamic_held_out"]
+        log(f"SNN: T=4/8/16/32 {fixed}; Dynamic Confidence held out {100 * dc['accuracy']:.2f}% in "
+            f"{dc['mean_steps']:.2f} mean steps; oracle {100 * snn['oracle']['accuracy']:.2f}%")
     log(f"final: validation {100 * val:.2f}%, with six-view TTA {100 * val_tta:.2f}%; "
         f"{result['wall_min']} wall min, {result['cpu_min']} CPU min")
     if args.out_json:

@@ -12,6 +12,7 @@
 //!   family's Pareto front on the calibration split (mean steps, accuracy, latency reduction
 //!   per threshold), its in-sample and cross-fitted figures, the fixed-length curve and the
 //!   oracle.
+//! - [`crop_rect`] (`cropRect` in JS): the pixels a crop (`center`, `full`, `X,Y,SIZE`) takes.
 
 mod calibration;
 mod simulation;
@@ -21,6 +22,8 @@ pub use simulation::WasmSimulation;
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
+
+use crate::crop::Crop;
 
 /// Runs once when the module is instantiated: Rust panics then print their message and
 /// location to the browser console instead of "unreachable executed".
@@ -36,6 +39,19 @@ pub fn start() {
 #[wasm_bindgen]
 pub fn wasm_memory() -> JsValue {
     wasm_bindgen::memory()
+}
+
+/// The pixels a crop takes from a `width × height` image, as `[x, y, width, height]`: the
+/// page's crop square and `dynconf classify --crop` go through the same [`Crop::rect`].
+/// `crop` is `center`, `full` or `X,Y,SIZE`. Throws the core's message (naming the crop and
+/// the image size) when the crop cannot be read or does not fit.
+#[wasm_bindgen(js_name = cropRect)]
+pub fn crop_rect(crop: &str, width: u32, height: u32) -> Result<Vec<u32>, JsError> {
+    let rect = crop
+        .parse::<Crop>()
+        .and_then(|c| c.rect(width, height))
+        .map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(vec![rect.x, rect.y, rect.width, rect.height])
 }
 
 /// Serialises a report as a plain JavaScript object (maps as objects, u64 as numbers).

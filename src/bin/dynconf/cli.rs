@@ -20,6 +20,7 @@ use dynconf::calibrate::{
     self, crossfit, Calibration, CalibrationSettings, Candidate, CrossFit, Figures,
 };
 use dynconf::cifar::{self, Batch};
+use dynconf::crop::Crop;
 use dynconf::decode::check_threshold;
 use dynconf::eval::{self, CrossFitSettings, ImageRun, Summary};
 use dynconf::image_file;
@@ -200,6 +201,16 @@ struct ClassifyArgs {
     /// `{"file", "error"}`).
     #[arg(long)]
     json: bool,
+    /// The part of each image the network sees: `center` (the largest centred square),
+    /// `full` (the whole image, squashed to 32×32) or `X,Y,SIZE` (a square, in pixels of the
+    /// image after its EXIF orientation; the page shows the crop you chose this way).
+    #[arg(long, default_value = "center", value_parser = parse_crop)]
+    crop: Crop,
+}
+
+fn parse_crop(text: &str) -> Result<Crop, String> {
+    text.parse()
+        .map_err(|e: dynconf::crop::CropError| e.to_string())
 }
 
 #[derive(Args)]
@@ -895,9 +906,10 @@ struct Classification {
     height: u32,
     /// The EXIF orientation applied (1: none).
     orientation: u8,
-    /// The part of the image the network sees. Always the whole image, squashed to 32×32:
-    /// choosing a crop (`--crop center|full|X,Y,SIZE`, issue 12 item 2) is another change.
-    crop: &'static str,
+    /// The crop as asked for (`center`, `full` or `X,Y,SIZE`).
+    crop: String,
+    /// The pixels it took: `[x, y, width, height]`.
+    crop_rect: [u32; 4],
     decoder: Decoder,
     /// `null` without a calibration or --threshold (no stop decision).
     threshold: Option<f64>,
@@ -930,6 +942,10 @@ fn classify_file(
 ) -> CliResult<Classification> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let image = image_file::decode(&bytes).map_err(|e| e.to_string())?;
+    let rect = args
+        .crop
+        .rect(image.width, image.height)
+        .map_err(|e| e.to_string())?;
     let model = Arc::clone(simulation.model());
     let input = preprocess::prepare_image(
         model.input(),
@@ -937,6 +953,7 @@ fn classify_file(
         image.width as usize,
         image.height as usize,
         4,
+        &args.crop,
     )
     .map_err(|e| e.to_string())?;
     simulation
@@ -968,7 +985,8 @@ fn classify_file(
         width: image.width,
         height: image.height,
         orientation: image.orientation,
-        crop: "full",
+        crop: args.crop.to_string(),
+        crop_rect: [rect.x, rect.y, rect.width, rect.height],
         decoder,
         threshold: threshold.is_finite().then_some(threshold),
         prediction: shown.prediction.clone(),
@@ -985,12 +1003,14 @@ fn print_classification(run: &Classification) {
         1 => String::new(),
         o => format!(", EXIF orientation {o} applied"),
     };
+    let [x, y, w, h] = run.crop_rect;
     say!(
-        "{} ({}×{} {}{rotated}), decoder {}",
+        "{} ({}×{} {}{rotated}), crop {} ({w}×{h} pixels at {x},{y}), decoder {}",
         run.file,
         run.width,
         run.height,
         run.format,
+        run.crop,
         run.decoder
     );
     say!("     t  prediction         score  confidence");
