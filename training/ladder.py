@@ -3,7 +3,9 @@
 Rung (a) = the defaults: GELU, max pooling, widths 64/256/256, batch 1024 (drop last), 9.9 epochs,
 Nesterov SGD, summed label-smoothed loss, lookahead-EMA, alternating flip + 2-px translate; scored
 on the validation split (records 5000..9999 of data_batch_5.bin) without and with six-view TTA.
-Facts: ../shared/docs/fast-training.md section 2. Switches: --pool avg|stride2, --act qcfs --levels L.
+Facts: ../shared/docs/fast-training.md section 2. Switches: --pool avg|stride2|avg-after,
+--act qcfs --levels L (then the SNN is simulated too: ladder_snn.py; ladder_export.py writes the
+network in the dynconf-snn format for the Rust engine).
 
   training/.venv/bin/python training/ladder.py --pool max --act gelu \
       --checkpoint training/runs/ladder-a.pt --out-json training/runs/ladder.jsonl
@@ -52,13 +54,17 @@ class Mul(nn.Module):
 
 def make_net(pool, act, levels, widths=(64, 256, 256)):
     new_act = (lambda: nn.GELU()) if act == "gelu" else (lambda: QCFS(levels))
-    pool2 = {"max": lambda: [nn.MaxPool2d(2)], "avg": lambda: [nn.AvgPool2d(2)], "stride2": lambda: []}[pool]
+    pool2 = {"max": lambda: [nn.MaxPool2d(2)], "avg": lambda: [nn.AvgPool2d(2)], "stride2": lambda: [],
+             "avg-after": lambda: []}[pool]
     whiten = nn.Conv2d(3, 24, 2, padding=0, bias=True)
     whiten.weight.requires_grad_(False)
     layers, c = [whiten, new_act()], 24
-    for w in widths:  # conv -> pool -> BN -> act -> conv -> BN -> act
-        layers += [conv3(c, w, 2 if pool == "stride2" else 1), *pool2(), BatchNorm(w), new_act(),
-                   conv3(w, w), BatchNorm(w), new_act()]
+    for w in widths:  # conv -> pool -> BN -> act -> conv -> BN -> act (avg-after: conv -> BN -> act -> pool -> ...)
+        if pool == "avg-after":  # training/model.py's placement: the pool averages the activations
+            layers += [conv3(c, w), BatchNorm(w), new_act(), nn.AvgPool2d(2), conv3(w, w), BatchNorm(w), new_act()]
+        else:
+            layers += [conv3(c, w, 2 if pool == "stride2" else 1), *pool2(), BatchNorm(w), new_act(),
+                       conv3(w, w), BatchNorm(w), new_act()]
         c = w
     layers += [nn.MaxPool2d(3) if pool == "max" else nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                nn.Linear(c, 10, bias=False), Mul(1 / 9)]
@@ -142,7 +148,7 @@ def epoch_images(padded, epoch, gen):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pool", choices=("max", "avg", "stride2"), default="max")
+    ap.add_argument("--pool", choices=("max", "avg", "stride2", "avg-after"), default="max")
     ap.add_argument("--act", choices=("gelu", "qcfs"), default="gelu")
     ap.add_argument("--levels", type=int, default=8, help="QCFS levels L (--act qcfs)")
     ap.add_argument("--epochs", type=float, default=9.9)

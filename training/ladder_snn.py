@@ -81,7 +81,11 @@ def choose(score, correct):
     n = score.shape[1]
     need = int(correct[-1].sum()) - int(TOLERANCE * n)
     running = score.cummax(0).values  # stopping at score > th == running max > th
-    candidates = torch.unique(torch.quantile(running.flatten().float(), torch.linspace(0, 1, 4001)).double())
+    # Every distinct value is a candidate on small sets; else 4,001 quantiles of them.
+    candidates = torch.unique(running.flatten())
+    if len(candidates) > 4001:
+        candidates = torch.unique(torch.quantile(candidates.float(), torch.linspace(0, 1, 4001)).double())
+    candidates = torch.cat([candidates.new_tensor([float("-inf")]), candidates])
     best = None
     for th in candidates.tolist():
         c, steps = replay(score, correct, th)

@@ -21,6 +21,40 @@ from model import POOLS, Net
 HERE = Path(__file__).resolve().parent
 
 
+class LadderSnnTests(unittest.TestCase):
+    """training/ladder_snn.py, the SNN evaluation of the ablation ladder's QCFS rungs."""
+
+    def test_one_if_layer_at_t_equal_l_is_the_qcfs_layer(self):
+        # With v(0) = theta/2 and a constant current z, an IF neuron fires floor(T z/theta + 1/2)
+        # times (clipped to 0..T) in T steps: at T = L that is QCFS(z) * L / theta spikes.
+        import ladder_snn
+        from model import QCFS
+        torch.manual_seed(0)
+        for levels in (3, 4, 8):
+            qcfs = QCFS(levels, threshold=1.7)
+            net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 16), qcfs, torch.nn.Linear(16, 10))
+            x = torch.randn(64, 3, 2, 2) * 2
+            o = ladder_snn.simulate(net, QCFS, x, steps=levels, batch=32)
+            with torch.no_grad():
+                ann = net(x).double()
+            torch.testing.assert_close(o[-1] / levels, ann, rtol=1e-5, atol=1e-5)
+
+    def test_held_out_dynamic_confidence_is_reported_on_the_other_half(self):
+        import ladder_snn
+        torch.manual_seed(0)
+        o = torch.randn(8, 40, 10, dtype=torch.float64).cumsum(0)
+        y = torch.randint(0, 10, (40,))
+        correct = o.argmax(-1) == y[None]
+        th = ladder_snn.choose(ladder_snn.scores(o, 1.0), correct)
+        c, steps = ladder_snn.replay(ladder_snn.scores(o, 1.0), correct, th)
+        self.assertGreaterEqual(c, int(correct[-1].sum()) - int(0.002 * 40))
+        self.assertLessEqual(steps, 8 * 40)
+        result = ladder_snn.evaluate_snn(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 10)),
+                                         type(None), torch.randn(40, 3, 2, 2), y, steps=4)
+        self.assertEqual(sum(h["images"] for h in result["dynamic_held_out"]["halves"]), 40)
+        self.assertEqual(result["ann_agreement"], 1.0)  # no IF layers: the SNN is the ANN at every step
+
+
 class AugmentTests(unittest.TestCase):
     def test_translation_is_a_window_of_the_reflect_padded_image(self):
         torch.manual_seed(0)
