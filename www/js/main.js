@@ -221,7 +221,8 @@ function onCropChange() {
   const source = app.source;
   if (!source) $('crop-input').value = app.cropBox.text;
   // Over the live video with a file still loaded, the square is for the next frame only.
-  if (!source || source.width !== app.cropBox.width || source.height !== app.cropBox.height) return;
+  if (!source || (app.camera && !source.frame)) return;
+  if (source.width !== app.cropBox.width || source.height !== app.cropBox.height) return;
   clearError();
   if (!sendCrop(source)) return;
   if (app.camera && source.frame) app.camera.current = source.frame; // the frame's run is noted again
