@@ -6,63 +6,10 @@
 //   E2E_MODEL=NAME                    load models/NAME.* instead of the published model (?model=)
 //   E2E_SCREENSHOT=path               where to save the screenshot (docs/screenshot.png)
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { encodePng, syntheticScene } from './png.mjs';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = resolve(ROOT, process.env.E2E_DIST || 'dist');
-const SCREENSHOT = resolve(ROOT, process.env.E2E_SCREENSHOT || 'docs/screenshot.png');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const TIMEOUT = 120_000;
-const MODEL = process.env.E2E_MODEL || 'dynconf-cifar10-v6';
-
-const require = createRequire(join(ROOT, '.tools', 'package.json'));
-const { chromium } = require('playwright-core');
-
-let stepNo = 0;
-const step = (text) => console.log(`[e2e ${++stepNo}] ${text}`);
-
-// ------------------------------------------------------------------ build
-
-function build() {
-  if (process.env.E2E_SKIP_BUILD) {
-    step('using the existing dist/ (E2E_SKIP_BUILD)');
-    return;
-  }
-  step('trunk build');
-  const env = {
-    ...process.env,
-    TRUNK_OFFLINE: 'true',
-    PATH: [join(process.env.HOME, '.cargo', 'bin'), join(ROOT, '.tools', 'node_modules', '.bin'), process.env.PATH].join(':'),
-  };
-  const result = spawnSync('trunk', ['build'], { cwd: ROOT, env, stdio: 'inherit' });
-  assert.equal(result.status, 0, 'trunk build failed');
-}
-
-// ------------------------------------------------------------------ a tiny static server
-
-const TYPES = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
-  '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png', '.safetensors': 'application/octet-stream',
-};
-
-function serve(dir) {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
-    let file = normalize(join(dir, path));
-    if (!file.startsWith(dir + sep) && file !== dir) { res.writeHead(403).end(); return; }
-    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
-    if (!existsSync(file)) { res.writeHead(404).end('not found'); return; }
-    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] || 'application/octet-stream', 'Content-Length': statSync(file).size });
-    createReadStream(file).pipe(res);
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
+import { build, DIST, launch, maxSpeed, MODEL, QUERY, SCREENSHOT, serve, step, TIMEOUT } from './lib.mjs';
 
 // ------------------------------------------------------------------ reference figures
 
@@ -78,8 +25,9 @@ function calibrationSummary(page) {
   }, MODEL);
 }
 
-// A fresh Simulation of the same image under decoder `index` of the calibration, run until
-// Dynamic Confidence stops: what the page's run must reproduce.
+// A fresh Simulation of the same image (its centre square, the page's default crop) under
+// decoder `index` of the calibration, run until Dynamic Confidence stops: what the page's
+// run must reproduce.
 function referenceRun(page, index, png) {
   return page.evaluate(async ({ model, index, png }) => {
     const { Simulation, Calibration } = window.wasmBindings;
@@ -89,7 +37,8 @@ function referenceRun(page, index, png) {
     sim.use_decoder(calibration, index);
     const { decodeImage, sendImage } = await import(new URL('js/image-input.js', location.href).href);
     const image = await decodeImage(new File([new Uint8Array(png)], 'scene.png', { type: 'image/png' }));
-    sendImage(sim, image.bitmap);
+    const [x, y, w, h] = window.wasmBindings.cropRect('center', image.width, image.height);
+    sendImage(sim, image.bitmap, { rect: { x, y, w, h } });
     image.bitmap.close();
     let r;
     do r = sim.step(); while (!r.stop);
@@ -123,6 +72,65 @@ function stripsVersusWhole(page, png, stripBytes) {
     return { strips, whole };
   }, { model: MODEL, png: [...png], stripBytes });
 }
+
+// The 32×32 view as the page shows it: #preview drawn nearest-neighbour, one sample per cell.
+function shownPreview(page) {
+  return page.$eval('#preview', (c) => {
+    const n = 32;
+    const cell = c.width / n;
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const out = [];
+    for (let j = 0; j < n; j++) {
+      for (let i = 0; i < n; i++) {
+        const k = 4 * (Math.floor((j + 0.5) * cell) * c.width + Math.floor((i + 0.5) * cell));
+        out.push(data[k], data[k + 1], data[k + 2], data[k + 3]);
+      }
+    }
+    return out;
+  });
+}
+
+// What the network receives for the pixels `rect` ([x, y, w, h]) of a PNG, computed
+// independently of the page's crop code: the whole image drawn once, getImageData of the
+// rectangle, Simulation.set_image, preview().
+function cropPreview(page, png, rect) {
+  return page.evaluate(async ({ model, png, rect }) => {
+    const { Simulation } = window.wasmBindings;
+    const sim = new Simulation(new Uint8Array(await (await fetch(`models/${model}.safetensors`)).arrayBuffer()));
+    const bitmap = await createImageBitmap(new Blob([new Uint8Array(png)], { type: 'image/png' }), { premultiplyAlpha: 'none' });
+    const canvas = document.createElement('canvas');
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(bitmap, 0, 0);
+    const [x, y, w, h] = rect;
+    sim.set_image(ctx.getImageData(x, y, w, h).data, w, h);
+    const preview = [...sim.preview()];
+    sim.free();
+    return preview;
+  }, { model: MODEL, png: [...png], rect });
+}
+
+// Waits until the run restarted (its id passed `after`) on crop `crop`; returns the new id.
+async function restartedOn(page, crop, after) {
+  await page.waitForFunction(({ crop, after }) => {
+    const s = document.querySelector('#run-status');
+    return s.dataset.crop === crop && Number(s.dataset.run) > after && document.querySelector('#crop-text').dataset.crop === crop;
+  }, { crop, after });
+  return Number(await page.getAttribute('#run-status', 'data-run'));
+}
+
+// A drop of text (no file) on the drop zone, as a drag from another tab gives it.
+const dropText = (page, type, text) => page.evaluate(({ type, text }) => {
+  const dt = new DataTransfer();
+  dt.setData(type, text);
+  document.querySelector('#dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+}, { type, text });
+
+const errorShown = (page, pattern) => page.waitForFunction((source) => {
+  const e = document.querySelector('#error');
+  return !e.hidden && new RegExp(source).test(e.textContent);
+}, pattern.source);
 
 // The size of the page's wasm memory (it never shrinks: the peak so far).
 const wasmMemory = (page) => page.evaluate(() => window.wasmBindings.wasm_memory().buffer.byteLength);
@@ -170,11 +178,9 @@ async function main() {
   assert.ok(existsSync(join(DIST, 'index.html')), 'dist/index.html missing');
   const server = await serve(DIST);
   const origin = `http://127.0.0.1:${server.address().port}`;
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-dev-shm-usage',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  // Chromium's fake camera (a test pattern) stands in for a webcam; a context must still be
+  // granted the camera, so contexts without the grant see a denied permission.
+  const browser = await launch(['--use-fake-device-for-media-stream']);
   const requests = [];
   const problems = [];
   try {
@@ -184,7 +190,7 @@ async function main() {
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
 
-    const query = process.env.E2E_MODEL ? `?model=${encodeURIComponent(process.env.E2E_MODEL)}` : '';
+    const query = QUERY;
     step(`open ${origin}/${query}`);
     await page.goto(`${origin}/${query}`);
     await page.waitForSelector('#app:not([hidden])');
@@ -226,13 +232,92 @@ async function main() {
     }, small);
     await page.waitForFunction(() => /pasted\.png · 96×64 PNG/.test(document.querySelector('#original-caption').textContent));
 
+
+    step('crop: the default is the centre square, drawn over the image; the 32×32 view is that square');
+    const crop = await page.$eval('#crop-text', (e) => ({ ...e.dataset, text: e.textContent }));
+    assert.equal(crop.crop, 'center');
+    assert.equal(crop.rect, '16,0,64,64'); // cropRect('center', 96, 64)
+    assert.match(crop.text, /dynconf classify --crop center/);
+    assert.equal(await page.getAttribute('#run-status', 'data-crop'), 'center');
+    const box = await page.$eval('#crop-box', (b) => ({ hidden: b.hidden, tab: b.tabIndex, label: b.getAttribute('aria-label'), left: b.style.left, top: b.style.top, width: b.style.width }));
+    // 96×64 fitted into 240×240: scale 2.5, 40 px letterbox above.
+    assert.deepEqual(box, { hidden: false, tab: 0, label: box.label, left: '40px', top: '40px', width: '160px' });
+    assert.match(box.label, /Crop square/);
+    const centre = await cropPreview(page, small, [16, 0, 64, 64]);
+    assert.deepEqual(await shownPreview(page), centre);
+    assert.notDeepEqual(await cropPreview(page, small, [0, 0, 96, 64]), centre, 'the test image should look different squashed');
+
+    step('crop: the keyboard moves and resizes the square (inside the image); each change restarts the run');
+    let runId = Number(await page.getAttribute('#run-status', 'data-run'));
+    await page.focus('#crop-box');
+    await page.keyboard.press('ArrowRight'); // one pixel of the 32×32 view: 64 / 32 = 2 image pixels
+    runId = await restartedOn(page, '18,0,64', runId);
+    assert.match(await page.textContent('#crop-text'), /crop 18,0,64 · dynconf classify --crop 18,0,64/);
+    await page.keyboard.press('-'); // 4 pixels smaller, about the centre
+    runId = await restartedOn(page, '20,2,60', runId);
+    for (let k = 0; k < 15; k++) await page.keyboard.press('ArrowLeft');
+    runId = await restartedOn(page, '0,2,60', runId); // stops at the left edge
+    await page.keyboard.press('Shift+ArrowDown'); // Shift+arrows resize too
+    runId = await restartedOn(page, '0,0,64', runId); // as large as the image allows
+    await page.keyboard.press('-');
+    runId = await restartedOn(page, '2,2,60', runId);
+
+    step('crop: the mouse drags the square and its corner (pointer events), in image pixels');
+    let rect = await page.$eval('#crop-box', (b) => { const r = b.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width }; });
+    await page.mouse.move(rect.x + rect.w / 2, rect.y + rect.w / 2);
+    await page.mouse.down();
+    await page.mouse.move(rect.x + rect.w / 2 + 45, rect.y + rect.w / 2, { steps: 5 }); // 45 CSS px = 18 image px
+    await page.mouse.up();
+    runId = await restartedOn(page, '20,2,60', runId);
+    rect = await page.$eval('#crop-box', (b) => { const r = b.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width }; });
+    await page.mouse.move(rect.x + rect.w, rect.y + rect.w);
+    await page.mouse.down();
+    await page.mouse.move(rect.x + rect.w + 30, rect.y + rect.w + 30, { steps: 3 });
+    await page.mouse.up();
+    runId = await restartedOn(page, '20,2,62', runId); // 12 px larger would leave the image: 64 − 2 rows
+
+    step('crop: typed as X,Y,SIZE (checked by the engine); the 32×32 view is that square');
+    await page.fill('#crop-input', '30,4,50');
+    await page.press('#crop-input', 'Enter');
+    runId = await restartedOn(page, '30,4,50', runId);
+    assert.deepEqual(await shownPreview(page), await cropPreview(page, small, [30, 4, 50, 50]));
+    await page.waitForSelector('#run-status[data-state="stopped"]');
+    await page.fill('#crop-input', '90,0,50');
+    await page.press('#crop-input', 'Enter');
+    await errorShown(page, /Crop “90,0,50”: the crop 90,0,50 does not fit in this 96×64 image/);
+    assert.equal(await page.getAttribute('#crop-text', 'data-crop'), '30,4,50');
+    assert.equal(await page.inputValue('#crop-input'), '30,4,50');
+
+    step('crop: "whole image" gives full (squashed); unticked, the square comes back');
+    await page.check('#crop-full');
+    runId = await restartedOn(page, 'full', runId);
+    assert.equal(await page.getAttribute('#crop-text', 'data-rect'), '0,0,96,64');
+    assert.match(await page.textContent('#crop-text'), /dynconf classify --crop full/);
+    assert.equal(await page.isHidden('#crop-box'), true);
+    assert.deepEqual(await shownPreview(page), await cropPreview(page, small, [0, 0, 96, 64]));
+    await page.uncheck('#crop-full');
+    runId = await restartedOn(page, '30,4,50', runId);
+    assert.equal(await page.isHidden('#error'), true);
+
+    step('a dropped link: other sites are refused with a message; data: and same-origin links are read');
+    await dropText(page, 'text/uri-list', 'https://images.example.com/photos/cat.jpg');
+    await errorShown(page, /images\.example\.com.*cannot read images from other sites.*Save the image/);
+    await dropText(page, 'text/plain', 'a cat on a mat');
+    await errorShown(page, /is text \(“a cat on a mat”\), not an image file/);
+    await dropText(page, 'text/uri-list', `${origin}/index.html`);
+    await errorShown(page, /“index\.html” is not an image/);
+    await dropText(page, 'text/uri-list', `data:image/png;base64,${Buffer.from(small).toString('base64')}`);
+    await page.waitForFunction(() => /dropped image · 96×64 PNG/.test(document.querySelector('#original-caption').textContent));
+    assert.equal(await page.isHidden('#error'), true);
+    assert.equal(await page.getAttribute('#crop-text', 'data-crop'), 'center'); // a new image: the centre again
+
     step('the page hands the pixels over in strips: the same input as the whole image');
     const alpha = new Uint8Array(61 * 47 * 4).map((_, i) => (i % 4 === 3 ? (i * 13) % 256 : (i * 7 + (i >> 7)) % 256));
     const compared = await stripsVersusWhole(page, encodePng(61, 47, alpha), 4 * 61 * 5);
     assert.deepEqual(compared.strips, compared.whole);
 
     step('a 4200×4011 grey PNG (above 16.8 MP) reaches the network grey, in bounded wasm memory');
-    await page.evaluate(() => { const s = document.querySelector('#speed'); s.value = s.max; s.dispatchEvent(new Event('input')); });
+    await maxSpeed(page);
     const memoryBefore = await wasmMemory(page);
     const [bigW, bigH] = [4200, 4011];
     const grey = new Uint8Array(bigW * bigH * 4).fill(128);
@@ -248,7 +333,7 @@ async function main() {
     assert.ok(memoryAfter <= 32 * MB, `wasm memory grew to ${memoryAfter} bytes`);
 
     step('upload a generated PNG');
-    await page.evaluate(() => { const s = document.querySelector('#speed'); s.value = s.max; s.dispatchEvent(new Event('input')); });
+    await maxSpeed(page);
     await page.setInputFiles('#file', { name: 'generated-scene.png', mimeType: 'image/png', buffer: scene.png });
     await page.waitForSelector('#error[hidden]', { state: 'attached' });
     assert.match(await page.textContent('#original-caption'), /160×120 PNG/);
@@ -359,6 +444,72 @@ async function main() {
     assert.match(refusal, /cannot use the calibration file: this calibration was made for another model \(SHA-256 000000000000…/);
     assert.equal(await other.isHidden('#app'), true);
     await other.close();
+
+
+    step('camera (Chromium\'s fake device): a frame is classified, "keep classifying" goes on, "Stop camera" releases it');
+    const cameraContext = await browser.newContext({ permissions: ['camera'], viewport: { width: 1440, height: 1000 } });
+    await cameraContext.addInitScript(() => {
+      // Keeps the streams the page gets, to check that "Stop camera" ends their tracks.
+      window.testStreams = [];
+      const md = navigator.mediaDevices;
+      const get = md.getUserMedia.bind(md);
+      md.getUserMedia = async (c) => { const s = await get(c); window.testStreams.push(s); return s; };
+    });
+    const cam = await cameraContext.newPage();
+    cam.setDefaultTimeout(TIMEOUT);
+    cam.on('request', (r) => requests.push(r.url()));
+    cam.on('pageerror', (e) => problems.push(`camera page error: ${e.message}`));
+    await cam.goto(`${origin}/${query}`);
+    await cam.waitForSelector('#app:not([hidden])');
+    await maxSpeed(cam);
+    await cam.click('#camera-start');
+    await cam.waitForSelector('#camera-video:not([hidden])');
+    await cam.waitForSelector('#crop-box:not([hidden])');
+    const [vw, vh] = await cam.$eval('#camera-video', (v) => [v.videoWidth, v.videoHeight]);
+    step(`camera on: ${vw}×${vh}`);
+    await cam.click('#camera-grab');
+    await cam.waitForFunction(() => document.querySelector('#camera-status').dataset.frames === '1');
+    const camStop = await cam.getAttribute('#run-status', 'data-stop-t');
+    assert.equal(await cam.getAttribute('#camera-status', 'data-last-steps'), camStop);
+    assert.match(await cam.textContent('#camera-status'), new RegExp(`frame 1: \\w+ after ${camStop} step`));
+    assert.match(await cam.textContent('#original-caption'), new RegExp(`camera frame 1 · ${vw}×${vh}`));
+    const camRect = await cam.evaluate(([w, h]) => [...window.wasmBindings.cropRect('center', w, h)].join(), [vw, vh]);
+    assert.equal(await cam.getAttribute('#crop-text', 'data-rect'), camRect);
+    step(`camera frame 1: ${(await cam.textContent('#camera-status')).trim()}`);
+    await cam.check('#camera-keep');
+    await cam.waitForFunction(() => Number(document.querySelector('#camera-status').dataset.frames) >= 3);
+    await cam.uncheck('#camera-keep');
+    await cam.click('#camera-stop');
+    await cam.waitForSelector('#camera-video', { state: 'hidden' });
+    assert.match(await cam.textContent('#camera-status'), /Camera stopped/);
+    assert.ok(await cam.evaluate(() => window.testStreams.length > 0 && window.testStreams.every((s) => s.getTracks().every((t) => t.readyState === 'ended'))), 'the camera tracks were not stopped');
+    assert.equal(await cam.isVisible('#original'), true);
+    assert.equal(await cam.isVisible('#camera-start'), true);
+    await cameraContext.close();
+
+    step('camera refused: denied permission, no camera, no secure context each give a message; the page stays usable');
+    const cameraCases = [
+      { name: 'denied', script: null, message: /permission was denied/ },
+      { name: 'no camera', script: () => { navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Requested device not found', 'NotFoundError')); }, message: /No camera was found/ },
+      { name: 'insecure', script: () => { Object.defineProperty(Navigator.prototype, 'mediaDevices', { get: () => undefined }); }, message: /The camera needs a secure page/ },
+    ];
+    for (const c of cameraCases) {
+      const context = await browser.newContext(); // camera not granted
+      if (c.script) await context.addInitScript(c.script);
+      const p = await context.newPage();
+      p.setDefaultTimeout(TIMEOUT);
+      p.on('pageerror', (e) => problems.push(`${c.name} page error: ${e.message}`));
+      await p.goto(`${origin}/${query}`);
+      await p.waitForSelector('#app:not([hidden])');
+      await p.click('#camera-start');
+      await errorShown(p, c.message);
+      step(`${c.name}: ${await p.textContent('#error')}`);
+      assert.equal(await p.isEnabled('#camera-start'), true);
+      await p.setInputFiles('#file', { name: 'after.png', mimeType: 'image/png', buffer: Buffer.from(small) });
+      await p.waitForSelector('#run-status[data-state="stopped"]');
+      assert.equal(await p.isHidden('#error'), true);
+      await context.close();
+    }
 
     step('no request left 127.0.0.1');
     const foreign = requests.filter((u) => !/^(data|blob):/.test(u) && new URL(u).hostname !== '127.0.0.1');

@@ -60,5 +60,5 @@ export function syntheticScene(width = 160, height = 120) {
       rgba[i] = rgb[0]; rgba[i + 1] = rgb[1]; rgba[i + 2] = rgb[2]; rgba[i + 3] = 255;
     }
   }
-  return { width, height, png: encodePng(width, height, rgba) };
+  return { width, height, rgba, png: encodePng(width, height, rgba) };
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Browser tests: the wasm-bindgen tests (tests/wasm.rs) in headless Chrome and Firefox through
 # `wasm-pack test`, then
-# the end-to-end test of the demo page (e2e/demo.test.mjs, which also writes
-# docs/screenshot.png). Assumes `scripts/install-tools.sh web browsers` has run.
+# the end-to-end tests of the demo page: e2e/demo.test.mjs (builds with Trunk, writes
+# docs/screenshot.png), then e2e/agreement.test.mjs on the same dist/ (the page's stop step and
+# prediction against `dynconf classify --json --crop`, which it builds with
+# `cargo build --release --bin dynconf`). Assumes `scripts/install-tools.sh web browsers` has run.
 # Usage: scripts/test-web.sh [chrome] [firefox] [e2e]   (default: all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +32,7 @@ for suite in "${suites[@]}"; do
   echo "== $suite" >&2
   case "$suite" in
     chrome|firefox) wasm_tests "$suite" ;;
-    e2e) node e2e/demo.test.mjs ;;
+    e2e) node e2e/demo.test.mjs && E2E_SKIP_BUILD=1 node e2e/agreement.test.mjs ;;
     *) echo "unknown suite: $suite (chrome, firefox, e2e)" >&2; exit 2 ;;
   esac
 done

@@ -100,15 +100,18 @@ export async function decodeImage(file) {
 export const STRIP_BYTES = 1 << 20;
 
 /**
- * Hands a decoded image to a Simulation strip by strip (begin_image, push_rows, end_image):
- * each strip of rows is drawn 1:1 into a canvas one strip high and read with getImageData, so
- * no JavaScript array and no wasm memory ever holds the whole image's pixels (a 24 MP photo
- * would be 96 MB; only the ImageBitmap does). The engine accumulates the exact area average as the strips arrive. Throws an
- * InputError if the pixels cannot be read, the engine's Error if it refuses the image (the
- * simulation's input is then unchanged).
+ * Hands the pixels of `rect` ({x, y, w, h}, in the bitmap's pixels; default: the whole
+ * bitmap) to a Simulation strip by strip (begin_image(w, h), push_rows, end_image): each
+ * strip of rows of the rectangle is drawn 1:1 into a canvas one strip high and read with
+ * getImageData, so no JavaScript array and no wasm memory ever holds the whole image's pixels
+ * (a 24 MP photo would be 96 MB; only the ImageBitmap does), and a crop reads only its own
+ * pixels. The engine accumulates the exact area average of the rectangle as the strips
+ * arrive: the input of `dynconf classify --crop` for the same rectangle. Throws an InputError
+ * if the pixels cannot be read, the engine's Error if it refuses the image (the simulation's
+ * input is then unchanged).
  */
-export function sendImage(simulation, bitmap, { name = 'the image', stripBytes = STRIP_BYTES } = {}) {
-  const { width, height } = bitmap;
+export function sendImage(simulation, bitmap, { name = 'the image', stripBytes = STRIP_BYTES, rect = null } = {}) {
+  const { x, y: top, w: width, h: height } = rect || { x: 0, y: 0, w: bitmap.width, h: bitmap.height };
   const rows = Math.max(1, Math.min(height, Math.floor(stripBytes / (4 * width))));
   let ctx;
   try {
@@ -127,7 +130,7 @@ export function sendImage(simulation, bitmap, { name = 'the image', stripBytes =
     let data;
     try {
       ctx.clearRect(0, 0, width, rows);
-      ctx.drawImage(bitmap, 0, y, width, h, 0, 0, width, h);
+      ctx.drawImage(bitmap, x, top + y, width, h, 0, 0, width, h);
       data = ctx.getImageData(0, 0, width, h).data;
     } catch (error) {
       // The unfinished image is dropped by the next begin_image; the input is unchanged.
@@ -138,8 +141,48 @@ export function sendImage(simulation, bitmap, { name = 'the image', stripBytes =
   simulation.end_image();
 }
 
-/** Calls onFile(file) for a chosen, dropped or pasted file. */
-export function attachImageInput({ dropzone, fileInput, onFile }) {
+/**
+ * What was dropped when it held no file: a link dragged from a tab, or text. Resolves to a
+ * File when the page may read it (a data: or blob: URL, or a URL of this page's own origin),
+ * else rejects with an InputError that says what to do instead. Browsers do not let a page
+ * read another site's pixels, and this page makes no requests to other hosts.
+ */
+export async function fileFromDroppedLink(dataTransfer, origin = location.origin) {
+  const uriList = dataTransfer.getData('text/uri-list') || '';
+  const plain = dataTransfer.getData('text/plain') || '';
+  // text/uri-list: one URL a line, lines starting with # are comments.
+  const text = uriList.split(/\r?\n/).map((l) => l.trim()).find((l) => l && !l.startsWith('#')) || plain.trim();
+  if (!text) throw new InputError('Nothing that this page can read was dropped: drop an image file (PNG, JPEG, WebP or GIF), or paste one (Ctrl/⌘+V).');
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    const shown = text.length > 60 ? `${text.slice(0, 60)}…` : text;
+    throw new InputError(`What was dropped is text (“${shown}”), not an image file: drop an image file, or paste an image (Ctrl/⌘+V).`);
+  }
+  const readable = url.protocol === 'data:' || url.protocol === 'blob:' || url.origin === origin;
+  if (!readable) {
+    throw new InputError(`A link to an image on ${url.host || url.protocol} was dropped, but this page cannot read images from other sites. `
+      + 'Save the image to your computer and drop the file here, or copy the image (not its address) and paste it here (Ctrl/⌘+V).');
+  }
+  const name = decodeURIComponent(url.protocol === 'data:' ? 'dropped image' : url.pathname.split('/').pop() || 'dropped image');
+  let blob;
+  try {
+    const response = await fetch(url.href);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    blob = await response.blob();
+  } catch (error) {
+    throw new InputError(`The dropped link could not be read (${error.message}). Save the image and drop the file instead.`);
+  }
+  return new File([blob], name, { type: blob.type });
+}
+
+/**
+ * Calls onFile(file) for a chosen, dropped or pasted file, and onDrop(dataTransfer) for a
+ * drop that holds no file (a link or text dragged from another tab). Drops anywhere on the
+ * page count: the browser must not navigate away, and a drop must never be silently ignored.
+ */
+export function attachImageInput({ dropzone, fileInput, onFile, onDrop }) {
   fileInput.addEventListener('change', () => {
     if (fileInput.files.length) onFile(fileInput.files[0]);
     fileInput.value = ''; // choosing the same file again fires change again
@@ -153,14 +196,13 @@ export function attachImageInput({ dropzone, fileInput, onFile }) {
   for (const type of ['dragleave', 'drop']) {
     dropzone.addEventListener(type, () => dropzone.classList.remove('over'));
   }
-  dropzone.addEventListener('drop', (event) => {
-    event.preventDefault();
-    const file = event.dataTransfer.files[0];
-    if (file) onFile(file);
-  });
-  // A file dropped outside the drop zone must not make the browser navigate away.
   window.addEventListener('dragover', (event) => event.preventDefault());
-  window.addEventListener('drop', (event) => event.preventDefault());
+  window.addEventListener('drop', (event) => {
+    event.preventDefault();
+    const file = event.dataTransfer?.files[0];
+    if (file) onFile(file);
+    else if (event.dataTransfer) onDrop(event.dataTransfer);
+  });
   document.addEventListener('paste', (event) => {
     const items = [...(event.clipboardData?.items || [])];
     const item = items.find((i) => i.kind === 'file');

@@ -2,7 +2,9 @@
 // All computation happens in Rust (src/wasm/): one Simulation.step() per time step; the
 // decoders' fronts, figures and latency reductions come precomputed from Calibration.summary().
 import { fetchWithProgress, formatBytes } from './loader.js';
-import { attachImageInput, decodeImage, InputError, sendImage } from './image-input.js';
+import { attachImageInput, decodeImage, fileFromDroppedLink, InputError, sendImage } from './image-input.js';
+import { CropBox } from './crop.js';
+import { cameraErrorMessage, grabFrame, startCamera, stopCamera } from './camera.js';
 import * as charts from './charts.js';
 
 const params = new URLSearchParams(location.search);
@@ -33,6 +35,9 @@ const app = {
   dc: null,          // Simulation animated under Dynamic Confidence
   full: null,        // Simulation run to the longest fixed length, for the fixed-length runs
   image: null,       // {name, width, height, format}
+  source: null,      // the image being classified: {bitmap, width, height, name, format}, kept for re-cropping
+  cropBox: null,     // the crop square (crop.js)
+  camera: null,      // the live camera: {stream, frames, busy, history}; null when off
   run: null,         // the Dynamic Confidence run: per-step reports, stop step, play state
   fixed: null,       // the fixed-length runs: per-step summaries of `full`, wanted lengths
   stepMs: null,      // moving average of one step's time
@@ -137,22 +142,202 @@ async function onFile(file) {
     decoded.bitmap.close();
     return;
   }
+  if (app.camera) endCamera(); // a file replaces the camera
+  loadSource(decoded);
+}
+
+/** A drop with no file in it: a link (read when allowed) or a message; never nothing. */
+async function onDrop(dataTransfer) {
+  clearError();
+  const ticket = ++app.imageTicket;
   try {
-    sendImage(app.dc, decoded.bitmap, { name: decoded.name }); // in strips: bounded memory
+    const file = await fileFromDroppedLink(dataTransfer);
+    if (ticket === app.imageTicket) await onFile(file);
   } catch (error) {
+    if (ticket === app.imageTicket) showError(error instanceof InputError ? error.message : `Could not use what was dropped: ${error.message}`);
+  }
+}
+
+/**
+ * Makes a decoded image (or camera frame) the input: the crop goes back to the centre square
+ * (or stays "whole image"; with `keepCrop`, a camera frame keeps the square drawn over the
+ * video), its pixels go to the engine and the runs restart. The previous image and its crop
+ * stay if the engine refuses this one.
+ */
+function loadSource(decoded, { caption = null, keepCrop = false } = {}) {
+  const previous = app.source;
+  const box = app.cropBox;
+  const saved = box.state();
+  if (!(keepCrop && box.width === decoded.width && box.height === decoded.height)) box.setImage(decoded.width, decoded.height);
+  if (!sendCrop(decoded)) {
     decoded.bitmap.close();
-    showError(error instanceof InputError ? error.message : `The engine could not use this image: ${error.message}`);
+    box.restore(saved);
     return;
   }
-  charts.drawFitted($('original'), decoded.bitmap, decoded.width, decoded.height);
-  decoded.bitmap.close();
-  $('original-caption').textContent = `${decoded.name} · ${decoded.width}×${decoded.height} ${decoded.format}`;
-  drawPreview();
+  if (previous && previous.bitmap !== decoded.bitmap) previous.bitmap.close();
+  app.source = decoded;
+  charts.drawFitted($('original'), decoded.bitmap, decoded.width, decoded.height); // under the video while the camera is on
+  $('original-caption').textContent = caption || `${decoded.name} · ${decoded.width}×${decoded.height} ${decoded.format}`;
   app.image = { name: decoded.name, width: decoded.width, height: decoded.height };
+  restartRuns();
+}
+
+/**
+ * Sends the crop's pixels of `source` to the engine (only those pixels are read: a crop of a
+ * big photo costs what the crop costs) and shows the 32×32 view and the crop's text. Returns
+ * false, with the message shown, when the engine refuses them.
+ */
+function sendCrop(source) {
+  let rect;
+  try {
+    rect = app.cropBox.rect;
+    sendImage(app.dc, source.bitmap, { name: source.name, rect }); // in strips: bounded memory
+  } catch (error) {
+    showError(error instanceof InputError ? error.message : `The engine could not use this image: ${error.message}`);
+    return false;
+  }
+  drawPreview();
+  showCrop(rect);
+  return true;
+}
+
+/** The crop in the words of the CLI: the text field, and the command that cuts the same pixels. */
+function showCrop(rect) {
+  const text = app.cropBox.text;
+  const input = $('crop-input');
+  if (document.activeElement !== input || input.dataset.applied !== text) input.value = text;
+  input.dataset.applied = text;
+  $('crop-full').checked = text === 'full';
+  const pixels = `${rect.x},${rect.y},${rect.w}${rect.w === rect.h ? '' : `×${rect.h}`}`;
+  const out = $('crop-text');
+  out.textContent = text === 'full' || text === 'center'
+    ? `crop ${text} (pixels ${pixels}) · dynconf classify --crop ${text}`
+    : `crop ${text} · dynconf classify --crop ${text}`;
+  Object.assign(out.dataset, { crop: text, rect: [rect.x, rect.y, rect.w, rect.h].join(',') });
+}
+
+/** The crop changed (dragged, keys, typed, "whole image"): re-send the crop and restart. */
+function onCropChange() {
+  const source = app.source;
+  if (!source) $('crop-input').value = app.cropBox.text;
+  // Over the live video with a file still loaded, the square is for the next frame only.
+  if (!source || (app.camera && !source.frame)) return;
+  if (source.width !== app.cropBox.width || source.height !== app.cropBox.height) return;
+  clearError();
+  if (!sendCrop(source)) return;
+  if (app.camera && source.frame) app.camera.current = source.frame; // the frame's run is noted again
+  restartRuns();
+}
+
+/** Typed crops (`center`, `full`, `X,Y,SIZE`) are checked by the engine's cropRect. */
+function onCropInput() {
+  const input = $('crop-input');
+  if (!app.cropBox.width) { input.value = app.cropBox.text; return; }
+  if (input.value.trim().toLowerCase() === app.cropBox.text) return; // Enter, then the change on blur
+  try {
+    app.cropBox.set(input.value);
+  } catch (error) {
+    showError(`Crop “${input.value.trim()}”: ${error.message}`);
+    input.value = app.cropBox.text;
+  }
+}
+
+/** The Dynamic Confidence run and the fixed-length runs start over on the current input. */
+function restartRuns() {
   app.full?.free();
   app.full = app.dc.fork();
   app.fixed = { lengths: [...(app.fixed?.lengths || FIXED_LENGTHS)], steps: [] };
   startRun();
+}
+
+// ---------------------------------------------------------------- camera
+
+async function onCameraStart() {
+  clearError();
+  if (app.camera) return;
+  const video = $('camera-video');
+  $('camera-start').disabled = true;
+  let stream;
+  try {
+    stream = await startCamera(video);
+  } catch (error) {
+    $('camera-start').disabled = false;
+    showError(error instanceof InputError ? error.message : cameraErrorMessage(error));
+    return;
+  }
+  app.camera = { stream, frames: 0, current: null, busy: false, history: [], saved: app.cropBox.state() };
+  const [track] = stream.getVideoTracks();
+  track?.addEventListener('ended', () => endCamera('The camera stopped (it was unplugged, or another application took it).'));
+  video.hidden = false;
+  $('original').hidden = true;
+  for (const id of ['camera-grab', 'camera-keep-label', 'camera-stop']) $(id).hidden = false;
+  $('camera-start').hidden = true;
+  $('camera-keep').checked = false;
+  app.cropBox.setImage(video.videoWidth, video.videoHeight); // the same crop square, over the video
+  video.onresize = () => app.camera && app.cropBox.setImage(video.videoWidth, video.videoHeight);
+  renderCamera('Camera on: put the object in the square, then “Classify this frame”.');
+}
+
+/** Grabs the current frame and runs it like an image (one Dynamic Confidence run). */
+async function classifyFrame() {
+  const camera = app.camera;
+  if (!camera || camera.busy) return;
+  camera.busy = true;
+  try {
+    const number = camera.frames + 1;
+    const frame = await grabFrame($('camera-video'), `camera frame ${number}`);
+    if (app.camera !== camera) { frame.bitmap.close(); return; }
+    camera.frames = number;
+    frame.frame = number;
+    camera.current = number; // onRunStopped notes this frame's steps
+    ++app.imageTicket; // a file still decoding does not replace the frame
+    clearError();
+    loadSource(frame, { caption: `camera frame ${number} · ${frame.width}×${frame.height}`, keepCrop: true });
+  } catch (error) {
+    showError(`The camera frame could not be read: ${error.message}`);
+  } finally {
+    camera.busy = false;
+  }
+}
+
+/** Stop camera: the tracks are released; the last classified frame stays on the page. */
+function endCamera(message = null) {
+  const camera = app.camera;
+  if (!camera) return;
+  stopCamera($('camera-video'));
+  app.camera = null;
+  $('camera-video').hidden = true;
+  $('original').hidden = false;
+  for (const id of ['camera-grab', 'camera-keep-label', 'camera-stop']) $(id).hidden = true;
+  $('camera-start').hidden = false;
+  $('camera-start').disabled = false;
+  // The square goes back over the image being classified: the last frame (same size as the
+  // video, crop as drawn) or, when no frame was classified, the image from before.
+  if (!app.source?.frame) app.cropBox.restore(camera.saved);
+  renderCamera(message || 'Camera stopped.');
+}
+
+/** One line per classified frame (the latest first): how many steps each frame needed. */
+function renderCamera(note) {
+  const status = $('camera-status');
+  status.hidden = false;
+  const camera = app.camera;
+  const lines = (camera?.history || []).slice(-4).reverse()
+    .map((h) => `frame ${h.frame}: ${escapeHtml(h.prediction)} after ${h.t} step${h.t === 1 ? '' : 's'}`);
+  status.innerHTML = [note && escapeHtml(note), ...lines].filter(Boolean).join('<br>');
+  status.dataset.state = camera ? 'on' : 'stopped';
+  status.dataset.frames = String(camera?.history.length || 0);
+  status.dataset.lastSteps = camera?.history.length ? String(camera.history.at(-1).t) : '';
+}
+
+/** After a camera frame's run stopped: note its steps; with "keep classifying", the next frame. */
+function onRunStopped(report) {
+  const camera = app.camera;
+  if (!camera || !camera.current || app.source?.frame !== camera.current) return;
+  camera.history.push({ frame: camera.current, t: report.t, prediction: app.info.classes[report.prediction] });
+  camera.current = null;
+  renderCamera(null);
+  if ($('camera-keep').checked) setTimeout(classifyFrame, 0);
 }
 
 function drawPreview() {
@@ -170,7 +355,7 @@ function drawPreview() {
 function startRun({ play = true } = {}) {
   app.dc.reset();
   app.dc.threshold = app.threshold;
-  app.run = { reports: [], stopT: null, playing: play, debt: 0, last: null };
+  app.run = { reports: [], stopT: null, playing: play, debt: 0, last: null, id: (app.run?.id || 0) + 1, crop: app.cropBox?.text };
   for (const id of ['play', 'step', 'replay']) $(id).disabled = false;
   renderRun(); // the status shows the restart at once (the end-to-end test waits on it)
   schedule();
@@ -200,6 +385,7 @@ function dcStep() {
   if (report.stop) {
     app.run.stopT = report.t;
     app.run.playing = false;
+    onRunStopped(report);
   }
 }
 
@@ -411,6 +597,9 @@ function renderRun() {
   status.dataset.state = !run ? 'idle' : run.stopT ? 'stopped' : run.playing ? 'running' : 'paused';
   status.dataset.t = last ? String(last.t) : '0';
   status.dataset.stopT = run?.stopT ? String(run.stopT) : '';
+  status.dataset.prediction = last ? app.info.classes[last.prediction] : '';
+  status.dataset.run = run ? String(run.id) : '0'; // counts restarts
+  status.dataset.crop = run?.crop || '';
   $('play').textContent = run?.playing ? 'Pause' : 'Play';
   $('play').disabled = !run || !!run.stopT;
   $('perf').textContent = last
@@ -540,7 +729,15 @@ function renderTradeoff() {
 // ---------------------------------------------------------------- events
 
 function wireEvents() {
-  attachImageInput({ dropzone: $('dropzone'), fileInput: $('file'), onFile });
+  attachImageInput({ dropzone: $('dropzone'), fileInput: $('file'), onFile, onDrop });
+  app.cropBox = new CropBox({ frame: $('crop-frame'), box: $('crop-box'), cropRect: app.wasm.cropRect, onChange: onCropChange });
+  $('crop-input').addEventListener('change', onCropInput);
+  $('crop-input').addEventListener('keydown', (event) => { if (event.key === 'Enter') { event.preventDefault(); onCropInput(); } });
+  $('crop-full').addEventListener('change', () => app.cropBox.setFull($('crop-full').checked));
+  $('camera-start').addEventListener('click', onCameraStart);
+  $('camera-grab').addEventListener('click', classifyFrame);
+  $('camera-keep').addEventListener('change', () => { if ($('camera-keep').checked && (!app.run || app.run.stopT)) classifyFrame(); });
+  $('camera-stop').addEventListener('click', () => endCamera());
   $('play').addEventListener('click', togglePlay);
   $('step').addEventListener('click', stepOnce);
   $('replay').addEventListener('click', () => app.run && startRun());

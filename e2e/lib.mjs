@@ -1,0 +1,74 @@
+// What the end-to-end tests share: building the page with Trunk, a tiny static server for
+// dist/, and Chromium through playwright-core.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const DIST = resolve(ROOT, process.env.E2E_DIST || 'dist');
+export const SCREENSHOT = resolve(ROOT, process.env.E2E_SCREENSHOT || 'docs/screenshot.png');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const TIMEOUT = 120_000;
+export const MODEL = process.env.E2E_MODEL || 'dynconf-cifar10-v6';
+
+const require = createRequire(join(ROOT, '.tools', 'package.json'));
+export const { chromium } = require('playwright-core');
+
+let stepNo = 0;
+export const step = (text) => console.log(`[e2e ${++stepNo}] ${text}`);
+
+// ------------------------------------------------------------------ build
+
+export function build() {
+  if (process.env.E2E_SKIP_BUILD) {
+    step('using the existing dist/ (E2E_SKIP_BUILD)');
+    return;
+  }
+  step('trunk build');
+  const env = {
+    ...process.env,
+    TRUNK_OFFLINE: 'true',
+    PATH: [join(process.env.HOME, '.cargo', 'bin'), join(ROOT, '.tools', 'node_modules', '.bin'), process.env.PATH].join(':'),
+  };
+  const result = spawnSync('trunk', ['build'], { cwd: ROOT, env, stdio: 'inherit' });
+  assert.equal(result.status, 0, 'trunk build failed');
+}
+
+// ------------------------------------------------------------------ a tiny static server
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
+  '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png', '.safetensors': 'application/octet-stream',
+};
+
+export function serve(dir) {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
+    let file = normalize(join(dir, path));
+    if (!file.startsWith(dir + sep) && file !== dir) { res.writeHead(403).end(); return; }
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!existsSync(file)) { res.writeHead(404).end('not found'); return; }
+    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] || 'application/octet-stream', 'Content-Length': statSync(file).size });
+    createReadStream(file).pipe(res);
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+/** Chromium as the tests run it; `args` are added to the usual flags. */
+export function launch(args = []) {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-dev-shm-usage',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
+  });
+}
+
+/** The page's query string for E2E_MODEL (?model=NAME), else ''. */
+export const QUERY = process.env.E2E_MODEL ? `?model=${encodeURIComponent(process.env.E2E_MODEL)}` : '';
+
+/** Sets the speed slider to its maximum (steps as fast as frames allow). */
+export const maxSpeed = (page) => page.evaluate(() => { const s = document.querySelector('#speed'); s.value = s.max; s.dispatchEvent(new Event('input')); });
