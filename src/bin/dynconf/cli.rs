@@ -22,7 +22,7 @@ use dynconf::calibrate::{
 use dynconf::cifar::{self, Batch};
 use dynconf::decode::check_threshold;
 use dynconf::eval::{self, CrossFitSettings, ImageRun, Summary};
-use dynconf::image_file;
+use dynconf::image_file::{self, ColourProfile};
 use dynconf::{preprocess, Decoder, Engine, Model, Simulation, StopRule};
 
 const DEFAULT_MODEL: &str = "models/dynconf-cifar10-v6.safetensors";
@@ -895,6 +895,9 @@ struct Classification {
     height: u32,
     /// The EXIF orientation applied (1: none).
     orientation: u8,
+    /// The embedded ICC colour profile: `none`, `converted` (the pixels were converted from it
+    /// to sRGB, as browsers do) or `ignored` (unreadable or not RGB/grey: taken as sRGB).
+    icc_profile: image_file::ColourProfile,
     /// The part of the image the network sees. Always the whole image, squashed to 32×32:
     /// choosing a crop (`--crop center|full|X,Y,SIZE`, issue 12 item 2) is another change.
     crop: &'static str,
@@ -968,6 +971,7 @@ fn classify_file(
         width: image.width,
         height: image.height,
         orientation: image.orientation,
+        icc_profile: image.colour,
         crop: "full",
         decoder,
         threshold: threshold.is_finite().then_some(threshold),
@@ -985,8 +989,15 @@ fn print_classification(run: &Classification) {
         1 => String::new(),
         o => format!(", EXIF orientation {o} applied"),
     };
+    let colour = match run.icc_profile {
+        ColourProfile::None => "",
+        ColourProfile::Converted => ", colour: converted from embedded ICC profile to sRGB",
+        ColourProfile::Ignored => {
+            ", colour: embedded ICC profile ignored (unreadable or not RGB), taken as sRGB"
+        }
+    };
     say!(
-        "{} ({}×{} {}{rotated}), decoder {}",
+        "{} ({}×{} {}{rotated}{colour}), decoder {}",
         run.file,
         run.width,
         run.height,
