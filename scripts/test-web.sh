@@ -4,8 +4,10 @@
 # the end-to-end tests of the demo page: e2e/demo.test.mjs (builds with Trunk, writes
 # docs/screenshot.png), then e2e/agreement.test.mjs on the same dist/ (the page's stop step and
 # prediction against `dynconf classify --json --crop`, which it builds with
-# `cargo build --release --bin dynconf`). Assumes `scripts/install-tools.sh web browsers` has run.
-# Usage: scripts/test-web.sh [chrome] [firefox] [e2e]   (default: all three)
+# `cargo build --release --bin dynconf`); then the CLI's image decoding against Chromium's and
+# Firefox's (e2e/jpeg-match.test.mjs: JPEG and ICC-tagged images, within ±1 level).
+# Assumes `scripts/install-tools.sh web browsers` has run.
+# Usage: scripts/test-web.sh [chrome] [firefox] [e2e] [decode]   (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/.tools/node_modules/.bin:$PATH"
@@ -27,13 +29,14 @@ wasm_tests() {
     wasm-pack test --headless "--$1" --release
 }
 
-suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(chrome firefox e2e)
+suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(chrome firefox e2e decode)
 for suite in "${suites[@]}"; do
   echo "== $suite" >&2
   case "$suite" in
     chrome|firefox) wasm_tests "$suite" ;;
     e2e) node e2e/demo.test.mjs && E2E_SKIP_BUILD=1 node e2e/agreement.test.mjs ;;
-    *) echo "unknown suite: $suite (chrome, firefox, e2e)" >&2; exit 2 ;;
+    decode) CARGO_BUILD_JOBS="$JOBS" node e2e/jpeg-match.test.mjs ;;
+    *) echo "unknown suite: $suite (chrome, firefox, e2e, decode)" >&2; exit 2 ;;
   esac
 done
 echo "web tests passed: ${suites[*]}" >&2

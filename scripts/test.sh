@@ -18,5 +18,5 @@ cargo test --release
 section "Training pipeline smoke test (PyTorch, CPU)"
 (cd training && .venv/bin/python -m unittest discover -p 'test_*.py' -v)
 
-section "Browser: wasm bindings in Chromium and Firefox, end-to-end page test"
+section "Browser: wasm bindings in Chromium and Firefox, end-to-end page test, CLI decoding vs browsers"
 scripts/test-web.sh

@@ -16,7 +16,7 @@
 //!
 //! The library is platform-free (no threads, no file access except [`cifar::load_split`] on
 //! native targets), so it builds for `wasm32-unknown-unknown`. [`image_file`] (image files
-//! → pixels for the CLI, with the `image` crate) is native only.
+//! → sRGB pixels for the CLI, as the browsers decode them) is native only.
 
 mod analog;
 pub mod ann;

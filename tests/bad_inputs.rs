@@ -361,6 +361,146 @@ fn crop_is_reported_and_bad_crops_are_named() {
     assert_mentions(&stderr, &["middle", "center, full or X,Y,SIZE"]);
 }
 
+// ---------------------------------------------------------------- colour profiles
+
+/// `image` (RGB or grey, 8 or 16 bits) as PNG, JPEG (quality 100) or lossless WebP, with the
+/// ICC profile `icc` embedded when given (iCCP chunk, APP2 segment, ICCP chunk).
+fn tagged(format: image::ImageFormat, image: image::DynamicImage, icc: Option<Vec<u8>>) -> Vec<u8> {
+    use image::codecs::{jpeg::JpegEncoder, png::PngEncoder, webp::WebPEncoder};
+    use image::ImageEncoder;
+    fn write(mut encoder: impl ImageEncoder, image: image::DynamicImage, icc: Option<Vec<u8>>) {
+        if let Some(icc) = icc {
+            encoder.set_icc_profile(icc).unwrap();
+        }
+        let (width, height) = (image.width(), image.height());
+        encoder
+            .write_image(image.as_bytes(), width, height, image.color().into())
+            .unwrap();
+    }
+    let mut bytes = Vec::new();
+    match format {
+        image::ImageFormat::Png => write(PngEncoder::new(&mut bytes), image, icc),
+        image::ImageFormat::Jpeg => {
+            write(JpegEncoder::new_with_quality(&mut bytes, 100), image, icc)
+        }
+        _ => write(WebPEncoder::new_lossless(&mut bytes), image, icc),
+    }
+    bytes
+}
+
+fn solid(rgb: [u8; 3]) -> image::DynamicImage {
+    image::RgbImage::from_pixel(64, 64, image::Rgb(rgb)).into()
+}
+
+/// Every pixel of `decoded` within `tolerance` of `expected` (RGB), alpha opaque.
+fn assert_every_pixel(
+    decoded: &dynconf::image_file::DecodedImage,
+    expected: [f64; 3],
+    tolerance: f64,
+    what: &str,
+) {
+    for pixel in decoded.rgba.chunks_exact(4) {
+        let off = (0..3).any(|c| (pixel[c] as f64 - expected[c]).abs() > tolerance);
+        assert!(
+            !off && pixel[3] == 255,
+            "{what}: {pixel:?}, expected {expected:.1?} ± {tolerance}"
+        );
+    }
+}
+
+#[test]
+fn embedded_icc_profiles_are_converted_to_srgb() {
+    use dynconf::image_file::{decode, ColourProfile};
+    use image::ImageFormat::{Jpeg, Png, WebP};
+    // A colour inside both gamuts; in sRGB numbers Adobe RGB's green is greener and its red
+    // and blue less so: about (84, 152, 35) (the published matrices, not qcms).
+    let adobe = [100, 150, 50];
+    let expected = common::icc::adobe_rgb_to_srgb(adobe);
+    assert!(
+        expected[0] < 90.0 && expected[1] > 150.5 && expected[2] < 40.0,
+        "{expected:?}"
+    );
+    let profile = common::icc::adobe_rgb();
+    // JPEG adds its own rounding (YCbCr at quality 100) to the conversion's.
+    for (format, tolerance) in [(Png, 1.0), (WebP, 1.0), (Jpeg, 2.0)] {
+        let plain = decode(&tagged(format, solid(adobe), None)).unwrap();
+        assert_eq!(plain.colour, ColourProfile::None);
+        assert_every_pixel(
+            &plain,
+            adobe.map(f64::from),
+            tolerance - 1.0,
+            &format!("{format:?} untagged"),
+        );
+        let converted = decode(&tagged(format, solid(adobe), Some(profile.clone()))).unwrap();
+        assert_eq!(converted.colour, ColourProfile::Converted, "{format:?}");
+        assert_every_pixel(
+            &converted,
+            expected,
+            tolerance,
+            &format!("{format:?} Adobe RGB"),
+        );
+    }
+    // 16 bits per channel: brought to 8, then converted.
+    let deep = image::ImageBuffer::from_pixel(64, 64, image::Rgb(adobe.map(|v| v as u16 * 257)));
+    let decoded = decode(&tagged(Png, deep.into(), Some(profile.clone()))).unwrap();
+    assert_eq!(decoded.colour, ColourProfile::Converted);
+    assert_every_pixel(&decoded, expected, 1.0, "16-bit PNG");
+    // A grey image with a linear (gamma 1) grey profile: 128 is half the light, sRGB 188.
+    let grey = image::GrayImage::from_pixel(64, 64, image::Luma([128]));
+    let linear = common::icc::grey_profile("linear grey", 1.0);
+    let decoded = decode(&tagged(Png, grey.into(), Some(linear))).unwrap();
+    assert_eq!(decoded.colour, ColourProfile::Converted);
+    let white = common::icc::srgb_encode(128.0 / 255.0);
+    assert!((white - 188.0).abs() < 0.5, "{white}");
+    assert_every_pixel(&decoded, [white; 3], 1.0, "linear grey PNG");
+
+    // What the CLI says.
+    let json = classify_ok("adobe.png", tagged(Png, solid(adobe), Some(profile)));
+    assert_eq!(json["icc_profile"], "converted");
+    assert_eq!(
+        classify_ok("plain.png", png(solid(adobe)))["icc_profile"],
+        "none"
+    );
+    let dir = workspace(
+        "adobe-text",
+        &[(
+            "adobe.jpg",
+            tagged(Jpeg, solid(adobe), Some(common::icc::adobe_rgb())),
+        )],
+    );
+    let out = classify(&dir, &["adobe.jpg"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("colour: converted from embedded ICC profile to sRGB"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unusable_icc_profiles_are_ignored_not_refused() {
+    use dynconf::image_file::{decode, ColourProfile};
+    let colour = [100, 150, 50];
+    // Not a profile at all; an RGB profile whose header says CMYK; a grey profile on colour
+    // pixels: the pixels are taken as sRGB.
+    let mut cmyk = common::icc::adobe_rgb();
+    cmyk[16..20].copy_from_slice(b"CMYK");
+    let garbage = b"this is not an ICC profile, just some text of a reasonable length".repeat(3);
+    let grey = common::icc::grey_profile("grey", 1.0);
+    for (what, profile) in [("garbage", garbage.clone()), ("CMYK", cmyk), ("grey", grey)] {
+        let decoded = decode(&tagged(
+            image::ImageFormat::Png,
+            solid(colour),
+            Some(profile),
+        ))
+        .unwrap();
+        assert_eq!(decoded.colour, ColourProfile::Ignored, "{what}");
+        assert_every_pixel(&decoded, colour.map(f64::from), 0.0, what);
+    }
+    let bytes = tagged(image::ImageFormat::Png, solid(colour), Some(garbage));
+    assert_eq!(classify_ok("garbage.png", bytes)["icc_profile"], "ignored");
+}
+
 // ---------------------------------------------------------------- broken and unsupported files
 
 #[test]
@@ -391,6 +531,21 @@ fn broken_and_unsupported_files_are_named_with_what_was_expected() {
     assert_mentions(
         &classify_error("headers.jpg", headers_only),
         &["JPEG", "no scan"],
+    );
+    // Whole in structure, but the first component names quantisation table 3, which the file
+    // does not define: libjpeg's fatal error, reported, not a crash.
+    let mut undefined_table = whole_jpeg.clone();
+    let frame = undefined_table
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .unwrap();
+    undefined_table[frame + 12] = 3; // FF C0, length, precision, height, width, count, id, sampling
+    assert_mentions(
+        &classify_error("no-table.jpg", undefined_table),
+        &[
+            "damaged or truncated JPEG",
+            "Quantization table 0x03 was not defined",
+        ],
     );
 
     assert_mentions(

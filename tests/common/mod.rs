@@ -4,6 +4,8 @@
 //! models, so dense and event-driven engines must agree bit for bit.
 #![allow(dead_code)]
 
+pub mod icc;
+
 use std::collections::HashMap;
 
 use half::f16;

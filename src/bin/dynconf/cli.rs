@@ -23,7 +23,7 @@ use dynconf::cifar::{self, Batch};
 use dynconf::crop::Crop;
 use dynconf::decode::check_threshold;
 use dynconf::eval::{self, CrossFitSettings, ImageRun, Summary};
-use dynconf::image_file;
+use dynconf::image_file::{self, ColourProfile};
 use dynconf::{preprocess, Decoder, Engine, Model, Simulation, StopRule};
 
 const DEFAULT_MODEL: &str = "models/dynconf-cifar10-v6.safetensors";
@@ -906,6 +906,9 @@ struct Classification {
     height: u32,
     /// The EXIF orientation applied (1: none).
     orientation: u8,
+    /// The embedded ICC colour profile: `none`, `converted` (the pixels were converted from it
+    /// to sRGB, as browsers do) or `ignored` (unreadable or not RGB/grey: taken as sRGB).
+    icc_profile: image_file::ColourProfile,
     /// The crop as asked for (`center`, `full` or `X,Y,SIZE`).
     crop: String,
     /// The pixels it took: `[x, y, width, height]`.
@@ -985,6 +988,7 @@ fn classify_file(
         width: image.width,
         height: image.height,
         orientation: image.orientation,
+        icc_profile: image.colour,
         crop: args.crop.to_string(),
         crop_rect: [rect.x, rect.y, rect.width, rect.height],
         decoder,
@@ -1003,9 +1007,16 @@ fn print_classification(run: &Classification) {
         1 => String::new(),
         o => format!(", EXIF orientation {o} applied"),
     };
+    let colour = match run.icc_profile {
+        ColourProfile::None => "",
+        ColourProfile::Converted => ", colour: converted from embedded ICC profile to sRGB",
+        ColourProfile::Ignored => {
+            ", colour: embedded ICC profile ignored (unreadable or not RGB), taken as sRGB"
+        }
+    };
     let [x, y, w, h] = run.crop_rect;
     say!(
-        "{} ({}×{} {}{rotated}), crop {} ({w}×{h} pixels at {x},{y}), decoder {}",
+        "{} ({}×{} {}{rotated}{colour}), crop {} ({w}×{h} pixels at {x},{y}), decoder {}",
         run.file,
         run.width,
         run.height,
