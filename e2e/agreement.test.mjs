@@ -1,19 +1,20 @@
-// Page–CLI agreement (issue 12 item 6): for generated images (non-square PNGs, a JPEG, a PNG
-// with alpha, a 1×1 and a 550×5 PNG) and the crops `center`, `full` and one `X,Y,SIZE` each,
-// the page's final prediction and Dynamic Confidence stop step (and the pixels it cropped)
-// must equal `dynconf classify --json --crop … --max-steps T_max` on the same file, with the
-// same model and calibration: the CLI reads the files the page loads, from dist/models/.
+// Page–CLI agreement (issue 12 item 6): for generated images (non-square opaque RGBA PNGs, a
+// JPEG, PNGs with alpha, a 1×1 and a 550×5 PNG) and the crops `center`, `full` and one
+// `X,Y,SIZE` each, the page's final prediction and Dynamic Confidence stop step (and the
+// pixels it cropped) must equal `dynconf classify --json --crop … --max-steps T_max` on the
+// same file, with the same model and calibration: the CLI reads the files the page loads,
+// from dist/models/.
 //
-// Two known differences are run too but only reported, not asserted (README, "Not done yet"):
-// - JPEG: the one that must agree is 4:4:4 (no chroma subsampling). In a 4:2:0 JPEG (what
-//   most cameras and Chromium's encoder below quality 1 write) the browser's libjpeg-turbo
-//   and the CLI's zune-jpeg upsample chroma differently: up to 4 levels, mean 0.2, enough to
-//   move a stop step by one.
-// - Alpha: the PNG that must agree has transparent and opaque pixels (a cut-out). The page
-//   reads pixels through a canvas, which stores them premultiplied by alpha, so a
-//   semi-transparent pixel comes back up to 1 level off once composited over white (mean 0.2;
-//   the CLI composites the exact values): on a 32-pixel crop of per-pixel varying alpha the
-//   stop step moved by two.
+// Alpha: the page reads the exact, unpremultiplied bytes with WebGL2 (sendImage), so the PNGs
+// with alpha must agree too: a cut-out (transparent and opaque pixels), per-pixel varying
+// semi-transparency (through a 2D canvas, premultiplied, these came back up to 1 level off
+// once composited over white and a 32-pixel crop's stop step moved by two), a gradient alpha
+// over a textured scene and a palette PNG with tRNS. The page must have read them with WebGL2
+// (#crop-text data-reader); without WebGL2 it falls back to the canvas (docs/demo.md).
+//
+// JPEG: a 4:4:4 and a 4:2:0 file (what most cameras write). Both must agree: the CLI decodes
+// JPEG with libjpeg-turbo's decoder (mozjpeg crate), as both browsers do; with the image
+// crate's zune-jpeg, 4:2:0 chroma upsampling differed by up to 4 levels and moved a stop step.
 //
 //   node e2e/agreement.test.mjs       (scripts/test-web.sh e2e runs it after demo.test.mjs)
 //   E2E_SKIP_BUILD=1                  use the existing dist/
@@ -24,7 +25,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { encodePng, syntheticScene } from './png.mjs';
+import { encodePalettePng, encodePng, syntheticScene } from './png.mjs';
 import { build, DIST, launch, maxSpeed, MODEL, QUERY, ROOT, serve, step, TIMEOUT } from './lib.mjs';
 
 const PATH = [join(process.env.HOME, '.cargo', 'bin'), process.env.PATH].join(':');
@@ -60,6 +61,25 @@ async function images(page) {
     }
     soft[4 * i + 3] = 30 + ((i * 37) % 226);
   }
+  // A gradient alpha (0 at the left to 255 at the right, waving down the rows) over the scene
+  // with photo-like noise.
+  const [gw, gh] = [120, 90];
+  const gradient = Uint8Array.from(syntheticScene(gw, gh).rgba);
+  for (let i = 0; i < gw * gh; i++) {
+    const [x, y] = [i % gw, Math.floor(i / gw)];
+    for (let c = 0; c < 3; c++) gradient[4 * i + c] = Math.max(0, Math.min(255, gradient[4 * i + c] + ((i * 7919 + c * 104729) % 41) - 20));
+    gradient[4 * i + 3] = Math.round(255 * Math.max(0, Math.min(1, 1.2 * (x / (gw - 1)) - 0.1 + 0.15 * Math.sin(y / 6))));
+  }
+  // A palette PNG with tRNS: the scene in 64 colours (4 levels a channel), each in 4 alphas
+  // (0, 85, 170, 255) by 8×8 block.
+  const [pw, ph] = [80, 60];
+  const paletteScene = syntheticScene(pw, ph).rgba;
+  const palette = Array.from({ length: 256 }, (_, k) => [85 * ((k >> 4) & 3), 85 * ((k >> 2) & 3), 85 * (k & 3), 85 * (k >> 6)]);
+  const indices = new Uint8Array(pw * ph).map((_, i) => {
+    const level = (c) => Math.round(paletteScene[4 * i + c] / 85);
+    const [x, y] = [i % pw, Math.floor(i / pw)];
+    return (((x >> 3) + (y >> 3)) % 4 << 6) | (level(0) << 4) | (level(1) << 2) | level(2);
+  });
   const jpegScene = syntheticScene(200, 150);
   // JPEGs encoded by Chromium's canvas (generated, not photographs); quality 1 is 4:4:4.
   const jpeg = async (quality) => Buffer.from(await page.evaluate(async ({ w, h, rgba, quality }) => {
@@ -75,12 +95,15 @@ async function images(page) {
   assert.equal(jpegSampling(jpeg420), '22,11,11');
   const png = (s) => ({ bytes: s.png, width: s.width, height: s.height, mime: 'image/png' });
   return {
+    // The scenes are RGBA PNGs (colour type 6) that are fully opaque (α = 255 everywhere).
     'scene-160x120.png': png(syntheticScene(160, 120)),
     'scene-90x200.png': png(syntheticScene(90, 200)),
     'scene-200x150-444.jpg': { bytes: jpeg444, width: 200, height: 150, mime: 'image/jpeg' },
-    'scene-200x150-420.jpg': { bytes: jpeg420, width: 200, height: 150, mime: 'image/jpeg', reportOnly: 'JPEG 4:2:0 upsampling' },
+    'scene-200x150-420.jpg': { bytes: jpeg420, width: 200, height: 150, mime: 'image/jpeg' },
     'cutout-64x48.png': { bytes: encodePng(64, 48, cutout), width: 64, height: 48, mime: 'image/png' },
-    'soft-alpha-64x48.png': { bytes: encodePng(64, 48, soft), width: 64, height: 48, mime: 'image/png', reportOnly: 'semi-transparent pixels' },
+    'soft-alpha-64x48.png': { bytes: encodePng(64, 48, soft), width: 64, height: 48, mime: 'image/png' },
+    'gradient-alpha-120x90.png': { bytes: encodePng(gw, gh, gradient), width: gw, height: gh, mime: 'image/png' },
+    'palette-trns-80x60.png': { bytes: encodePalettePng(pw, ph, indices, palette), width: pw, height: ph, mime: 'image/png' },
     'pixel-1x1.png': { bytes: encodePng(1, 1, Uint8Array.from([200, 60, 40, 255])), width: 1, height: 1, mime: 'image/png' },
     'strip-550x5.png': png(syntheticScene(550, 5)),
   };
@@ -110,7 +133,7 @@ async function pageResult(page, crop, after) {
     const s = document.querySelector('#run-status').dataset;
     return {
       run: Number(s.run), stop: Number(s.stopT), prediction: s.prediction, decoder: s.decoder,
-      rect: document.querySelector('#crop-text').dataset.rect, threshold: Number(document.querySelector('#tradeoff').dataset.threshold),
+      rect: document.querySelector('#crop-text').dataset.rect, reader: document.querySelector('#crop-text').dataset.reader, threshold: Number(document.querySelector('#tradeoff').dataset.threshold),
     };
   });
 }
@@ -181,6 +204,7 @@ async function main() {
         assert.equal(expected.width, f.width);
         assert.equal(expected.height, f.height);
         assert.equal(shown.threshold, expected.threshold, `${what}: threshold`);
+        assert.equal(shown.reader, 'webgl2', `${what}: the page read the pixels with ${shown.reader}, not WebGL2 (exact bytes)`);
         assert.ok(shown.decoder.startsWith(expected.decoder.kind), `${what}: decoder ${shown.decoder} vs ${JSON.stringify(expected.decoder).slice(0, 80)}`);
         if (f.reportOnly) continue;
         assert.equal(shown.stop, expected.stop_step, `${what}: the page stopped at ${shown.stop}, the CLI at ${expected.stop_step}`);

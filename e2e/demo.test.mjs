@@ -49,28 +49,35 @@ function referenceRun(page, index, png) {
   }, { model: MODEL, index, png: [...png] });
 }
 
-// The page's strips (sendImage: the bitmap drawn strip by strip into a small canvas) against
-// the whole image read with one getImageData and set_image: the same input, bit for bit.
-function stripsVersusWhole(page, png, stripBytes) {
-  return page.evaluate(async ({ model, png, stripBytes }) => {
+// The page's strips (sendImage: each strip read with WebGL2, the exact unpremultiplied bytes)
+// against the PNG's own RGBA bytes given whole to set_image: the same input, bit for bit. And
+// the 2D-canvas fallback (reader '2d': the bitmap drawn strip by strip into a small canvas)
+// against the whole image read with one getImageData and set_image: the same, bit for bit.
+function stripsVersusWhole(page, png, rgba, stripBytes) {
+  return page.evaluate(async ({ model, png, rgba, stripBytes }) => {
     const { Simulation } = window.wasmBindings;
     const sim = new Simulation(new Uint8Array(await (await fetch(`models/${model}.safetensors`)).arrayBuffer()));
     const { decodeImage, sendImage } = await import(new URL('js/image-input.js', location.href).href);
     const image = await decodeImage(new File([new Uint8Array(png)], 'alpha.png', { type: 'image/png' }));
     const run = () => [sim.preview().join(), ...[1, 2, 3].map(() => sim.step().output.join())];
-    sendImage(sim, image.bitmap, { stripBytes });
+    const reader = sendImage(sim, image.bitmap, { stripBytes });
     const strips = run();
+    sim.set_image(new Uint8Array(rgba), image.width, image.height);
+    const exact = run();
+    const fallback = sendImage(sim, image.bitmap, { stripBytes, reader: '2d' });
+    const canvasStrips = run();
     const canvas = document.createElement('canvas');
     canvas.width = image.width;
     canvas.height = image.height;
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
     ctx.drawImage(image.bitmap, 0, 0);
     sim.set_image(ctx.getImageData(0, 0, image.width, image.height).data, image.width, image.height);
-    const whole = run();
+    const canvasWhole = run();
     image.bitmap.close();
     sim.free();
-    return { strips, whole };
-  }, { model: MODEL, png: [...png], stripBytes });
+    const maxTextureSize = document.createElement('canvas').getContext('webgl2')?.getParameter(WebGL2RenderingContext.MAX_TEXTURE_SIZE);
+    return { reader, fallback, strips, exact, canvasStrips, canvasWhole, maxTextureSize };
+  }, { model: MODEL, png: [...png], rgba: [...rgba], stripBytes });
 }
 
 // The 32×32 view as the page shows it: #preview drawn nearest-neighbour, one sample per cell.
@@ -311,10 +318,21 @@ async function main() {
     assert.equal(await page.isHidden('#error'), true);
     assert.equal(await page.getAttribute('#crop-text', 'data-crop'), 'center'); // a new image: the centre again
 
-    step('the page hands the pixels over in strips: the same input as the whole image');
+    step('the page hands the pixels over in strips, read exactly (WebGL2): the input of the file\'s own bytes');
     const alpha = new Uint8Array(61 * 47 * 4).map((_, i) => (i % 4 === 3 ? (i * 13) % 256 : (i * 7 + (i >> 7)) % 256));
-    const compared = await stripsVersusWhole(page, encodePng(61, 47, alpha), 4 * 61 * 5);
-    assert.deepEqual(compared.strips, compared.whole);
+    const compared = await stripsVersusWhole(page, encodePng(61, 47, alpha), alpha, 4 * 61 * 5);
+    assert.equal(compared.reader, 'webgl2', 'sendImage fell back to the 2D canvas: no WebGL2 in this Chromium');
+    assert.deepEqual(compared.strips, compared.exact, 'WebGL2 strips: not the PNG\'s exact bytes');
+    assert.equal(compared.fallback, '2d');
+    assert.deepEqual(compared.canvasStrips, compared.canvasWhole, '2D-canvas strips: not one getImageData of the whole image');
+    assert.notDeepEqual(compared.canvasStrips, compared.exact, 'the test image should show the 2D canvas\'s premultiplied alpha');
+    // Wider than MAX_TEXTURE_SIZE (8192 in SwiftShader): each strip is read in columns.
+    const [wideW, wideH] = [9001, 3];
+    const wide = new Uint8Array(wideW * wideH * 4).map((_, i) => (i % 4 === 3 ? (i * 29) % 256 : (i * 11 + (i >> 9)) % 256));
+    const wideCompared = await stripsVersusWhole(page, encodePng(wideW, wideH, wide), wide, 4 * wideW * 2);
+    step(`  ${wideW}×${wideH}, MAX_TEXTURE_SIZE ${wideCompared.maxTextureSize}: ${wideW > wideCompared.maxTextureSize ? 'read in columns' : 'one column'}`);
+    assert.equal(wideCompared.reader, 'webgl2');
+    assert.deepEqual(wideCompared.strips, wideCompared.exact, `${wideW}×${wideH}: WebGL2 strips are not the PNG's exact bytes`);
 
     step('a 4200×4011 grey PNG (above 16.8 MP) reaches the network grey, in bounded wasm memory');
     await maxSpeed(page);
@@ -508,6 +526,53 @@ async function main() {
       await p.setInputFiles('#file', { name: 'after.png', mimeType: 'image/png', buffer: Buffer.from(small) });
       await p.waitForSelector('#run-status[data-state="stopped"]');
       assert.equal(await p.isHidden('#error'), true);
+      await context.close();
+    }
+
+    step('WebGL2 context lost: the next image gets a new context; no WebGL2: the 2D canvas, said once in the console');
+    const softPng = encodePng(61, 47, alpha);
+    for (const noWebGL2 of [false, true]) {
+      const context = await browser.newContext();
+      await context.addInitScript((noWebGL2) => {
+        window.testContexts = [];
+        const getContext = HTMLCanvasElement.prototype.getContext;
+        HTMLCanvasElement.prototype.getContext = function (type, ...rest) {
+          if (type === 'webgl2' && noWebGL2) return null;
+          const ctx = getContext.call(this, type, ...rest);
+          if (type === 'webgl2') window.testContexts.push(ctx);
+          return ctx;
+        };
+      }, noWebGL2);
+      const p = await context.newPage();
+      p.setDefaultTimeout(TIMEOUT);
+      const notes = [];
+      p.on('pageerror', (e) => problems.push(`WebGL page error: ${e.message}`));
+      p.on('console', (m) => {
+        if (m.type() === 'error') problems.push(`WebGL console error: ${m.text()}`);
+        if (m.text().startsWith('dynconf: ')) notes.push(`${m.type()}: ${m.text()}`);
+      });
+      await p.goto(`${origin}/${query}`);
+      await p.waitForSelector('#app:not([hidden])');
+      await maxSpeed(p);
+      const readers = [];
+      for (const [k, name] of ['first.png', 'second.png', 'third.png'].entries()) {
+        await p.setInputFiles('#file', { name, mimeType: 'image/png', buffer: k === 1 ? Buffer.from(small) : softPng });
+        await p.waitForFunction((name) => document.querySelector('#original-caption').textContent.startsWith(name), name);
+        await p.waitForSelector('#run-status[data-state="stopped"]');
+        assert.equal(await p.isHidden('#error'), true, await p.textContent('#error'));
+        readers.push(await p.getAttribute('#crop-text', 'data-reader'));
+        if (k === 0 && !noWebGL2) await p.evaluate(() => window.testContexts.forEach((gl) => gl.getExtension('WEBGL_lose_context').loseContext()));
+      }
+      if (noWebGL2) {
+        assert.deepEqual(readers, ['2d', '2d', '2d']);
+        assert.equal(notes.length, 1, notes.join('\n'));
+        assert.match(notes[0], /^warning: dynconf: WebGL2 is not available.*semi-transparent pixels may differ/);
+      } else {
+        assert.deepEqual(readers, ['webgl2', 'webgl2', 'webgl2']);
+        assert.deepEqual(notes, []);
+        assert.equal(await p.evaluate(() => window.testContexts.length), 2, 'a new WebGL2 context after the loss');
+      }
+      step(`  ${noWebGL2 ? 'no WebGL2' : 'context lost after the first image'}: ${readers.join(', ')}${notes.length ? `; ${notes[0].slice(0, 70)}…` : ''}`);
       await context.close();
     }
 

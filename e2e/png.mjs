@@ -42,6 +42,28 @@ export function encodePng(width, height, rgba) {
   ]);
 }
 
+/**
+ * Encodes width × height palette indices (8-bit, colour type 3) as a PNG file, with a PLTE of
+ * `palette`'s RGB and a tRNS of its alphas (palette: [[r, g, b, a], …], at most 256).
+ */
+export function encodePalettePng(width, height, indices, palette) {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 3; // colour type: palette
+  const raw = Buffer.alloc(height * (1 + width));
+  for (let y = 0; y < height; y++) raw.set(indices.subarray(y * width, (y + 1) * width), y * (1 + width) + 1);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('PLTE', Buffer.from(palette.flatMap(([r, g, b]) => [r, g, b]))),
+    chunk('tRNS', Buffer.from(palette.map(([, , , a]) => a))),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
 /** A synthetic picture (no dataset pixels): sky, sea, a sun and a sailing boat. */
 export function syntheticScene(width = 160, height = 120) {
   const rgba = new Uint8Array(width * height * 4);

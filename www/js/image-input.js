@@ -1,5 +1,6 @@
 // Image input: file dialog, drag-and-drop and paste; checks and decodes with the browser.
-// Nothing is uploaded: the bytes go from the File to createImageBitmap to a canvas.
+// Nothing is uploaded: the bytes go from the File to createImageBitmap, and from there, strip by
+// strip, to the engine (sendImage).
 
 export const MAX_BYTES = 20 * 1024 * 1024;
 export const MAX_PIXELS = 40e6;
@@ -100,45 +101,202 @@ export async function decodeImage(file) {
 export const STRIP_BYTES = 1 << 20;
 
 /**
- * Hands the pixels of `rect` ({x, y, w, h}, in the bitmap's pixels; default: the whole
- * bitmap) to a Simulation strip by strip (begin_image(w, h), push_rows, end_image): each
- * strip of rows of the rectangle is drawn 1:1 into a canvas one strip high and read with
- * getImageData, so no JavaScript array and no wasm memory ever holds the whole image's pixels
- * (a 24 MP photo would be 96 MB; only the ImageBitmap does), and a crop reads only its own
- * pixels. The engine accumulates the exact area average of the rectangle as the strips
- * arrive: the input of `dynconf classify --crop` for the same rectangle. Throws an InputError
- * if the pixels cannot be read, the engine's Error if it refuses the image (the simulation's
- * input is then unchanged).
+ * Reads exact, unpremultiplied RGBA from an ImageBitmap with WebGL2: a strip (a sub-rectangle
+ * of the bitmap, chosen with UNPACK_SKIP_PIXELS/UNPACK_SKIP_ROWS) is uploaded to an RGBA8
+ * texture with UNPACK_PREMULTIPLY_ALPHA_WEBGL and UNPACK_FLIP_Y_WEBGL off, and read back with
+ * readPixels from a framebuffer holding that texture. Unlike a 2D canvas, which stores pixels
+ * premultiplied by alpha (a semi-transparent pixel comes back up to a few levels off), this
+ * gives the file's own bytes, as `dynconf classify` reads them. Colour handling is the 2D
+ * canvas's (UNPACK_COLORSPACE_CONVERSION_WEBGL left at BROWSER_DEFAULT_WEBGL; an ImageBitmap
+ * is already converted when it is created). Strips wider than MAX_TEXTURE_SIZE are read in
+ * columns (PACK_ROW_LENGTH/PACK_SKIP_PIXELS place each into the strip's rows).
  */
-export function sendImage(simulation, bitmap, { name = 'the image', stripBytes = STRIP_BYTES, rect = null } = {}) {
-  const { x, y: top, w: width, h: height } = rect || { x: 0, y: 0, w: bitmap.width, h: bitmap.height };
-  const rows = Math.max(1, Math.min(height, Math.floor(stripBytes / (4 * width))));
+class ExactReader {
+  /** A reader, or null when this browser gives no WebGL2 context (or an unusable one). */
+  static create() {
+    try {
+      const canvas = document.createElement('canvas');
+      canvas.width = 1;
+      canvas.height = 1;
+      const gl = canvas.getContext('webgl2', { alpha: true, antialias: false, depth: false, stencil: false, premultipliedAlpha: false, powerPreference: 'low-power' });
+      if (!gl || gl.isContextLost()) return null;
+      const reader = new ExactReader(gl);
+      return reader.maxSize >= 1 ? reader : null; // a lost context answers null
+    } catch {
+      return null;
+    }
+  }
+
+  constructor(gl) {
+    this.gl = gl;
+    this.maxSize = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+    this.texture = gl.createTexture();
+    this.framebuffer = gl.createFramebuffer();
+    gl.bindTexture(gl.TEXTURE_2D, this.texture);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, this.framebuffer);
+  }
+
+  get lost() {
+    return this.gl.isContextLost();
+  }
+
+  /**
+   * The pixels of the bitmap's rectangle (x, y, w, h) as RGBA rows into `out` (at least
+   * w·h·4 bytes). Throws texImage2D's exception when it refuses the bitmap (closed, say), a
+   * WebGLFailure when the framebuffer is unusable (checked when `first`). WebGL's own errors
+   * are only seen by `check()`: asking after every strip would wait for the GPU each time.
+   */
+  read(bitmap, x, y, w, h, out, first) {
+    const gl = this.gl;
+    gl.bindTexture(gl.TEXTURE_2D, this.texture);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, this.framebuffer);
+    gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    gl.pixelStorei(gl.UNPACK_ROW_LENGTH, 0);
+    gl.pixelStorei(gl.UNPACK_SKIP_ROWS, y);
+    gl.pixelStorei(gl.PACK_ALIGNMENT, 1);
+    gl.pixelStorei(gl.PACK_ROW_LENGTH, w);
+    gl.pixelStorei(gl.PACK_SKIP_ROWS, 0);
+    for (let cx = 0; cx < w; cx += this.maxSize) {
+      const cw = Math.min(this.maxSize, w - cx);
+      gl.pixelStorei(gl.UNPACK_SKIP_PIXELS, x + cx);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, cw, h, 0, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+      gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, this.texture, 0);
+      if (first && cx === 0) {
+        const status = gl.checkFramebufferStatus(gl.FRAMEBUFFER);
+        if (status !== gl.FRAMEBUFFER_COMPLETE) throw new WebGLFailure(`framebuffer incomplete (0x${status.toString(16)})`);
+      }
+      gl.pixelStorei(gl.PACK_SKIP_PIXELS, cx);
+      gl.readPixels(0, 0, cw, h, gl.RGBA, gl.UNSIGNED_BYTE, out);
+    }
+  }
+
+  /** Throws a WebGLFailure if any read since the last check failed. */
+  check() {
+    const gl = this.gl;
+    const error = gl.getError();
+    if (error !== gl.NO_ERROR) throw new WebGLFailure(`error 0x${error.toString(16)}`);
+    // readPixels on a context lost meanwhile does nothing and raises no error.
+    if (gl.isContextLost()) throw new WebGLFailure('the context was lost');
+  }
+}
+
+/** WebGL itself failed (not the bitmap): the page stops using WebGL2 for pixels. */
+class WebGLFailure extends Error {}
+
+let exactReader; // undefined: not tried yet; null: WebGL2 is not available here
+let fallbackNoted = false;
+
+/** The page's one ExactReader (browsers cap live WebGL contexts), or null; made on first use. */
+function getExactReader() {
+  if (exactReader === undefined || exactReader?.lost) exactReader = ExactReader.create();
+  return exactReader;
+}
+
+/** Says once, in the console only, that semi-transparent pixels are read through a 2D canvas. */
+function noteFallback(why) {
+  if (fallbackNoted) return;
+  fallbackNoted = true;
+  console.warn(`dynconf: ${why}; pixels are read through a 2D canvas instead, so semi-transparent pixels may differ `
+    + 'from `dynconf classify` by a level (a 2D canvas stores them premultiplied by alpha). Opaque images are not affected.');
+}
+
+/**
+ * Hands the pixels of `rect` ({x, y, w, h}, in the bitmap's pixels; default: the whole
+ * bitmap) to a Simulation strip by strip (begin_image(w, h), push_rows, end_image), so no
+ * JavaScript array and no wasm memory ever holds the whole image's pixels (a 24 MP photo
+ * would be 96 MB; only the ImageBitmap does), and a crop reads only its own pixels. The
+ * engine accumulates the exact area average of the rectangle as the strips arrive: the input
+ * of `dynconf classify --crop` for the same rectangle.
+ *
+ * Each strip is read with WebGL2 (ExactReader: the bitmap's exact, unpremultiplied bytes, as
+ * the CLI reads the file, semi-transparent pixels included). Where WebGL2 is not available
+ * (no context, or it fails), the strip is drawn 1:1 into a 2D canvas one strip high and read
+ * with getImageData instead ('2d'; said once in the console): the same bytes for opaque
+ * pixels, but semi-transparent ones come back premultiplied and unpremultiplied, up to a few
+ * levels off. `reader: '2d'` forces that path (tests). Returns the reader used: 'webgl2' or
+ * '2d'. Throws an InputError if the pixels cannot be read, the engine's Error if it refuses
+ * the image (the simulation's input is then unchanged).
+ */
+export function sendImage(simulation, bitmap, { name = 'the image', stripBytes = STRIP_BYTES, rect = null, reader = 'webgl2' } = {}) {
+  const area = rect || { x: 0, y: 0, w: bitmap.width, h: bitmap.height };
+  const exact = reader === 'webgl2' ? getExactReader() : null;
+  if (reader === 'webgl2' && !exact) noteFallback('WebGL2 is not available in this browser');
+  if (exact) {
+    const rows = Math.min(stripRows(area, stripBytes), exact.maxSize);
+    const buffer = new Uint8Array(area.w * rows * 4);
+    const failed = (error) => {
+      noteFallback(`reading pixels with WebGL2 failed (${error.message})`);
+      if (error instanceof WebGLFailure) exactReader = null; // for good: WebGL is unreliable here
+      return false; // begin again with the 2D canvas: its begin_image drops this image
+    };
+    const read = (x, y, w, h) => {
+      const data = buffer.subarray(0, w * h * 4);
+      try {
+        exact.read(bitmap, x, y, w, h, data, y === area.y);
+      } catch (error) {
+        return failed(error);
+      }
+      return data;
+    };
+    const check = () => {
+      try {
+        exact.check();
+        return true;
+      } catch (error) {
+        return failed(error);
+      }
+    };
+    if (sendStrips(simulation, area, rows, read, check)) return 'webgl2';
+  }
+  const rows = stripRows(area, stripBytes);
   let ctx;
   try {
     const canvas = document.createElement('canvas');
-    canvas.width = width;
+    canvas.width = area.w;
     canvas.height = rows;
     ctx = canvas.getContext('2d', { willReadFrequently: true });
-    if (!ctx) throw new Error(`no 2D canvas of ${width}×${rows} pixels`);
+    if (!ctx) throw new Error(`no 2D canvas of ${area.w}×${rows} pixels`);
     ctx.imageSmoothingEnabled = false; // a 1:1 copy: no resampling
   } catch (error) {
     throw new InputError(`“${name}” could not be read into pixels: ${error.message}`);
   }
-  simulation.begin_image(width, height);
-  for (let y = 0; y < height; y += rows) {
-    const h = Math.min(rows, height - y);
-    let data;
+  sendStrips(simulation, area, rows, (x, y, w, h) => {
     try {
-      ctx.clearRect(0, 0, width, rows);
-      ctx.drawImage(bitmap, x, top + y, width, h, 0, 0, width, h);
-      data = ctx.getImageData(0, 0, width, h).data;
+      ctx.clearRect(0, 0, w, rows);
+      ctx.drawImage(bitmap, x, y, w, h, 0, 0, w, h);
+      return ctx.getImageData(0, 0, w, h).data;
     } catch (error) {
       // The unfinished image is dropped by the next begin_image; the input is unchanged.
       throw new InputError(`“${name}” could not be read into pixels: ${error.message}`);
     }
+  });
+  return '2d';
+}
+
+/** Rows per strip: about `stripBytes` of RGBA, at least one row. */
+function stripRows({ w, h }, stripBytes) {
+  return Math.max(1, Math.min(h, Math.floor(stripBytes / (4 * w))));
+}
+
+/**
+ * begin_image, then push_rows of read(x, y, w, h) for each strip of `rows` rows of `area`
+ * top to bottom, then end_image. Returns false, leaving the image unfinished (the input is
+ * unchanged), when read returns false or check(), before end_image, does.
+ */
+function sendStrips(simulation, { x, y: top, w: width, h: height }, rows, read, check = () => true) {
+  simulation.begin_image(width, height);
+  for (let y = 0; y < height; y += rows) {
+    const data = read(x, top + y, width, Math.min(rows, height - y));
+    if (!data) return false;
     simulation.push_rows(data);
   }
+  if (!check()) return false;
   simulation.end_image();
+  return true;
 }
 
 /**

@@ -189,15 +189,17 @@ function loadSource(decoded, { caption = null, keepCrop = false } = {}) {
  */
 function sendCrop(source) {
   let rect;
+  let reader;
   try {
     rect = app.cropBox.rect;
-    sendImage(app.dc, source.bitmap, { name: source.name, rect }); // in strips: bounded memory
+    reader = sendImage(app.dc, source.bitmap, { name: source.name, rect }); // in strips: bounded memory
   } catch (error) {
     showError(error instanceof InputError ? error.message : `The engine could not use this image: ${error.message}`);
     return false;
   }
   drawPreview();
   showCrop(rect);
+  $('crop-text').dataset.reader = reader; // 'webgl2' (exact bytes) or '2d' (the fallback)
   return true;
 }
 
