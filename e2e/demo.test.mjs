@@ -334,6 +334,29 @@ async function main() {
     assert.equal(wideCompared.reader, 'webgl2');
     assert.deepEqual(wideCompared.strips, wideCompared.exact, `${wideW}×${wideH}: WebGL2 strips are not the PNG's exact bytes`);
 
+    // Taller than the largest canvas browsers allow (32,767 pixels in Firefox): both readers use
+    // strips of at most 4,096 rows, and an opaque image gives the file's exact bytes either way.
+    const [tallW, tallH] = [2, 40000];
+    const tall = new Uint8Array(tallW * tallH * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 7 + (i >> 8)) % 256));
+    const tallRuns = await page.evaluate(async ({ model, png, rgba, w, h }) => {
+      const { Simulation } = window.wasmBindings;
+      const sim = new Simulation(new Uint8Array(await (await fetch(`models/${model}.safetensors`)).arrayBuffer()));
+      const { decodeImage, sendImage } = await import(new URL('js/image-input.js', location.href).href);
+      const image = await decodeImage(new File([new Uint8Array(png)], 'tall.png', { type: 'image/png' }));
+      const run = () => [sim.preview().join(), ...[1, 2].map(() => sim.step().output.join())];
+      const out = {};
+      for (const reader of ['webgl2', '2d']) {
+        out[sendImage(sim, image.bitmap, { reader })] = run();
+      }
+      sim.set_image(new Uint8Array(rgba), w, h);
+      out.exact = run();
+      image.bitmap.close();
+      sim.free();
+      return out;
+    }, { model: MODEL, png: [...encodePng(tallW, tallH, tall)], rgba: [...tall], w: tallW, h: tallH });
+    assert.deepEqual(tallRuns.webgl2, tallRuns.exact, `${tallW}×${tallH}: WebGL2 strips are not the PNG's bytes`);
+    assert.deepEqual(tallRuns['2d'], tallRuns.exact, `${tallW}×${tallH}: 2D-canvas strips are not the PNG's bytes`);
+
     step('a 4200×4011 grey PNG (above 16.8 MP) reaches the network grey, in bounded wasm memory');
     await maxSpeed(page);
     const memoryBefore = await wasmMemory(page);

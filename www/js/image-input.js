@@ -277,9 +277,15 @@ export function sendImage(simulation, bitmap, { name = 'the image', stripBytes =
   return '2d';
 }
 
-/** Rows per strip: about `stripBytes` of RGBA, at least one row. */
+const MAX_STRIP_ROWS = 4096;
+
+/**
+ * Rows per strip: about `stripBytes` of RGBA, at least one row, at most MAX_STRIP_ROWS (a tall,
+ * narrow image, 1×100000 say, would otherwise ask for a canvas taller than browsers allow:
+ * 32,767 pixels in Firefox).
+ */
 function stripRows({ w, h }, stripBytes) {
-  return Math.max(1, Math.min(h, Math.floor(stripBytes / (4 * w))));
+  return Math.max(1, Math.min(h, MAX_STRIP_ROWS, Math.floor(stripBytes / (4 * w))));
 }
 
 /**
