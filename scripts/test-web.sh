@@ -4,7 +4,9 @@
 # the end-to-end tests of the demo page: e2e/demo.test.mjs (builds with Trunk, writes
 # docs/screenshot.png), then e2e/agreement.test.mjs on the same dist/ (the page's stop step and
 # prediction against `dynconf classify --json --crop`, which it builds with
-# `cargo build --release --bin dynconf`); then the CLI's image decoding against Chromium's and
+# `cargo build --release --bin dynconf`), then e2e/inputs.test.mjs (the bad-input corpus of
+# tests/bad_inputs.rs uploaded to the page: refusals by name, the CLI's class and stop step on
+# the valid files); then the CLI's image decoding against Chromium's and
 # Firefox's (e2e/jpeg-match.test.mjs: JPEG and ICC-tagged images, within ±1 level).
 # Assumes `scripts/install-tools.sh web browsers` has run.
 # Usage: scripts/test-web.sh [chrome] [firefox] [e2e] [decode]   (default: all four)
@@ -34,7 +36,7 @@ for suite in "${suites[@]}"; do
   echo "== $suite" >&2
   case "$suite" in
     chrome|firefox) wasm_tests "$suite" ;;
-    e2e) node e2e/demo.test.mjs && E2E_SKIP_BUILD=1 node e2e/agreement.test.mjs ;;
+    e2e) node e2e/demo.test.mjs && E2E_SKIP_BUILD=1 node e2e/agreement.test.mjs && E2E_SKIP_BUILD=1 node e2e/inputs.test.mjs ;;
     decode) CARGO_BUILD_JOBS="$JOBS" node e2e/jpeg-match.test.mjs ;;
     *) echo "unknown suite: $suite (chrome, firefox, e2e, decode)" >&2; exit 2 ;;
   esac

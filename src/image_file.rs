@@ -15,8 +15,9 @@
 //!    use with the same settings: e2e/jpeg-match.test.mjs measures 0 difference against both,
 //!    baseline and progressive, 4:4:4, 4:2:2 and 4:2:0, even and odd sizes (the `image`
 //!    crate's zune-jpeg differed by up to 3 levels at 4:4:4, 10 at 4:2:0 and 14 at 4:2:2).
-//!    CMYK/YCCK JPEGs, which libjpeg does not turn into RGB, and the other formats, with the
-//!    `image` crate. An animated GIF gives its first frame, as the page's canvas path does.
+//!    CMYK/YCCK JPEGs too, as libjpeg's CMYK turned into RGB with the browsers' formula (0
+//!    difference from both on the corpus of tests/common/corpus.rs). The other formats with
+//!    the `image` crate. An animated GIF gives its first frame, as the page's canvas path does.
 //! 5. Colour management, as browsers do before drawing: an embedded ICC profile (PNG `iCCP`,
 //!    JPEG `APP2`, WebP `ICCP`) that is RGB, or grey on a grey image, converts the pixels to
 //!    sRGB with qcms (Firefox's colour management; 16-bit images are brought to 8 bits first).
@@ -120,7 +121,7 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedImage, ImageFileError> {
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     // Likewise an ICC profile that cannot be extracted counts as none.
     let icc = decoder.icc_profile().ok().flatten();
-    // JPEG pixels from libjpeg-turbo's code, as in the browsers; CMYK ones from the image crate.
+    // JPEG pixels from libjpeg-turbo's code, as in the browsers.
     let jpeg = match format {
         ImageFormat::Jpeg => decode_jpeg(bytes)?,
         _ => None,
@@ -144,8 +145,8 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedImage, ImageFileError> {
 
 /// Decodes a JPEG with libjpeg-turbo's decoder (mozjpeg is its fork with a different encoder):
 /// accurate integer IDCT and fancy chroma upsampling, the settings of Chromium and Firefox,
-/// whose pixels this matches bit for bit (e2e/jpeg-match.test.mjs). `None` for CMYK and YCCK
-/// JPEGs, which libjpeg does not turn into RGB.
+/// whose pixels this matches bit for bit (e2e/jpeg-match.test.mjs); CMYK and YCCK JPEGs as
+/// [`inverted_cmyk`] says. `None` for other colour spaces (left to the image crate).
 fn decode_jpeg(bytes: &[u8]) -> Result<Option<DynamicImage>, ImageFileError> {
     use mozjpeg::{ColorSpace, Decompress};
     // libjpeg's errors unwind out of the decoder (mozjpeg's error manager, which neither
@@ -155,6 +156,9 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Option<DynamicImage>, ImageFileError> {
         let grey = match decompress.color_space() {
             ColorSpace::JCS_GRAYSCALE => true,
             ColorSpace::JCS_YCbCr | ColorSpace::JCS_RGB => false,
+            ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK => {
+                return inverted_cmyk(decompress.to_colorspace(ColorSpace::JCS_CMYK)?).map(Some)
+            }
             _ => return Ok(None),
         };
         let mut started = if grey {
@@ -191,6 +195,27 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Option<DynamicImage>, ImageFileError> {
             Err(damaged("JPEG", message.to_string()))
         }
     }
+}
+
+/// A four-component JPEG as the browsers show it: libjpeg gives CMYK (turning YCCK into
+/// CMYK), read as Adobe's inverted CMYK (255 = no ink), whatever the APP14 marker says, and
+/// each channel becomes `C·K/255`, rounded down: Chromium's `SetPixel<JCS_CMYK>` and
+/// Firefox's `cmyk_convert_bgra` (e2e/jpeg-match.test.mjs on the corpus's CMYK and YCCK
+/// JPEGs: 0 difference from both; the `image` crate's zune-jpeg rounded `C·K/255` to nearest
+/// after its own IDCT and differed by up to 3). An embedded CMYK profile is not applied.
+fn inverted_cmyk<R>(
+    mut started: mozjpeg::decompress::DecompressStarted<R>,
+) -> std::io::Result<DynamicImage> {
+    let (width, height) = (started.width() as u32, started.height() as u32);
+    let cmyk: Vec<[u8; 4]> = started.read_scanlines()?;
+    started.finish()?;
+    let rgb: Vec<u8> = cmyk
+        .iter()
+        .flat_map(|&[c, m, y, k]| [c, m, y].map(|v| (v as u32 * k as u32 / 255) as u8))
+        .collect();
+    image::RgbImage::from_raw(width, height, rgb)
+        .map(DynamicImage::ImageRgb8)
+        .ok_or_else(|| std::io::Error::other("fewer rows than the frame header says"))
 }
 
 /// The pixels in sRGB, 8 bits per channel: converted with the embedded ICC profile when

@@ -1,11 +1,15 @@
-//! `dynconf classify` on awkward and broken image files, all generated here (no dataset
-//! pixels): each case asserts the exit code and what the message says (issue 12, item 6).
+//! `dynconf classify` on awkward and broken image files, all generated (no dataset pixels):
+//! each case asserts the exit code and what the message says (issue 12, item 6). The files
+//! are the corpus of tests/common/corpus.rs, which e2e/inputs.test.mjs uploads to the demo
+//! page too (through examples/input_corpus.rs).
 //!
 //! Valid but unusual files must classify (exit 0); broken or unsupported ones must fail with
 //! exit code 1 and a message that names the file and says what was expected.
 #![cfg(not(target_arch = "wasm32"))] // runs the native CLI
 
 mod common;
+
+use common::corpus::{self, gradient, png, solid, tagged, Kind};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -81,186 +85,6 @@ fn assert_mentions(message: &str, words: &[&str]) {
     }
 }
 
-// ---------------------------------------------------------------- generated files
-
-fn png(image: impl Into<image::DynamicImage>) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    image
-        .into()
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .unwrap();
-    bytes
-}
-
-fn gradient(width: u32, height: u32) -> image::RgbImage {
-    image::RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([(x * 7) as u8, (y * 5) as u8, 128])
-    })
-}
-
-fn jpeg(image: &image::RgbImage) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
-        .encode_image(image)
-        .unwrap();
-    bytes
-}
-
-/// CRC-32 (ISO-HDLC), as PNG chunks carry it.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-    let body = [&kind[..], data].concat();
-    [
-        &(data.len() as u32).to_be_bytes()[..],
-        &body,
-        &crc32(&body).to_be_bytes(),
-    ]
-    .concat()
-}
-
-/// A zlib stream of one stored (uncompressed) deflate block.
-fn zlib_stored(data: &[u8]) -> Vec<u8> {
-    assert!(data.len() < 65536);
-    let len = data.len() as u16;
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in data {
-        a = (a + x as u32) % 65521;
-        b = (b + a) % 65521;
-    }
-    [
-        &[0x78, 0x01, 0x01][..],
-        &len.to_le_bytes(),
-        &(!len).to_le_bytes(),
-        data,
-        &((b << 16) | a).to_be_bytes(),
-    ]
-    .concat()
-}
-
-/// A 4×4 palette PNG (8-bit indices) whose tRNS chunk makes
-/// entry 1 fully transparent: the image encoder cannot write palettes, so it is built here.
-fn palette_png_with_trns() -> Vec<u8> {
-    let (w, h) = (4u32, 4u32);
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&w.to_be_bytes());
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 3, 0, 0, 0]); // 8-bit indices, colour type 3 (palette)
-    let palette = [255, 0, 0, 0, 0, 255]; // red, blue
-    let trns = [255, 0]; // blue is transparent
-    let mut raw = Vec::new();
-    for y in 0..h {
-        raw.push(0); // filter: none
-        raw.extend((0..w).map(|x| ((x + y) % 2) as u8));
-    }
-    [
-        &b"\x89PNG\r\n\x1a\n"[..],
-        &chunk(b"IHDR", &ihdr),
-        &chunk(b"PLTE", &palette),
-        &chunk(b"tRNS", &trns),
-        &chunk(b"IDAT", &zlib_stored(&raw)),
-        &chunk(b"IEND", &[]),
-    ]
-    .concat()
-}
-
-/// An 8×8 four-component (CMYK, Adobe APP14) baseline JPEG, written by hand: the `image`
-/// crate's encoder only writes grey and RGB. Every block is DC 0, no AC terms (value 128
-/// in each component), with one-code Huffman tables so that the scan is one byte.
-fn cmyk_jpeg() -> Vec<u8> {
-    let segment = |marker: u8, body: &[u8]| {
-        [
-            &[0xFF, marker][..],
-            &((body.len() + 2) as u16).to_be_bytes(),
-            body,
-        ]
-        .concat()
-    };
-    let adobe = [b'A', b'd', b'o', b'b', b'e', 0, 100, 0, 0, 0, 0, 0]; // transform 0: CMYK
-    let dqt = [&[0u8][..], &[1u8; 64]].concat();
-    let mut sof = vec![8, 0, 8, 0, 8, 4];
-    for id in 1..=4 {
-        sof.extend_from_slice(&[id, 0x11, 0]);
-    }
-    // One symbol of length 1 in each table: DC category 0, AC end-of-block.
-    let table = |class_id: u8| [&[class_id, 1][..], &[0; 15], &[0]].concat();
-    let dht = [table(0x00), table(0x10)].concat();
-    let mut sos = vec![4];
-    for id in 1..=4 {
-        sos.extend_from_slice(&[id, 0x00]);
-    }
-    sos.extend_from_slice(&[0, 63, 0]);
-    // Four blocks × (DC "0" + EOB "0") = 8 zero bits.
-    [
-        &[0xFF, 0xD8][..],
-        &segment(0xEE, &adobe),
-        &segment(0xDB, &dqt),
-        &segment(0xC0, &sof),
-        &segment(0xC4, &dht),
-        &segment(0xDA, &sos),
-        &[0x00],
-        &[0xFF, 0xD9],
-    ]
-    .concat()
-}
-
-/// `jpeg` with an EXIF APP1 segment after SOI holding only the orientation tag (0x0112).
-fn with_exif_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
-    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
-    exif.extend_from_slice(&[0, 1]); // one IFD entry
-    exif.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, orientation, 0, 0]);
-    exif.extend_from_slice(&[0, 0, 0, 0]); // no next IFD
-    let length = (exif.len() + 2) as u16;
-    [
-        &jpeg[..2],
-        &[0xFF, 0xE1],
-        &length.to_be_bytes(),
-        &exif,
-        &jpeg[2..],
-    ]
-    .concat()
-}
-
-fn animated_gif() -> Vec<u8> {
-    use image::codecs::gif::GifEncoder;
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = GifEncoder::new(&mut bytes);
-        for colour in [[200, 30, 30, 255], [30, 30, 200, 255]] {
-            let frame = image::RgbaImage::from_pixel(20, 12, image::Rgba(colour));
-            encoder
-                .encode_frame(image::Frame::new(frame))
-                .expect("gif frame");
-        }
-    }
-    bytes
-}
-
-/// A PNG signature and an IHDR of 20000×20000 RGBA, then nothing.
-fn huge_png_header() -> Vec<u8> {
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&20000u32.to_be_bytes());
-    ihdr.extend_from_slice(&20000u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
-    [&b"\x89PNG\r\n\x1a\n"[..], &chunk(b"IHDR", &ihdr)].concat()
-}
-
 // ---------------------------------------------------------------- valid files
 
 fn assert_run(json: &Value, width: u64, height: u64) {
@@ -284,40 +108,32 @@ fn assert_run(json: &Value, width: u64, height: u64) {
     assert_eq!(json["score"], shown["score"]);
 }
 
+/// Every case of the corpus (tests/common/corpus.rs): valid files classify with their size,
+/// format, EXIF orientation and ICC handling; the others are refused, by name, with what was
+/// expected.
 #[test]
-fn unusual_but_valid_images_classify() {
-    let wide16 = image::ImageBuffer::<image::Rgb<u16>, _>::from_fn(40, 30, |x, y| {
-        image::Rgb([(x * 1500) as u16, (y * 2000) as u16, 40000])
-    });
-    assert_run(
-        &classify_ok("deep.png", png(image::DynamicImage::ImageRgb16(wide16))),
-        40,
-        30,
-    );
-    assert_run(&classify_ok("palette.png", palette_png_with_trns()), 4, 4);
-    assert_run(&classify_ok("one.png", png(gradient(1, 1))), 1, 1);
-    assert_run(&classify_ok("strip.png", png(gradient(550, 5))), 550, 5);
-    let cmyk = classify_ok("cmyk.jpg", cmyk_jpeg());
-    assert_run(&cmyk, 8, 8);
-    assert_eq!(cmyk["format"], "JPEG");
-    // The first frame of an animated GIF.
-    let gif = classify_ok("animated.gif", animated_gif());
-    assert_run(&gif, 20, 12);
-    assert_eq!(gif["format"], "GIF");
-}
-
-#[test]
-fn exif_orientations_6_and_8_are_applied() {
-    let plain = jpeg(&gradient(40, 24));
-    let upright = classify_ok("upright.jpg", plain.clone());
-    assert_run(&upright, 40, 24);
-    assert_eq!(upright["orientation"], 1);
-    for orientation in [6, 8] {
-        let name = format!("rotated{orientation}.jpg");
-        let json = classify_ok(&name, with_exif_orientation(&plain, orientation));
-        // Stored 40×24, shown (and classified) 24×40.
-        assert_run(&json, 24, 40);
-        assert_eq!(json["orientation"], orientation);
+fn every_corpus_case_classifies_or_is_refused_by_name() {
+    let cases = corpus::cases();
+    assert!(cases.iter().any(|c| c.is_valid()) && cases.iter().any(|c| !c.is_valid()));
+    for case in cases {
+        match case.kind {
+            Kind::Valid {
+                width,
+                height,
+                format,
+                orientation,
+                icc_profile,
+            } => {
+                let json = classify_ok(case.name, case.bytes);
+                assert_run(&json, width as u64, height as u64);
+                assert_eq!(json["format"], format, "{}", case.name);
+                assert_eq!(json["orientation"], orientation, "{}", case.name);
+                assert_eq!(json["icc_profile"], icc_profile, "{}", case.name);
+            }
+            Kind::Invalid { cli_words } => {
+                assert_mentions(&classify_error(case.name, case.bytes), cli_words)
+            }
+        }
     }
 }
 
@@ -362,35 +178,6 @@ fn crop_is_reported_and_bad_crops_are_named() {
 }
 
 // ---------------------------------------------------------------- colour profiles
-
-/// `image` (RGB or grey, 8 or 16 bits) as PNG, JPEG (quality 100) or lossless WebP, with the
-/// ICC profile `icc` embedded when given (iCCP chunk, APP2 segment, ICCP chunk).
-fn tagged(format: image::ImageFormat, image: image::DynamicImage, icc: Option<Vec<u8>>) -> Vec<u8> {
-    use image::codecs::{jpeg::JpegEncoder, png::PngEncoder, webp::WebPEncoder};
-    use image::ImageEncoder;
-    fn write(mut encoder: impl ImageEncoder, image: image::DynamicImage, icc: Option<Vec<u8>>) {
-        if let Some(icc) = icc {
-            encoder.set_icc_profile(icc).unwrap();
-        }
-        let (width, height) = (image.width(), image.height());
-        encoder
-            .write_image(image.as_bytes(), width, height, image.color().into())
-            .unwrap();
-    }
-    let mut bytes = Vec::new();
-    match format {
-        image::ImageFormat::Png => write(PngEncoder::new(&mut bytes), image, icc),
-        image::ImageFormat::Jpeg => {
-            write(JpegEncoder::new_with_quality(&mut bytes, 100), image, icc)
-        }
-        _ => write(WebPEncoder::new_lossless(&mut bytes), image, icc),
-    }
-    bytes
-}
-
-fn solid(rgb: [u8; 3]) -> image::DynamicImage {
-    image::RgbImage::from_pixel(64, 64, image::Rgb(rgb)).into()
-}
 
 /// Every pixel of `decoded` within `tolerance` of `expected` (RGB), alpha opaque.
 fn assert_every_pixel(
@@ -502,82 +289,6 @@ fn unusable_icc_profiles_are_ignored_not_refused() {
 }
 
 // ---------------------------------------------------------------- broken and unsupported files
-
-#[test]
-fn broken_and_unsupported_files_are_named_with_what_was_expected() {
-    let huge = classify_error("huge.png", huge_png_header());
-    assert_mentions(
-        &huge,
-        &[
-            "20000×20000",
-            "400.0 megapixels",
-            "too large",
-            "limit is 40 megapixels",
-        ],
-    );
-
-    let whole_png = png(gradient(64, 48));
-    let message = classify_error("cut.png", whole_png[..whole_png.len() * 2 / 3].to_vec());
-    assert_mentions(&message, &["PNG", "truncated"]);
-
-    let whole_jpeg = jpeg(&gradient(64, 48));
-    let message = classify_error("cut.jpg", whole_jpeg[..whole_jpeg.len() * 2 / 3].to_vec());
-    assert_mentions(&message, &["JPEG", "truncated", "end-of-image"]);
-    let scan = whole_jpeg
-        .windows(2)
-        .position(|w| w == [0xFF, 0xDA])
-        .unwrap();
-    let headers_only = [&whole_jpeg[..scan], &[0xFF, 0xD9]].concat();
-    assert_mentions(
-        &classify_error("headers.jpg", headers_only),
-        &["JPEG", "no scan"],
-    );
-    // Whole in structure, but the first component names quantisation table 3, which the file
-    // does not define: libjpeg's fatal error, reported, not a crash.
-    let mut undefined_table = whole_jpeg.clone();
-    let frame = undefined_table
-        .windows(2)
-        .position(|w| w == [0xFF, 0xC0])
-        .unwrap();
-    undefined_table[frame + 12] = 3; // FF C0, length, precision, height, width, count, id, sampling
-    assert_mentions(
-        &classify_error("no-table.jpg", undefined_table),
-        &[
-            "damaged or truncated JPEG",
-            "Quantization table 0x03 was not defined",
-        ],
-    );
-
-    assert_mentions(
-        &classify_error("empty.png", Vec::new()),
-        &["empty (0 bytes)", "expected a PNG, JPEG, WebP or GIF"],
-    );
-    assert_mentions(
-        &classify_error("notes.jpg", b"Shopping list: milk, eggs\n".to_vec()),
-        &[
-            "not an image",
-            "expected PNG, JPEG, WebP or GIF",
-            "\"Shopping list: m\"",
-            "(text)",
-        ],
-    );
-    let svg =
-        br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>"#;
-    assert_mentions(
-        &classify_error("drawing.svg", svg.to_vec()),
-        &["SVG", "not supported, convert to JPEG or PNG"],
-    );
-    let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\0\x08meta".to_vec();
-    assert_mentions(
-        &classify_error("IMG_0001.HEIC", heic),
-        &["HEIC", "not supported, convert to JPEG or PNG"],
-    );
-    let avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf".to_vec();
-    assert_mentions(
-        &classify_error("photo.avif", avif),
-        &["AVIF", "not supported, convert to JPEG or PNG"],
-    );
-}
 
 #[test]
 fn classify_goes_on_past_a_bad_file_and_fails_at_the_end() {

@@ -4,6 +4,7 @@
 //! models, so dense and event-driven engines must agree bit for bit.
 #![allow(dead_code)]
 
+pub mod corpus;
 pub mod icc;
 
 use std::collections::HashMap;

@@ -128,14 +128,30 @@ function clearError() {
 
 // ---------------------------------------------------------------- image
 
+/** The formats that `dynconf classify` reads too (src/image_file.rs), as decodeImage names them. */
+const FORMATS = ['PNG', 'JPEG', 'WebP', 'GIF'];
+
+/** `message`, starting with the file's name unless it already names the file. */
+function naming(file, message) {
+  const quoted = `“${file.name || 'pasted image'}”`;
+  return message.includes(quoted) ? message : `${quoted}: ${message}`;
+}
+
 async function onFile(file) {
   clearError();
   const ticket = ++app.imageTicket; // a later file wins if decoding overlaps
   let decoded;
   try {
     decoded = await decodeImage(file);
+    // The browser decodes more than the CLI reads (BMP, ICO, AVIF in Chromium): refused here
+    // as the CLI refuses them, so that the page and `dynconf classify` take the same files.
+    if (!FORMATS.includes(decoded.format)) {
+      decoded.bitmap.close();
+      const kind = String(decoded.format || '').replace(/^image\//, '').toUpperCase();
+      throw new InputError(`${kind ? `${kind} images are` : 'This format is'} not supported: convert it to JPEG or PNG (this page reads PNG, JPEG, WebP or GIF, as dynconf classify does).`);
+    }
   } catch (error) {
-    if (ticket === app.imageTicket) showError(error instanceof InputError ? error.message : `Could not read this file: ${error.message}`);
+    if (ticket === app.imageTicket) showError(naming(file, error instanceof InputError ? error.message : `Could not read this file: ${error.message}`));
     return;
   }
   if (ticket !== app.imageTicket) {
