@@ -37,6 +37,10 @@ pub struct CropRect {
 pub enum CropError {
     #[error("cannot read the crop {0:?}: expected center, full or X,Y,SIZE (three whole numbers of pixels, e.g. 120,0,300)")]
     Syntax(String),
+    #[error("cannot read the crop {0:?}: X, Y and SIZE are pixels, so they cannot be negative")]
+    Negative(String),
+    #[error("cannot read the crop {0:?}: {1} is too large (at most {max} pixels)", max = u32::MAX)]
+    TooLarge(String, String),
     #[error("the crop {x},{y},{size} has no pixels: SIZE must be at least 1")]
     EmptySquare { x: u32, y: u32, size: u32 },
     #[error("the crop {x},{y},{size} does not fit in this {width}×{height} image: it needs X + SIZE ≤ {width} and Y + SIZE ≤ {height}")]
@@ -115,12 +119,23 @@ impl FromStr for Crop {
             "full" => return Ok(Crop::Full),
             _ => {}
         }
-        let numbers: Vec<u32> = text
-            .split(',')
-            .map(|part| part.trim().parse::<u32>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| syntax())?;
+        let mut numbers = Vec::with_capacity(3);
+        for part in text.split(',').map(str::trim) {
+            // Digits only (a sign or a decimal point is no pixel count), then the range.
+            let digits = part.strip_prefix('-').unwrap_or(part);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(syntax());
+            }
+            if part.starts_with('-') {
+                return Err(CropError::Negative(text.to_string()));
+            }
+            let number = part
+                .parse::<u32>()
+                .map_err(|_| CropError::TooLarge(text.to_string(), part.to_string()))?;
+            numbers.push(number);
+        }
         match numbers[..] {
+            [x, y, 0] => Err(CropError::EmptySquare { x, y, size: 0 }),
             [x, y, size] => Ok(Crop::Square { x, y, size }),
             _ => Err(syntax()),
         }
@@ -223,7 +238,12 @@ mod tests {
             Err(CropError::OutsideImage { .. })
         ));
         assert!(matches!(
-            "0,0,0".parse::<Crop>().unwrap().rect(10, 10),
+            Crop::Square {
+                x: 0,
+                y: 0,
+                size: 0
+            }
+            .rect(10, 10),
             Err(CropError::EmptySquare { .. })
         ));
         assert!(matches!(
@@ -246,10 +266,19 @@ mod tests {
                 size: 3
             }
         );
-        for bad in ["", "middle", "1,2", "1,2,3,4", "-1,0,5", "1.5,0,5", "a,b,c"] {
+        for bad in [
+            "", "middle", "1,2", "1,2,3,4", "1.5,0,5", "a,b,c", "+1,0,5", "--1,0,5",
+        ] {
             let message = bad.parse::<Crop>().unwrap_err().to_string();
             assert!(message.contains("X,Y,SIZE"), "{bad}: {message}");
         }
+        // Read, but not a crop: each says why.
+        let negative = "-5,0,100".parse::<Crop>().unwrap_err().to_string();
+        assert!(negative.contains("cannot be negative"), "{negative}");
+        let huge = "99999999999,0,1".parse::<Crop>().unwrap_err().to_string();
+        assert!(huge.contains("99999999999 is too large"), "{huge}");
+        let empty = "3,4,0".parse::<Crop>().unwrap_err().to_string();
+        assert!(empty.contains("3,4,0 has no pixels"), "{empty}");
     }
 
     #[test]

@@ -175,6 +175,66 @@ fn crop_is_reported_and_bad_crops_are_named() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_mentions(&stderr, &["middle", "center, full or X,Y,SIZE"]);
+    // Negative, empty and oversized squares are usage errors too, each saying why.
+    for (crop, why) in [
+        ("-5,0,100", "cannot be negative"),
+        ("0,0,0", "has no pixels"),
+        ("99999999999,0,1", "99999999999 is too large"),
+    ] {
+        let out = classify(&dir, &["--crop", crop, "wide.png"]);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{crop}: {stderr}");
+        assert_mentions(&stderr, &[crop, why]);
+    }
+}
+
+#[test]
+fn a_directory_is_named_as_one() {
+    let dir = workspace("directory", &[]);
+    std::fs::create_dir_all(dir.join("folder.jpg")).unwrap();
+    let out = classify(&dir, &["folder.jpg"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_mentions(
+        &stderr,
+        &["error: folder.jpg: is a directory; expected an image file"],
+    );
+}
+
+#[test]
+fn a_run_that_never_exceeds_theta_says_so() {
+    let dir = workspace("theta", &[("wide.png", png(gradient(451, 300)))]);
+    // θ = 10^30 is never exceeded: the run goes to T_max and says so; θ = −10^30 stops at once.
+    for (threshold, reached, stop) in [("1e30", false, 6), ("-1e30", true, 1)] {
+        let run = |json: bool| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_dynconf"));
+            command.current_dir(&dir).arg("classify").args(MODEL);
+            command.args(["--decoder", "max_softmax:kappa=2", "--max-steps", "6"]);
+            command.arg(format!("--threshold={threshold}"));
+            if json {
+                command.arg("--json");
+            }
+            let out = command.arg("wide.png").output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let json: Value = serde_json::from_str(&run(true)).unwrap();
+        assert_eq!(json["threshold_reached"], reached, "{json}");
+        assert_eq!(json["stop_step"], stop, "{json}");
+        let text = run(false);
+        let said =
+            text.contains("T_max reached, θ never exceeded") && text.contains("never went above θ");
+        assert_eq!(said, !reached, "{text}");
+        assert_eq!(
+            text.contains("← Dynamic Confidence stops"),
+            reached,
+            "{text}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------- colour profiles

@@ -21,7 +21,7 @@ use dynconf::calibrate::{
 };
 use dynconf::cifar::{self, Batch};
 use dynconf::crop::Crop;
-use dynconf::decode::check_threshold;
+use dynconf::decode::{check_threshold, is_confident};
 use dynconf::eval::{self, CrossFitSettings, ImageRun, Summary};
 use dynconf::image_file::{self, ColourProfile};
 use dynconf::{preprocess, Decoder, Engine, Model, Simulation, StopRule};
@@ -204,7 +204,7 @@ struct ClassifyArgs {
     /// The part of each image the network sees: `center` (the largest centred square),
     /// `full` (the whole image, squashed to 32×32) or `X,Y,SIZE` (a square, in pixels of the
     /// image after its EXIF orientation; the page shows the crop you chose this way).
-    #[arg(long, default_value = "center", value_parser = parse_crop)]
+    #[arg(long, default_value = "center", value_parser = parse_crop, allow_hyphen_values = true)]
     crop: Crop,
 }
 
@@ -922,8 +922,12 @@ struct Classification {
     score: f32,
     /// The largest of the class probabilities softmax(O(t)/d) shown beside the run.
     confidence: f32,
-    /// Where Dynamic Confidence stops (`null` without a threshold).
+    /// Where Dynamic Confidence stops (`null` without a threshold): the first step whose
+    /// score is above θ, or T_max when none is.
     stop_step: Option<u32>,
+    /// Whether the score went above θ (`false`: the run stopped at T_max without being
+    /// confident; `null` without a threshold).
+    threshold_reached: Option<bool>,
     max_steps: u32,
     steps: Vec<StepPoint>,
 }
@@ -943,6 +947,9 @@ fn classify_file(
     threshold: f64,
     args: &ClassifyArgs,
 ) -> CliResult<Classification> {
+    if path.is_dir() {
+        return Err("is a directory; expected an image file (PNG, JPEG, WebP or GIF)".into());
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let image = image_file::decode(&bytes).map_err(|e| e.to_string())?;
     let rect = args
@@ -997,6 +1004,9 @@ fn classify_file(
         score: shown.score,
         confidence: shown.confidence,
         stop_step,
+        threshold_reached: threshold
+            .is_finite()
+            .then(|| is_confident(shown.score, threshold)),
         max_steps: args.model.max_steps,
         steps,
     })
@@ -1026,10 +1036,12 @@ fn print_classification(run: &Classification) {
     );
     say!("     t  prediction         score  confidence");
     for step in &run.steps {
-        let mark = if Some(step.t) == run.stop_step {
+        let mark = if Some(step.t) != run.stop_step {
+            ""
+        } else if run.threshold_reached == Some(true) {
             "  ← Dynamic Confidence stops"
         } else {
-            ""
+            "  ← T_max reached, θ never exceeded"
         };
         say!(
             "  {:>4}  {:<12} {:>10.4}  {:>10.4}{mark}",
@@ -1039,11 +1051,15 @@ fn print_classification(run: &Classification) {
             step.confidence
         );
     }
-    match (run.stop_step, run.threshold) {
-        (Some(t), Some(threshold)) => say!(
-            "  → {} after {t} of {} steps (threshold {threshold:.6})\n",
+    match (run.stop_step, run.threshold, run.threshold_reached) {
+        (Some(t), Some(threshold), Some(true)) => say!(
+            "  → {} after {t} of {} steps (score above θ = {threshold:.6})\n",
             run.prediction,
             run.max_steps
+        ),
+        (Some(t), Some(threshold), _) => say!(
+            "  → {} at T_max = {t}: the score never went above θ = {threshold:.6} (not confident)\n",
+            run.prediction
         ),
         _ => say!(""),
     }
