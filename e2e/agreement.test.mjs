@@ -47,6 +47,16 @@ function classify(binary, model, maxSteps, crop, files) {
   return Object.fromEntries(result.stdout.trim().split('\n').map((line) => JSON.parse(line)).map((r) => [r.file, r]));
 }
 
+/** The crop as `dynconf classify` (without --json) words it: "crop center (600×600 pixels at 100,0)". */
+function cliCropWords(binary, model, maxSteps, crop, file) {
+  const args = ['classify', '--model', model, '--max-steps', String(maxSteps), '--crop', crop, file];
+  const result = spawnSync(binary, args, { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(result.status, 0, `dynconf ${args.join(' ')}: ${result.stderr}`);
+  const words = /crop \S+ \(\d+×\d+ pixels at \d+,\d+\)/.exec(result.stdout);
+  assert.ok(words, `dynconf ${args.join(' ')} names no crop: ${result.stdout}`);
+  return words[0];
+}
+
 /** The generated images: name → {bytes, width, height, mime}. No dataset pixels. */
 async function images(page) {
   const withAlpha = syntheticScene(64, 48);
@@ -133,7 +143,7 @@ async function pageResult(page, crop, after) {
     const s = document.querySelector('#run-status').dataset;
     return {
       run: Number(s.run), stop: Number(s.stopT), prediction: s.prediction, decoder: s.decoder,
-      rect: document.querySelector('#crop-text').dataset.rect, reader: document.querySelector('#crop-text').dataset.reader, threshold: Number(document.querySelector('#tradeoff').dataset.threshold),
+      rect: document.querySelector('#crop-text').dataset.rect, text: document.querySelector('#crop-text').textContent, reader: document.querySelector('#crop-text').dataset.reader, threshold: Number(document.querySelector('#tradeoff').dataset.threshold),
     };
   });
 }
@@ -166,6 +176,7 @@ async function main() {
     }
     step(`dynconf classify --json --max-steps ${maxSteps} on ${Object.keys(files).length} generated images (center, full, one X,Y,SIZE each)`);
     const started = Date.now();
+    const cropWordsChecked = new Set(); // center, full, X,Y,SIZE: the page's words against the CLI's, once each
     const cli = {
       center: classify(binary, model, maxSteps, 'center', Object.values(paths)),
       full: classify(binary, model, maxSteps, 'full', Object.values(paths)),
@@ -204,6 +215,13 @@ async function main() {
         assert.equal(expected.width, f.width);
         assert.equal(expected.height, f.height);
         assert.equal(shown.threshold, expected.threshold, `${what}: threshold`);
+        const [x, y, w, h] = expected.crop_rect;
+        assert.equal(shown.text, `crop ${crop} (${w}×${h} pixels at ${x},${y}) · dynconf classify --crop ${crop}`, `${what}: the page's crop text`);
+        if (!cropWordsChecked.has(crop === 'center' || crop === 'full' ? crop : 'square')) {
+          cropWordsChecked.add(crop === 'center' || crop === 'full' ? crop : 'square');
+          const cliWords = cliCropWords(binary, model, maxSteps, crop, paths[name]);
+          assert.ok(shown.text.startsWith(`${cliWords} · `), `${what}: the page says ${JSON.stringify(shown.text)}, the CLI ${JSON.stringify(cliWords)}`);
+        }
         assert.equal(shown.reader, 'webgl2', `${what}: the page read the pixels with ${shown.reader}, not WebGL2 (exact bytes)`);
         assert.ok(shown.decoder.startsWith(expected.decoder.kind), `${what}: decoder ${shown.decoder} vs ${JSON.stringify(expected.decoder).slice(0, 80)}`);
         if (f.reportOnly) continue;

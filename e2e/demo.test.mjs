@@ -209,9 +209,9 @@ async function main() {
     await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('these are not pixels\n') });
     await page.waitForSelector('#error:not([hidden])');
     const message = await page.textContent('#error');
-    assert.match(message, /not an image/, message);
+    assert.match(message, /“notes\.txt” is not an image: expected a PNG, JPEG, WebP or GIF image, but the file starts with "these are not pi"… \(text\)\./, message);
     await page.setInputFiles('#file', { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 9, 0, 0, 0, 9, 8, 6, 0, 0, 0]) });
-    await page.waitForFunction(() => /could not be decoded/.test(document.querySelector('#error').textContent));
+    await page.waitForFunction(() => /“broken\.png” is a PNG file, but it could not be decoded \(damaged or cut short\)/.test(document.querySelector('#error').textContent));
 
     step('huge images are refused before decoding');
     const header = Buffer.from(scene.png); // same PNG, but the header claims 8000×8000 pixels
@@ -244,7 +244,7 @@ async function main() {
     const crop = await page.$eval('#crop-text', (e) => ({ ...e.dataset, text: e.textContent }));
     assert.equal(crop.crop, 'center');
     assert.equal(crop.rect, '16,0,64,64'); // cropRect('center', 96, 64)
-    assert.match(crop.text, /dynconf classify --crop center/);
+    assert.equal(crop.text, 'crop center (64×64 pixels at 16,0) · dynconf classify --crop center'); // the CLI's words
     assert.equal(await page.getAttribute('#run-status', 'data-crop'), 'center');
     const box = await page.$eval('#crop-box', (b) => ({ hidden: b.hidden, tab: b.tabIndex, label: b.getAttribute('aria-label'), left: b.style.left, top: b.style.top, width: b.style.width }));
     // 96×64 fitted into 240×240: scale 2.5, 40 px letterbox above.
@@ -259,7 +259,7 @@ async function main() {
     await page.focus('#crop-box');
     await page.keyboard.press('ArrowRight'); // one pixel of the 32×32 view: 64 / 32 = 2 image pixels
     runId = await restartedOn(page, '18,0,64', runId);
-    assert.match(await page.textContent('#crop-text'), /crop 18,0,64 · dynconf classify --crop 18,0,64/);
+    assert.equal(await page.textContent('#crop-text'), 'crop 18,0,64 (64×64 pixels at 18,0) · dynconf classify --crop 18,0,64');
     await page.keyboard.press('-'); // 4 pixels smaller, about the centre
     runId = await restartedOn(page, '20,2,60', runId);
     for (let k = 0; k < 15; k++) await page.keyboard.press('ArrowLeft');
@@ -293,13 +293,32 @@ async function main() {
     await page.press('#crop-input', 'Enter');
     await errorShown(page, /Crop “90,0,50”: the crop 90,0,50 does not fit in this 96×64 image/);
     assert.equal(await page.getAttribute('#crop-text', 'data-crop'), '30,4,50');
-    assert.equal(await page.inputValue('#crop-input'), '30,4,50');
+    assert.equal(await page.textContent('#crop-text'), 'crop 30,4,50 (50×50 pixels at 30,4) · dynconf classify --crop 30,4,50');
+
+    step('crop: a refused typed crop stays in the field, marked invalid, until fixed or the crop changes otherwise');
+    const cropField = () => page.$eval('#crop-input', (i) => ({ value: i.value, invalid: i.getAttribute('aria-invalid'), outline: getComputedStyle(i).outlineStyle }));
+    assert.deepEqual(await cropField(), { value: '90,0,50', invalid: 'true', outline: 'solid' });
+    await page.fill('#crop-input', 'abc');
+    await page.press('#crop-input', 'Enter');
+    await errorShown(page, /Crop “abc”: /);
+    assert.equal((await cropField()).value, 'abc');
+    assert.equal((await cropField()).invalid, 'true');
+    await page.fill('#crop-input', '30,4,50'); // fixed: back to the crop in use
+    await page.press('#crop-input', 'Enter');
+    assert.equal((await cropField()).invalid, null);
+    assert.equal(await page.isHidden('#error'), true);
+    await page.fill('#crop-input', '0,0,700');
+    await page.press('#crop-input', 'Enter');
+    await errorShown(page, /Crop “0,0,700”: /);
+    await page.focus('#crop-box'); // the field keeps the text after it loses focus
+    assert.deepEqual(await cropField(), { value: '0,0,700', invalid: 'true', outline: 'solid' });
 
     step('crop: "whole image" gives full (squashed); unticked, the square comes back');
     await page.check('#crop-full');
     runId = await restartedOn(page, 'full', runId);
     assert.equal(await page.getAttribute('#crop-text', 'data-rect'), '0,0,96,64');
-    assert.match(await page.textContent('#crop-text'), /dynconf classify --crop full/);
+    assert.equal(await page.textContent('#crop-text'), 'crop full (96×64 pixels at 0,0) · dynconf classify --crop full');
+    assert.deepEqual(await cropField(), { value: 'full', invalid: null, outline: 'none' }); // the crop changed: the typo goes
     assert.equal(await page.isHidden('#crop-box'), true);
     assert.deepEqual(await shownPreview(page), await cropPreview(page, small, [0, 0, 96, 64]));
     await page.uncheck('#crop-full');
@@ -312,7 +331,7 @@ async function main() {
     await dropText(page, 'text/plain', 'a cat on a mat');
     await errorShown(page, /is text \(“a cat on a mat”\), not an image file/);
     await dropText(page, 'text/uri-list', `${origin}/index.html`);
-    await errorShown(page, /“index\.html” is not an image/);
+    await errorShown(page, /“index\.html” is not an image: expected a PNG, JPEG, WebP or GIF image, but the file starts with "<!doctype html> "… \(text\)/);
     await dropText(page, 'text/uri-list', `data:image/png;base64,${Buffer.from(small).toString('base64')}`);
     await page.waitForFunction(() => /dropped image · 96×64 PNG/.test(document.querySelector('#original-caption').textContent));
     assert.equal(await page.isHidden('#error'), true);
@@ -596,6 +615,47 @@ async function main() {
         assert.equal(await p.evaluate(() => window.testContexts.length), 2, 'a new WebGL2 context after the loss');
       }
       step(`  ${noWebGL2 ? 'no WebGL2' : 'context lost after the first image'}: ${readers.join(', ')}${notes.length ? `; ${notes[0].slice(0, 70)}…` : ''}`);
+      await context.close();
+    }
+
+    step('a phone (390×844, touch): the fixed-steps table fits, the charts\' text is readable, the drop zone offers the camera');
+    {
+      const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true });
+      const p = await context.newPage();
+      p.setDefaultTimeout(TIMEOUT);
+      p.on('pageerror', (e) => problems.push(`phone: page error: ${e.message}`));
+      await p.goto(`${origin}/${query}`);
+      await p.waitForSelector('#app:not([hidden])');
+      const coarse = await p.evaluate(() => matchMedia('(pointer: coarse)').matches);
+      assert.equal(coarse, true, 'a touch screen should match (pointer: coarse)');
+      assert.equal((await p.innerText('#dropzone')).replace(/\s+/g, ' ').trim().split(' PNG')[0], 'Choose an image or take a photo');
+      assert.equal(await p.isHidden('#dropzone-drop'), true);
+      await maxSpeed(p);
+      await p.setInputFiles('#file', { name: 'scene.png', mimeType: 'image/png', buffer: scene.png });
+      await p.waitForSelector('#run-status[data-state="stopped"]');
+      await p.waitForFunction(() => [...document.querySelectorAll('#fixed-table tr[data-run="fixed"]')].every((r) => r.dataset.done === '1'));
+      const table = await p.evaluate(() => {
+        const wrap = document.querySelector('#fixed-table').parentElement.getBoundingClientRect();
+        const cells = [...document.querySelectorAll('#fixed-table tbody tr')].map((r) => r.cells[2].getBoundingClientRect());
+        return {
+          wrap: { left: wrap.left, right: wrap.right },
+          cells: cells.map((c) => ({ left: c.left, right: c.right })),
+          dc: document.querySelector('#fixed-table tr[data-run="dc"]').cells[0].textContent,
+          page: document.documentElement.scrollWidth,
+        };
+      });
+      for (const c of table.cells) {
+        assert.ok(c.left >= 0 && c.right <= 390 && c.left >= table.wrap.left - 0.5 && c.right <= table.wrap.right + 0.5,
+          `a Prediction cell at ${c.left.toFixed(0)}–${c.right.toFixed(0)} px is cut (table ${table.wrap.left.toFixed(0)}–${table.wrap.right.toFixed(0)}, viewport 390)`);
+      }
+      assert.match(table.dc, /^DC \(θ = /);
+      for (const id of ['score', 'tradeoff', 'bars']) {
+        const shown = await p.$eval(`#${id}`, (c) => ({ css: c.getBoundingClientRect().width, drawn: Number(c.dataset.drawnWidth), font: Number(c.dataset.fontPx), legend: c.dataset.legend }));
+        const px = (shown.font * shown.css) / shown.drawn;
+        assert.ok(px >= 10, `#${id}: its text is ${px.toFixed(1)} CSS px on a 390 px screen`);
+        if (id === 'tradeoff') assert.equal(shown.legend, 'below');
+      }
+      step(`  phone: Prediction cells within ${table.wrap.left.toFixed(0)}–${table.wrap.right.toFixed(0)} px; page ${table.page} px wide; chart text 12 CSS px`);
       await context.close();
     }
 

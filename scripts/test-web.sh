@@ -36,7 +36,11 @@ for suite in "${suites[@]}"; do
   echo "== $suite" >&2
   case "$suite" in
     chrome|firefox) wasm_tests "$suite" ;;
-    e2e) node e2e/demo.test.mjs && E2E_SKIP_BUILD=1 node e2e/agreement.test.mjs && E2E_SKIP_BUILD=1 node e2e/inputs.test.mjs ;;
+    # One command a line: in an `a && b` list, set -e would not stop at a failing `a`.
+    e2e)
+      node e2e/demo.test.mjs
+      E2E_SKIP_BUILD=1 node e2e/agreement.test.mjs
+      E2E_SKIP_BUILD=1 node e2e/inputs.test.mjs ;;
     decode) CARGO_BUILD_JOBS="$JOBS" node e2e/jpeg-match.test.mjs ;;
     *) echo "unknown suite: $suite (chrome, firefox, e2e, decode)" >&2; exit 2 ;;
   esac

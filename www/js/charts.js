@@ -4,23 +4,52 @@ const COLORS = {
   ink: '#1b1f24', muted: '#5f6b7a', grid: '#e9ecef', axis: '#c2c8d0',
   accent: '#2563eb', accentSoft: '#a9c1f5', fixed: '#6b7280', oracle: '#059669', threshold: '#d97706',
 };
+const FONT_PX = 12;
 const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif';
 const FONT_BOLD = '600 12px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif';
 
-/** Sizes the backing store for the device pixel ratio; returns {ctx, w, h} in CSS pixels. */
-export function prepare(canvas) {
+/** The smallest drawn height of a chart that shrinks with its column (narrow screens). */
+const MIN_HEIGHT = 220;
+
+/**
+ * The size, in CSS pixels, a chart is drawn at: its declared width and height (the canvas's
+ * width and height attributes) or, when its column is narrower, the column's width and a
+ * height scaled with it but at least MIN_HEIGHT. Text is drawn at its own size (12 CSS px)
+ * rather than shrunk with the chart, so it stays readable on a phone.
+ */
+export function chartSize(canvas) {
   if (!canvas.dataset.w) {
     canvas.dataset.w = canvas.width;
     canvas.dataset.h = canvas.height;
   }
-  const w = Number(canvas.dataset.w);
-  const h = Number(canvas.dataset.h);
+  const w0 = Number(canvas.dataset.w);
+  const h0 = Number(canvas.dataset.h);
+  // Only canvases whose parent's width does not follow its content (blocks in grid tracks).
+  const avail = canvas.dataset.fluid !== undefined ? canvas.parentElement?.clientWidth || 0 : 0;
+  if (!avail || avail >= w0) return { w: w0, h: h0 };
+  const w = Math.max(160, Math.floor(avail));
+  return { w, h: Math.max(Math.min(h0, MIN_HEIGHT), Math.round((h0 * w) / w0)) };
+}
+
+/**
+ * Sizes the backing store for the device pixel ratio (and the chart for its column, see
+ * chartSize; `extraHeight` CSS pixels below it, for a legend); returns {ctx, w, h} in CSS pixels.
+ */
+export function prepare(canvas, { extraHeight = 0 } = {}) {
+  const size = chartSize(canvas);
+  const w = size.w;
+  const h = size.h + extraHeight;
   const dpr = Math.max(1, Math.min(3, window.devicePixelRatio || 1));
-  if (canvas.width !== Math.round(w * dpr)) {
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
     canvas.width = Math.round(w * dpr);
     canvas.height = Math.round(h * dpr);
-    canvas.style.width = `${w}px`;
   }
+  if (canvas.style.width !== `${w}px`) canvas.style.width = `${w}px`;
+  // A fluid chart's height is its own; the others keep their aspect ratio when max-width shrinks them.
+  if (canvas.dataset.fluid !== undefined && canvas.style.height !== `${h}px`) canvas.style.height = `${h}px`;
+  // What the page draws with (the end-to-end test checks the text's size on screen).
+  canvas.dataset.drawnWidth = String(w);
+  canvas.dataset.fontPx = String(FONT_PX);
   const ctx = canvas.getContext('2d');
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, w, h);
@@ -246,7 +275,22 @@ export function drawScore(canvas, { tMax, run, full, threshold, stopT, maxProbab
  * down to the current point. Returns where the current point is drawn.
  */
 export function drawTradeoff(canvas, { tMax, fixed, fronts, current, oracle, window = 0.1 }) {
-  const { ctx, w, h } = prepare(canvas);
+  // The legend: inside the plot (lower right) where it fits, else below the plot.
+  const items = [
+    ['line', COLORS.fixed, 'fixed length T', false],
+    ...fronts.map((f) => ['line', f.color, f.label, f.selected]),
+    ['ring', COLORS.threshold, 'current θ (in-sample)', false],
+    ['diamond', COLORS.oracle, 'oracle (upper bound)', false],
+  ];
+  const rowH = 16;
+  const measure = canvas.getContext('2d');
+  const labelWidth = (label, bold) => { measure.font = bold ? FONT_BOLD : FONT; return measure.measureText(label).width; };
+  const boxW = 30 + Math.max(...items.map(([, , label, bold]) => labelWidth(label, bold)));
+  const below = boxW > (chartSize(canvas).w - 66) * 0.55;
+  const legendH = below ? rowH * items.length + 10 : 0;
+  const { ctx, w, h: total } = prepare(canvas, { extraHeight: legendH });
+  const h = total - legendH;
+  canvas.dataset.legend = below ? 'below' : 'inside';
   const m = { l: 50, r: 16, t: 14, b: 36 };
   const accs = [...fixed.map((p) => p.accuracy), ...fronts.flatMap((f) => f.points.map((p) => p.accuracy)), oracle.accuracy, current.accuracy];
   let hi = Math.max(...accs);
@@ -266,7 +310,12 @@ export function drawTradeoff(canvas, { tMax, fixed, fronts, current, oracle, win
     ctx.fillText(`${(100 * a).toFixed(step < 0.01 ? 1 : 0)}%`, m.l - 6, y(a));
   }
   ctx.textAlign = 'center';
-  for (const t of [0, ...niceTicks(tMax, 8)]) ctx.fillText(String(t), x(t), h - m.b + 12);
+  let lastTick = -Infinity; // on a narrow chart, 0 and 1 would overlap: 1 is left out
+  for (const t of [0, ...niceTicks(tMax, 8)]) {
+    if (x(t) - lastTick < 16) continue;
+    ctx.fillText(String(t), x(t), h - m.b + 12);
+    lastTick = x(t);
+  }
   ctx.fillText('mean time steps per image', (m.l + w - m.r) / 2, h - 8);
   ctx.save();
   ctx.translate(12, (m.t + h - m.b) / 2);
@@ -310,19 +359,12 @@ export function drawTradeoff(canvas, { tMax, fixed, fronts, current, oracle, win
   ctx.lineWidth = 1;
 
   // legend
-  const items = [
-    ['line', COLORS.fixed, 'fixed length T', false],
-    ...fronts.map((f) => ['line', f.color, f.label, f.selected]),
-    ['ring', COLORS.threshold, 'current θ (in-sample)', false],
-    ['diamond', COLORS.oracle, 'oracle (upper bound)', false],
-  ];
-  const rowH = 16;
-  const labelWidth = (label, bold) => { ctx.font = bold ? FONT_BOLD : FONT; const width = ctx.measureText(label).width; ctx.font = FONT; return width; };
-  const boxW = 30 + Math.max(...items.map(([, , label, bold]) => labelWidth(label, bold)));
-  const lx = w - m.r - boxW;
-  let ly = h - m.b - 12 - rowH * (items.length - 1);
-  ctx.fillStyle = 'rgba(255,255,255,0.92)';
-  ctx.fillRect(lx - 8, ly - 10, boxW + 4, rowH * items.length + 2);
+  const lx = below ? 8 : w - m.r - boxW;
+  let ly = below ? h + 10 + rowH / 2 : h - m.b - 12 - rowH * (items.length - 1);
+  if (!below) {
+    ctx.fillStyle = 'rgba(255,255,255,0.92)';
+    ctx.fillRect(lx - 8, ly - 10, boxW + 4, rowH * items.length + 2);
+  }
   ctx.textAlign = 'left';
   for (const [kind, color, label, bold] of items) {
     ctx.strokeStyle = color; ctx.fillStyle = color;

@@ -55,6 +55,20 @@ export function sniffImage(bytes) {
   return null;
 }
 
+/**
+ * The file's first bytes as `dynconf classify` shows them: up to 16 as quoted text (then "…"
+ * if there is more, and "(text)") when they read as text, else the first 8 in hex.
+ */
+export function describeStart(head, size = head.length) {
+  const bytes = head.subarray(0, 16);
+  const printable = bytes.length > 0 && [...bytes].every((b) => (b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a || b === 0x0d);
+  if (printable) {
+    const text = String.fromCharCode(...bytes).replace(/\s/g, ' ');
+    return `${JSON.stringify(text)}${size > bytes.length ? '…' : ''} (text)`;
+  }
+  return `the bytes ${[...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`;
+}
+
 function checkPixels(width, height) {
   if (width === 0 || height === 0) throw new InputError('This image has no pixels (width or height is 0).');
   if (width * height > MAX_PIXELS) {
@@ -76,17 +90,17 @@ export async function decodeImage(file) {
   const head = new Uint8Array(await file.slice(0, 64 * 1024).arrayBuffer());
   const sniffed = sniffImage(head);
   const claimsImage = (file.type || '').startsWith('image/');
-  if (!sniffed && !claimsImage) {
-    throw new InputError(`“${name}” is not an image. Choose a PNG, JPEG, WebP or GIF file.`);
-  }
+  // As `dynconf classify` says it (src/image_file.rs): what was expected and what the file holds.
+  const notImage = (what) => new InputError(`“${name}” is ${what}: expected a PNG, JPEG, WebP or GIF image, but the file starts with ${describeStart(head, file.size)}.`);
+  if (!sniffed && !claimsImage) throw notImage('not an image');
   if (sniffed && sniffed.width !== null) checkPixels(sniffed.width, sniffed.height);
 
   let bitmap;
   try {
     bitmap = await createImageBitmap(file, { imageOrientation: 'from-image', premultiplyAlpha: 'none' });
   } catch {
-    const what = sniffed ? `a ${sniffed.format} file, but it could not be decoded (damaged or unsupported)` : 'not an image this browser can decode';
-    throw new InputError(`“${name}” is ${what}.`);
+    if (!sniffed) throw notImage('not an image this browser can decode');
+    throw new InputError(`“${name}” is a ${sniffed.format} file, but it could not be decoded (damaged or cut short).`);
   }
   try {
     checkPixels(bitmap.width, bitmap.height);

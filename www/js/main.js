@@ -19,6 +19,10 @@ const SPIKE_MAP_LAYERS = 3; // the early IF layers drawn as spike maps
 const FRAME_BUDGET_MS = 12; // simulation time per animation frame
 
 const $ = (id) => document.getElementById(id);
+// Phones: the fixed-steps table's shorter Run label (style.css leaves columns out at this width).
+const NARROW = matchMedia('(max-width: 600px)');
+// Touch screens: no dragging or pasting; the file dialog offers the camera too.
+const COARSE = matchMedia('(pointer: coarse)');
 const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 const fmtOps = (n) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n));
 const pct = (x, digits = 1) => `${(100 * x).toFixed(digits)}%`;
@@ -184,10 +188,15 @@ function loadSource(decoded, { caption = null, keepCrop = false } = {}) {
   const previous = app.source;
   const box = app.cropBox;
   const saved = box.state();
-  if (!(keepCrop && box.width === decoded.width && box.height === decoded.height)) box.setImage(decoded.width, decoded.height);
+  const newCrop = !(keepCrop && box.width === decoded.width && box.height === decoded.height);
+  if (newCrop) box.setImage(decoded.width, decoded.height);
+  const input = $('crop-input');
+  const applied = input.dataset.applied;
+  if (newCrop) input.dataset.applied = ''; // a new image: its crop replaces what was typed
   if (!sendCrop(decoded)) {
     decoded.bitmap.close();
     box.restore(saved);
+    input.dataset.applied = applied;
     return;
   }
   if (previous && previous.bitmap !== decoded.bitmap) previous.bitmap.close();
@@ -223,14 +232,19 @@ function sendCrop(source) {
 function showCrop(rect) {
   const text = app.cropBox.text;
   const input = $('crop-input');
-  if (document.activeElement !== input || input.dataset.applied !== text) input.value = text;
+  // A typed crop the engine refused stays in the field (marked) until it is fixed or the crop
+  // changes by other means; otherwise the field shows the crop, unless it is being typed in.
+  const changed = input.dataset.applied !== text;
+  const invalid = input.getAttribute('aria-invalid') === 'true';
+  if (changed || (document.activeElement !== input && !invalid)) {
+    input.value = text;
+    markCropInput(null);
+  }
   input.dataset.applied = text;
   $('crop-full').checked = text === 'full';
-  const pixels = `${rect.x},${rect.y},${rect.w}${rect.w === rect.h ? '' : `×${rect.h}`}`;
   const out = $('crop-text');
-  out.textContent = text === 'full' || text === 'center'
-    ? `crop ${text} (pixels ${pixels}) · dynconf classify --crop ${text}`
-    : `crop ${text} · dynconf classify --crop ${text}`;
+  // As `dynconf classify` words it: "crop center (600×600 pixels at 100,0)".
+  out.textContent = `crop ${text} (${rect.w}×${rect.h} pixels at ${rect.x},${rect.y}) · dynconf classify --crop ${text}`;
   Object.assign(out.dataset, { crop: text, rect: [rect.x, rect.y, rect.w, rect.h].join(',') });
 }
 
@@ -251,12 +265,31 @@ function onCropChange() {
 function onCropInput() {
   const input = $('crop-input');
   if (!app.cropBox.width) { input.value = app.cropBox.text; return; }
-  if (input.value.trim().toLowerCase() === app.cropBox.text) return; // Enter, then the change on blur
+  if (input.value.trim().toLowerCase() === app.cropBox.text) { // Enter, then the change on blur
+    if (input.getAttribute('aria-invalid') === 'true') { markCropInput(null); clearError(); }
+    return;
+  }
   try {
     app.cropBox.set(input.value);
   } catch (error) {
-    showError(`Crop “${input.value.trim()}”: ${error.message}`);
-    input.value = app.cropBox.text;
+    // The typed text stays, to be corrected rather than typed again.
+    const message = `Crop “${input.value.trim()}”: ${error.message}`;
+    showError(message);
+    markCropInput(message);
+  }
+}
+
+/** Marks the crop field invalid, with the engine's `message`, or (null) valid. */
+function markCropInput(message) {
+  const input = $('crop-input');
+  if (message) {
+    input.setAttribute('aria-invalid', 'true');
+    input.setAttribute('aria-errormessage', 'error');
+    input.dataset.error = message;
+  } else {
+    input.removeAttribute('aria-invalid');
+    input.removeAttribute('aria-errormessage');
+    delete input.dataset.error;
   }
 }
 
@@ -595,7 +628,7 @@ function renderRun() {
   const status = $('run-status');
   const theta = thresholdText(app.threshold);
   if (!run) {
-    status.textContent = 'Choose, drop or paste an image to start.';
+    status.textContent = COARSE.matches ? 'Choose an image or take a photo to start.' : 'Choose, drop or paste an image to start.';
   } else if (!last) {
     status.textContent = 'Starting…';
   } else {
@@ -635,7 +668,7 @@ function renderFixed() {
     const last = run.reports.at(-1);
     rows.push({
       dc: true,
-      label: `Dynamic Confidence (θ = ${charts.formatScore(app.threshold)})`,
+      label: `${NARROW.matches ? 'DC' : 'Dynamic Confidence'} (θ = ${charts.formatScore(app.threshold)})`,
       steps: dcDone ? dcDone.t : last ? `${last.t}…` : '…',
       result: last ? { prediction: last.prediction, score: last.score, spikes: last.cumulative_spikes, ops: last.cumulative_synaptic_ops } : null,
       final: !!dcDone,
@@ -650,8 +683,8 @@ function renderFixed() {
     const res = r.result;
     const cells = res
       ? `<td>${escapeHtml(app.info.classes[res.prediction])}</td><td class="num">${charts.formatScore(res.score)}</td>`
-        + `<td class="num">${fmtInt(res.spikes)}</td><td class="num">${fmtOps(res.ops)}</td>`
-        + `<td><div class="costbar" style="width:${(100 * res.ops) / maxOps}%"></div></td>`
+        + `<td class="num opt">${fmtInt(res.spikes)}</td><td class="num opt">${fmtOps(res.ops)}</td>`
+        + `<td class="opt"><div class="costbar" style="width:${(100 * res.ops) / maxOps}%"></div></td>`
       : '<td class="pending" colspan="5">running…</td>';
     const remove = r.removable ? ` <button type="button" class="remove" data-remove="${r.t}" title="Remove">×</button>` : '';
     const data = `data-run="${r.dc ? 'dc' : 'fixed'}" data-steps="${r.final ? (r.dc ? dcDone.t : r.t) : ''}" data-done="${r.final ? 1 : 0}"`
@@ -748,6 +781,15 @@ function renderTradeoff() {
 
 function wireEvents() {
   attachImageInput({ dropzone: $('dropzone'), fileInput: $('file'), onFile, onDrop });
+  const touch = () => {
+    // On a phone there is nothing to drop or paste: the file dialog offers photos and the camera.
+    $('dropzone-choose').textContent = COARSE.matches ? 'Choose an image or take a photo' : 'Choose an image';
+    $('dropzone-drop').hidden = COARSE.matches;
+    $('dropzone').dataset.pointer = COARSE.matches ? 'coarse' : 'fine';
+  };
+  touch();
+  COARSE.addEventListener?.('change', () => { touch(); renderRun(); });
+  NARROW.addEventListener?.('change', () => renderFixed());
   app.cropBox = new CropBox({ frame: $('crop-frame'), box: $('crop-box'), cropRect: app.wasm.cropRect, onChange: onCropChange });
   $('crop-input').addEventListener('change', onCropInput);
   $('crop-input').addEventListener('keydown', (event) => { if (event.key === 'Enter') { event.preventDefault(); onCropInput(); } });
