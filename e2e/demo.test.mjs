@@ -4,7 +4,8 @@
 //   node e2e/demo.test.mjs            (scripts/test-web.sh runs it)
 //   E2E_SKIP_BUILD=1                  use the existing dist/ (E2E_DIST=dir: another folder)
 //   E2E_MODEL=NAME                    load models/NAME.* instead of the published model (?model=)
-//   E2E_SCREENSHOT=path               where to save the screenshot (docs/screenshot.png)
+//   E2E_SCREENSHOT=path               where to save the screenshot (default target/e2e/screenshot.png;
+//                                     E2E_SCREENSHOT=docs/screenshot.png refreshes the README's)
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DIST = resolve(ROOT, process.env.E2E_DIST || 'dist');
-export const SCREENSHOT = resolve(ROOT, process.env.E2E_SCREENSHOT || 'docs/screenshot.png');
+// target/ by default, so a test run leaves the checkout clean; E2E_SCREENSHOT=docs/screenshot.png
+// refreshes the README's picture.
+export const SCREENSHOT = resolve(ROOT, process.env.E2E_SCREENSHOT || 'target/e2e/screenshot.png');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const TIMEOUT = 120_000;
 export const MODEL = process.env.E2E_MODEL || 'dynconf-cifar10-v6';

@@ -2,7 +2,7 @@
 # Browser tests: the wasm-bindgen tests (tests/wasm.rs) in headless Chrome and Firefox through
 # `wasm-pack test`, then
 # the end-to-end tests of the demo page: e2e/demo.test.mjs (builds with Trunk, writes
-# docs/screenshot.png), then e2e/agreement.test.mjs on the same dist/ (the page's stop step and
+# a screenshot to target/e2e/), then e2e/agreement.test.mjs on the same dist/ (the page's stop step and
 # prediction against `dynconf classify --json --crop`, which it builds with
 # `cargo build --release --bin dynconf`), then e2e/inputs.test.mjs (the bad-input corpus of
 # tests/bad_inputs.rs uploaded to the page: refusals by name, the CLI's class and stop step on
