@@ -24,20 +24,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { encodePalettePng, encodePng, syntheticScene } from './png.mjs';
-import { build, DIST, launch, maxSpeed, MODEL, QUERY, ROOT, serve, step, TIMEOUT } from './lib.mjs';
-
-const PATH = [join(process.env.HOME, '.cargo', 'bin'), process.env.PATH].join(':');
-
-/** The dynconf binary: E2E_DYNCONF, or built here (quick when it is up to date). */
-function dynconfBinary() {
-  if (process.env.E2E_DYNCONF) return resolve(process.env.E2E_DYNCONF);
-  step('cargo build --release --bin dynconf');
-  const result = spawnSync('cargo', ['build', '--release', '--bin', 'dynconf'], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PATH } });
-  assert.equal(result.status, 0, 'cargo build --release --bin dynconf failed');
-  return resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release', 'dynconf');
-}
+import { build, DIST, dynconfBinary, launch, MODEL, openDemo, ROOT, serve, step } from './lib.mjs';
 
 /** `dynconf classify --json` on files: one object per file, by path. */
 function classify(binary, model, maxSteps, crop, files) {
@@ -159,14 +148,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'dynconf-agreement-'));
   const problems = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, deviceScaleFactor: 1 });
-    page.setDefaultTimeout(TIMEOUT);
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-    step(`open ${origin}/${QUERY}`);
-    await page.goto(`${origin}/${QUERY}`);
-    await page.waitForSelector('#app:not([hidden])');
-    await maxSpeed(page);
+    const page = await openDemo(browser, origin, problems);
 
     const files = await images(page);
     const paths = {};

@@ -23,7 +23,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { syntheticScene } from './png.mjs';
-import { build, DIST, launch, maxSpeed, MODEL, QUERY, ROOT, serve, step, TIMEOUT } from './lib.mjs';
+import { build, DIST, dynconfBinary, launch, MODEL, openDemo, ROOT, serve, step } from './lib.mjs';
 
 const PATH = [join(process.env.HOME, '.cargo', 'bin'), process.env.PATH].join(':');
 
@@ -51,15 +51,6 @@ const MIME = {
   '.png': 'image/png', '.jpg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp', '.svg': 'image/svg+xml',
   '.heic': 'image/heic', '.avif': 'image/avif', '.bmp': 'image/bmp', '.tif': 'image/tiff',
 };
-
-/** The dynconf binary: E2E_DYNCONF, or built here (quick when it is up to date). */
-function dynconfBinary() {
-  if (process.env.E2E_DYNCONF) return resolve(process.env.E2E_DYNCONF);
-  step('cargo build --release --bin dynconf');
-  const result = spawnSync('cargo', ['build', '--release', '--bin', 'dynconf'], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PATH } });
-  assert.equal(result.status, 0, 'cargo build --release --bin dynconf failed');
-  return resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release', 'dynconf');
-}
 
 /** The corpus: E2E_CORPUS, or written by examples/input_corpus.rs into a fresh folder. */
 function corpus() {
@@ -131,14 +122,7 @@ async function main() {
   const failures = [];
   const rows = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, deviceScaleFactor: 1 });
-    page.setDefaultTimeout(TIMEOUT);
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-    step(`open ${origin}/${QUERY}`);
-    await page.goto(`${origin}/${QUERY}`);
-    await page.waitForSelector('#app:not([hidden])');
-    await maxSpeed(page);
+    const page = await openDemo(browser, origin, problems);
     const after = syntheticScene(96, 64);
 
     step(`upload the ${manifest.length} files`);

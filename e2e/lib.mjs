@@ -74,3 +74,29 @@ export const QUERY = process.env.E2E_MODEL ? `?model=${encodeURIComponent(proces
 
 /** Sets the speed slider to its maximum (steps as fast as frames allow). */
 export const maxSpeed = (page) => page.evaluate(() => { const s = document.querySelector('#speed'); s.value = s.max; s.dispatchEvent(new Event('input')); });
+
+/** The dynconf binary: E2E_DYNCONF, or built here (quick when it is up to date). */
+export function dynconfBinary() {
+  if (process.env.E2E_DYNCONF) return resolve(process.env.E2E_DYNCONF);
+  step('cargo build --release --bin dynconf');
+  const PATH = [join(process.env.HOME, '.cargo', 'bin'), process.env.PATH].join(':');
+  const result = spawnSync('cargo', ['build', '--release', '--bin', 'dynconf'], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PATH } });
+  assert.equal(result.status, 0, 'cargo build --release --bin dynconf failed');
+  return resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release', 'dynconf');
+}
+
+/**
+ * A 1440×1000 page of the demo at `origin`, loaded, at full speed; page errors and console
+ * errors are pushed onto `problems`.
+ */
+export async function openDemo(browser, origin, problems) {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, deviceScaleFactor: 1 });
+  page.setDefaultTimeout(TIMEOUT);
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  step(`open ${origin}/${QUERY}`);
+  await page.goto(`${origin}/${QUERY}`);
+  await page.waitForSelector('#app:not([hidden])');
+  await maxSpeed(page);
+  return page;
+}

@@ -71,17 +71,7 @@ pub fn resize_area(
     out_height: usize,
 ) -> Result<Vec<f64>, PreprocessError> {
     let mut resizer = AreaResizer::new(width, height, channels, out_width, out_height)?;
-    // Cannot overflow: `new` checked that width · height · 65025 fits in a u64.
-    let expected = width as u64 * height as u64 * channels as u64;
-    if pixels.len() as u64 != expected {
-        return Err(PreprocessError::Length {
-            width,
-            height,
-            channels,
-            expected,
-            found: pixels.len(),
-        });
-    }
+    check_length(pixels, width, height, channels)?;
     resizer.push_rows(pixels)?;
     resizer.finish()
 }
@@ -318,6 +308,30 @@ pub fn normalize_u8(spec: &InputSpec, pixels: &[u8]) -> Vec<f64> {
     normalize(spec, &values)
 }
 
+/// [`PreprocessError::Length`] unless `pixels` holds exactly `width · height · channels`
+/// bytes (a size beyond u64 counts as the largest: no buffer has that many).
+fn check_length(
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+) -> Result<(), PreprocessError> {
+    let expected = (width as u64)
+        .checked_mul(height as u64)
+        .and_then(|n| n.checked_mul(channels as u64))
+        .unwrap_or(u64::MAX);
+    if pixels.len() as u64 != expected {
+        return Err(PreprocessError::Length {
+            width,
+            height,
+            channels,
+            expected,
+            found: pixels.len(),
+        });
+    }
+    Ok(())
+}
+
 /// Interleaved 8-bit pixels of any size (`channels` per pixel, row-major) → the crop →
 /// the model's normalised CHW input: the area average of the cropped rectangle to the
 /// model's size, then [`normalize`].
@@ -347,19 +361,7 @@ pub fn prepare_image(
         u32::try_from(height).map_err(|_| too_large())?,
     );
     let rect = crop.rect(w32, h32)?;
-    let expected = (width as u64)
-        .checked_mul(height as u64)
-        .and_then(|n| n.checked_mul(channels as u64))
-        .ok_or_else(too_large)?;
-    if pixels.len() as u64 != expected {
-        return Err(PreprocessError::Length {
-            width,
-            height,
-            channels,
-            expected,
-            found: pixels.len(),
-        });
-    }
+    check_length(pixels, width, height, channels)?;
     let mut resizer = AreaResizer::new(
         rect.width as usize,
         rect.height as usize,
