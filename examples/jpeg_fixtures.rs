@@ -163,34 +163,14 @@ mod native {
         let size = (48, 40);
         let rgb = pixels(size.0, size.1, 7);
         let adobe = icc::adobe_rgb();
-        let png = tagged(
-            image::ImageFormat::Png,
-            &rgb,
-            image::ExtendedColorType::Rgb8,
-            size,
-            &adobe,
-        );
-        cases.push(write_case(
-            &dir,
-            "icc-adobe-rgb-png",
-            "png",
-            &png,
-            "Adobe RGB PNG",
-        ));
-        let webp = tagged(
-            image::ImageFormat::WebP,
-            &rgb,
-            image::ExtendedColorType::Rgb8,
-            size,
-            &adobe,
-        );
-        cases.push(write_case(
-            &dir,
-            "icc-adobe-rgb-webp",
-            "webp",
-            &webp,
-            "Adobe RGB WebP",
-        ));
+        for (format, extension, what) in [
+            (image::ImageFormat::Png, "png", "Adobe RGB PNG"),
+            (image::ImageFormat::WebP, "webp", "Adobe RGB WebP"),
+        ] {
+            let bytes = tagged(format, &rgb, image::ExtendedColorType::Rgb8, size, &adobe);
+            let name = format!("icc-adobe-rgb-{extension}");
+            cases.push(write_case(&dir, &name, extension, &bytes, what));
+        }
         let bytes = jpeg(&rgb, size, SamplingFactor::F_2_2, false, Some(&adobe));
         cases.push(write_case(
             &dir,
