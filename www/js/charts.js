@@ -274,12 +274,13 @@ export function drawScore(canvas, { tMax, run, full, threshold, stopT, maxProbab
  * oracle. The accuracy axis shows the top `window` (where the decoders differ), extended
  * down to the current point. Returns where the current point is drawn.
  */
-export function drawTradeoff(canvas, { tMax, fixed, fronts, current, oracle, window = 0.1 }) {
+export function drawTradeoff(canvas, { tMax, fixed, fronts, current, oracle, window = 0.1, currentLabel = 'current θ (in-sample)', extras = [] }) {
   // The legend: inside the plot (lower right) where it fits, else below the plot.
   const items = [
     ['line', COLORS.fixed, 'fixed length T', false],
     ...fronts.map((f) => ['line', f.color, f.label, f.selected]),
-    ['ring', COLORS.threshold, 'current θ (in-sample)', false],
+    ['ring', COLORS.threshold, currentLabel, false],
+    ...extras.map((p) => ['square', p.color, p.label, false]),
     ['diamond', COLORS.oracle, 'oracle (upper bound)', false],
   ];
   const rowH = 16;
@@ -292,9 +293,9 @@ export function drawTradeoff(canvas, { tMax, fixed, fronts, current, oracle, win
   const h = total - legendH;
   canvas.dataset.legend = below ? 'below' : 'inside';
   const m = { l: 50, r: 16, t: 14, b: 36 };
-  const accs = [...fixed.map((p) => p.accuracy), ...fronts.flatMap((f) => f.points.map((p) => p.accuracy)), oracle.accuracy, current.accuracy];
+  const accs = [...fixed.map((p) => p.accuracy), ...fronts.flatMap((f) => f.points.map((p) => p.accuracy)), oracle.accuracy, current.accuracy, ...extras.map((p) => p.accuracy)];
   let hi = Math.max(...accs);
-  let lo = Math.max(Math.min(...accs), Math.min(hi - window, current.accuracy));
+  let lo = Math.max(Math.min(...accs), Math.min(hi - window, current.accuracy, ...extras.map((p) => p.accuracy)));
   const pad = Math.max(0.005, (hi - lo) * 0.06);
   lo = Math.max(0, Math.floor((lo - pad) * 100) / 100);
   hi = Math.min(1, Math.ceil((hi + pad) * 100) / 100);
@@ -350,6 +351,12 @@ export function drawTradeoff(canvas, { tMax, fixed, fronts, current, oracle, win
   const ox = x(oracle.mean_steps), oy = y(oracle.accuracy);
   ctx.beginPath(); ctx.moveTo(ox, oy - 6); ctx.lineTo(ox + 6, oy); ctx.lineTo(ox, oy + 6); ctx.lineTo(ox - 6, oy); ctx.closePath(); ctx.fill();
 
+  // further points (e.g. the cross-fitted Dynamic Confidence point): filled squares
+  for (const p of extras) {
+    ctx.fillStyle = p.color;
+    ctx.fillRect(x(p.mean_steps) - 5, y(p.accuracy) - 5, 10, 10);
+  }
+
   // the current threshold
   const cx = x(current.mean_steps), cy = y(current.accuracy);
   ctx.fillStyle = '#fff';
@@ -370,6 +377,7 @@ export function drawTradeoff(canvas, { tMax, fixed, fronts, current, oracle, win
     ctx.strokeStyle = color; ctx.fillStyle = color;
     if (kind === 'line') { ctx.lineWidth = bold ? 3 : 2; ctx.beginPath(); ctx.moveTo(lx, ly); ctx.lineTo(lx + 16, ly); ctx.stroke(); ctx.lineWidth = 1; }
     if (kind === 'ring') { ctx.lineWidth = 2.5; ctx.beginPath(); ctx.arc(lx + 8, ly, 4.5, 0, 2 * Math.PI); ctx.stroke(); ctx.lineWidth = 1; }
+    if (kind === 'square') ctx.fillRect(lx + 3, ly - 5, 10, 10);
     if (kind === 'diamond') { ctx.beginPath(); ctx.moveTo(lx + 8, ly - 5); ctx.lineTo(lx + 13, ly); ctx.lineTo(lx + 8, ly + 5); ctx.lineTo(lx + 3, ly); ctx.fill(); }
     ctx.fillStyle = COLORS.ink;
     ctx.font = bold ? FONT_BOLD : FONT;
@@ -459,4 +467,52 @@ export function drawFitted(canvas, source, sw, sh, { smooth = true } = {}) {
   ctx.imageSmoothingEnabled = smooth;
   ctx.imageSmoothingQuality = 'high';
   ctx.drawImage(source, (w - dw) / 2, (h - dh) / 2, dw, dh);
+}
+
+/**
+ * Accuracy after a fixed number of steps T = 1..T_max (`fixed`: [{steps, accuracy}]), on an
+ * axis from 0, with the quantized ANN's accuracy as a dashed line when known.
+ */
+export function drawAccuracyCurve(canvas, { tMax, fixed, annAccuracy = null }) {
+  const { ctx, w, h } = prepare(canvas);
+  if (!fixed.length) return placeholder(ctx, w, h, 'no runs');
+  const m = { l: 50, r: 16, t: 14, b: 36 };
+  const top = Math.min(1, Math.ceil((Math.max(...fixed.map((p) => p.accuracy), annAccuracy ?? 0) + 0.05) * 10) / 10);
+  const x = (t) => m.l + ((t - 1) / Math.max(1, tMax - 1)) * (w - m.l - m.r);
+  const y = (a) => h - m.b - (a / top) * (h - m.t - m.b);
+  ctx.strokeStyle = COLORS.grid;
+  ctx.fillStyle = COLORS.muted;
+  ctx.textAlign = 'right';
+  const step = top <= 0.3 ? 0.05 : 0.1;
+  for (let a = 0; a <= top + 1e-9; a += step) {
+    ctx.beginPath(); ctx.moveTo(m.l, y(a)); ctx.lineTo(w - m.r, y(a)); ctx.stroke();
+    ctx.fillText(`${Math.round(100 * a)}%`, m.l - 6, y(a));
+  }
+  ctx.textAlign = 'center';
+  for (const t of niceTicks(tMax, 8)) ctx.fillText(String(t), x(t), h - m.b + 12);
+  ctx.fillText('fixed number of time steps T', (m.l + w - m.r) / 2, h - 8);
+  ctx.save();
+  ctx.translate(12, (m.t + h - m.b) / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.fillText('accuracy', 0, 0);
+  ctx.restore();
+  if (annAccuracy != null) {
+    ctx.strokeStyle = COLORS.oracle;
+    ctx.setLineDash([5, 4]);
+    ctx.beginPath(); ctx.moveTo(m.l, y(annAccuracy)); ctx.lineTo(w - m.r, y(annAccuracy)); ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = COLORS.oracle;
+    ctx.textAlign = 'left';
+    ctx.fillText(`quantized ANN ${(100 * annAccuracy).toFixed(2)}%`, m.l + 6, y(annAccuracy) - 9);
+  }
+  ctx.strokeStyle = COLORS.fixed;
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  fixed.forEach((p, i) => (i ? ctx.lineTo(x(p.steps), y(p.accuracy)) : ctx.moveTo(x(p.steps), y(p.accuracy))));
+  ctx.stroke();
+  ctx.lineWidth = 1;
+  ctx.fillStyle = COLORS.fixed;
+  for (const p of fixed) { ctx.beginPath(); ctx.arc(x(p.steps), y(p.accuracy), 2, 0, 2 * Math.PI); ctx.fill(); }
+  ctx.strokeStyle = COLORS.axis;
+  ctx.beginPath(); ctx.moveTo(m.l, m.t); ctx.lineTo(m.l, h - m.b); ctx.lineTo(w - m.r, h - m.b); ctx.stroke();
 }

@@ -359,10 +359,12 @@ export async function fileFromDroppedLink(dataTransfer, origin = location.origin
  * Calls onFile(file) for a chosen, dropped or pasted file, and onDrop(dataTransfer) for a
  * drop that holds no file (a link or text dragged from another tab). Drops anywhere on the
  * page count: the browser must not navigate away, and a drop must never be silently ignored.
+ * With `onFiles`, chosen and dropped files go to onFiles(files) instead, all of them (the
+ * page sorts them by kind: images, a batch, a model and its calibration).
  */
-export function attachImageInput({ dropzone, fileInput, onFile, onDrop }) {
+export function attachImageInput({ dropzone, fileInput, onFile, onDrop, onFiles = (files) => onFile(files[0]) }) {
   fileInput.addEventListener('change', () => {
-    if (fileInput.files.length) onFile(fileInput.files[0]);
+    if (fileInput.files.length) onFiles([...fileInput.files]);
     fileInput.value = ''; // choosing the same file again fires change again
   });
   dropzone.addEventListener('keydown', (event) => {
@@ -377,8 +379,8 @@ export function attachImageInput({ dropzone, fileInput, onFile, onDrop }) {
   window.addEventListener('dragover', (event) => event.preventDefault());
   window.addEventListener('drop', (event) => {
     event.preventDefault();
-    const file = event.dataTransfer?.files[0];
-    if (file) onFile(file);
+    const files = [...(event.dataTransfer?.files || [])];
+    if (files.length) onFiles(files);
     else if (event.dataTransfer) onDrop(event.dataTransfer);
   });
   document.addEventListener('paste', (event) => {

@@ -1,11 +1,15 @@
 // The page: loads the engine, the model and its calibration, then wires events and draws.
 // All computation happens in Rust (src/wasm/): one Simulation.step() per time step; the
-// decoders' fronts, figures and latency reductions come precomputed from Calibration.summary().
+// decoders' fronts, figures and latency reductions come precomputed from Calibration.summary();
+// a CIFAR-10 batch is checked by checkBatch and evaluated in Web Workers (evaluation.js), each
+// running the engine, and its figures come back as `dynconf eval --json` prints them.
 import { fetchWithProgress, formatBytes } from './loader.js';
 import { attachImageInput, decodeImage, fileFromDroppedLink, InputError, sendImage } from './image-input.js';
 import { CropBox } from './crop.js';
 import { cameraErrorMessage, grabFrame, startCamera, stopCamera } from './camera.js';
 import * as charts from './charts.js';
+import { Gallery, record, recordImageData, RECORD_BYTES } from './gallery.js';
+import { hideResults, redrawResults, showResults } from './results.js';
 
 const params = new URLSearchParams(location.search);
 // ?model=NAME loads models/NAME.safetensors and models/NAME.calibration.json (development).
@@ -30,8 +34,9 @@ const ordinal = (n) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : ({ 1: 'st'
 
 const app = {
   wasm: null,        // the wasm-bindgen module (classes Simulation, Calibration; wasm_memory())
+  model: null,       // the model in use: {name, fileName, bytes, calibrationBytes, calibrationFileName, dropped}
   info: null,        // model description from Simulation.info()
-  calibration: null, // wasm Calibration
+  calibration: null, // wasm Calibration; null for a model without one (runs go to T_max)
   cal: null,         // its summary: split, t_max, fixed curve, oracle, decoders (fronts, figures)
   decoderIndex: 0,   // the selected decoder family: index into cal.decoders
   frontIndex: 0,     // the slider's point on that decoder's Pareto front
@@ -47,6 +52,11 @@ const app = {
   stepMs: null,      // moving average of one step's time
   imageTicket: 0,    // counts image loads
   frame: null,
+  batch: null,       // the CIFAR-10 batch: {fileName, split, bytes, count}
+  gallery: null,     // its gallery (gallery.js)
+  evaluation: null,  // the running "Evaluate all" (evaluation.js's BatchEvaluation)
+  progress: null,    // its latest progress report, drawn at the next animation frame
+  progressFrame: null,
 };
 
 // ---------------------------------------------------------------- loading
@@ -75,23 +85,96 @@ async function load() {
   const calibrationBytes = fetchWithProgress(CALIBRATION_URL, progressTo($('load-cal'), $('load-cal-text')));
   const [wasm, model, calibration] = await Promise.all([wasmDone, modelBytes, calibrationBytes]);
   app.wasm = wasm;
-  app.dc = new wasm.Simulation(model);
-  app.info = app.dc.info();
-  app.calibration = new wasm.Calibration(calibration);
-  app.cal = app.calibration.summary();
+  let built;
   try {
-    app.dc.use_calibration(app.calibration); // refuses a calibration made for another model
+    built = buildModel(model, calibration);
   } catch (error) {
-    $('load-cal-text').textContent = 'refused';
+    if (error.part === 'match') $('load-cal-text').textContent = 'refused';
     throw error;
   }
-  warmUp(app.dc);
-  $('decoder').innerHTML = app.cal.decoders.map((d, k) => `<option value="${k}">${escapeHtml(decoderLabel(k))}</option>`).join('');
+  app.model = {
+    name: MODEL_NAME, fileName: `${MODEL_NAME}.safetensors`, bytes: model,
+    calibrationBytes: calibration, calibrationFileName: `${MODEL_NAME}.calibration.json`, dropped: false,
+  };
+  installModel(built);
   $('loading').hidden = true;
   $('app').hidden = false;
-  selectDecoder(app.cal.chosen);
+  configureCalibration();
   wireEvents();
   render();
+}
+
+/**
+ * Loads a model (safetensors bytes) and, if given, its calibration (JSON bytes), checked to
+ * belong to it. Throws the engine's message (error.part: 'model', 'calibration' or 'match');
+ * nothing of the page changes.
+ */
+function buildModel(modelBytes, calibrationBytes) {
+  const { Simulation, Calibration } = app.wasm;
+  const fail = (part, error) => Object.assign(error instanceof Error ? error : new Error(String(error)), { part });
+  let sim;
+  try {
+    sim = new Simulation(modelBytes);
+  } catch (error) {
+    throw fail('model', error);
+  }
+  let calibration = null;
+  try {
+    if (calibrationBytes) {
+      try {
+        calibration = new Calibration(calibrationBytes);
+      } catch (error) {
+        throw fail('calibration', error);
+      }
+      try {
+        sim.use_calibration(calibration); // refuses a calibration made for another model
+      } catch (error) {
+        throw fail('match', error);
+      }
+    }
+    return { sim, info: sim.info(), calibration, cal: calibration?.summary() ?? null };
+  } catch (error) {
+    sim.free();
+    calibration?.free();
+    throw error;
+  }
+}
+
+/** Makes a built model (buildModel) the page's: the runs' simulations and calibration. */
+function installModel({ sim, info, calibration, cal }) {
+  app.full?.free();
+  app.full = null;
+  app.dc?.free();
+  app.calibration?.free();
+  Object.assign(app, { dc: sim, info, calibration, cal, decoderIndex: 0, frontIndex: 0 });
+  warmUp(app.dc);
+}
+
+/**
+ * The decoder list, the threshold panel and the run's stop rule for the current calibration;
+ * without one (a dropped model alone) the runs go to T_max = 32 with no threshold, and the
+ * panel says how to get one.
+ */
+function configureCalibration() {
+  const none = !app.cal;
+  $('decoder').innerHTML = none ? '<option>no calibration</option>'
+    : app.cal.decoders.map((d, k) => `<option value="${k}">${escapeHtml(decoderLabel(k))}</option>`).join('');
+  for (const id of ['decoder', 'threshold', 'threshold-reset']) $(id).disabled = none;
+  $('tradeoff-body').hidden = none;
+  $('tradeoff-none').hidden = !none;
+  $('tradeoff-none').textContent = none
+    ? `${app.model.fileName} has no calibration: the Dynamic Confidence run goes to T_max = ${app.dc.max_steps} with no threshold (decoder ${app.dc.decoder}). `
+      + 'Drop its .calibration.json, or choose a CIFAR-10 batch and "Evaluate all": the evaluation calibrates the model on that batch (as dynconf calibrate --split NAME does) and the page uses that calibration from then on.'
+    : '';
+  if (none) {
+    app.threshold = Infinity;
+    app.dc.threshold = Infinity;
+    showModelInfo();
+    renderRun();
+    if (app.run) startRun();
+  } else {
+    selectDecoder(app.cal.chosen);
+  }
 }
 
 // V8 first runs WebAssembly with its baseline compiler and optimises hot functions later, so
@@ -108,9 +191,13 @@ function showModelInfo() {
   const { info, cal } = app;
   const validation = info.metadata?.validation;
   const ann = validation?.ann_accuracy != null ? ` · quantized ANN ${pct(validation.ann_accuracy)} on validation` : '';
-  const calibrated = app.frontIndex === calibratedIndex(selectedDecoder()) ? ' (calibrated)' : '';
-  $('model-info').innerHTML = `<b>${escapeHtml(info.name)}</b> · ${info.layers.length} IF layers · ${fmtInt(info.neurons)} neurons · ${fmtOps(info.synapses)} synapses · L = ${info.levels}${ann}<br>`
-    + `decoder <b>${escapeHtml(app.dc.decoder)}</b> · T<sub>max</sub> = ${cal.t_max} · θ = ${charts.formatScore(app.threshold)}${calibrated}`;
+  const file = app.model.dropped ? ` (${escapeHtml(app.model.fileName)}, dropped)` : '';
+  const rule = cal
+    ? `decoder <b>${escapeHtml(app.dc.decoder)}</b> · T<sub>max</sub> = ${cal.t_max} · θ = ${charts.formatScore(app.threshold)}${app.frontIndex === calibratedIndex(selectedDecoder()) ? ' (calibrated)' : ''}`
+      + (app.model.calibrationDropped ? ` · calibration ${escapeHtml(app.model.calibrationFileName)}` : '')
+    : `<b>no calibration</b>: runs to T<sub>max</sub> = ${app.dc.max_steps}, no threshold`;
+  $('model-info').innerHTML = `<b>${escapeHtml(info.name)}</b>${file} · ${info.layers.length} IF layers · ${fmtInt(info.neurons)} neurons · ${fmtOps(info.synapses)} synapses · L = ${info.levels}${ann}<br>${rule}`;
+  Object.assign($('model-info').dataset, { model: app.model.name, calibrated: String(!!cal) });
 }
 
 function escapeHtml(text) {
@@ -186,6 +273,16 @@ async function onDrop(dataTransfer) {
  */
 function loadSource(decoded, { caption = null, keepCrop = false } = {}) {
   const previous = app.source;
+  if (decoded.record) { // a batch record: 32×32 as it is, no crop
+    if (!sendRecord(decoded)) return;
+    if (previous?.bitmap) previous.bitmap.close();
+    app.source = decoded;
+    app.cropBox.setImage(0, 0); // no square
+    drawRecord(decoded);
+    app.image = { name: decoded.name, width: decoded.width, height: decoded.height };
+    restartRuns();
+    return;
+  }
   const box = app.cropBox;
   const saved = box.state();
   const newCrop = !(keepCrop && box.width === decoded.width && box.height === decoded.height);
@@ -199,10 +296,13 @@ function loadSource(decoded, { caption = null, keepCrop = false } = {}) {
     input.dataset.applied = applied;
     return;
   }
-  if (previous && previous.bitmap !== decoded.bitmap) previous.bitmap.close();
+  if (previous?.bitmap && previous.bitmap !== decoded.bitmap) previous.bitmap.close();
   app.source = decoded;
+  $('original').classList.remove('pixelated');
   charts.drawFitted($('original'), decoded.bitmap, decoded.width, decoded.height); // under the video while the camera is on
   $('original-caption').textContent = caption || `${decoded.name} · ${decoded.width}×${decoded.height} ${decoded.format}`;
+  delete $('original-caption').dataset.record;
+  app.gallery?.setSelected(-1);
   app.image = { name: decoded.name, width: decoded.width, height: decoded.height };
   restartRuns();
 }
@@ -223,9 +323,364 @@ function sendCrop(source) {
     return false;
   }
   drawPreview();
+  for (const id of ['crop-input', 'crop-full']) $(id).disabled = false;
   showCrop(rect);
   $('crop-text').dataset.reader = reader; // 'webgl2' (exact bytes) or '2d' (the fallback)
   return true;
+}
+
+/**
+ * Sends a batch record's pixels to the engine as `dynconf eval` runs them (CHW, no resizing
+ * or crop) and shows the 32×32 view. Returns false, with the message shown, when refused
+ * (a model whose input is not 3×32×32).
+ */
+function sendRecord(source) {
+  try {
+    app.dc.setPixels(source.record.chw);
+  } catch (error) {
+    showError(`${source.name}: ${error.message}`);
+    return false;
+  }
+  drawPreview();
+  const input = $('crop-input');
+  input.value = '';
+  input.dataset.applied = '';
+  markCropInput(null);
+  for (const id of ['crop-input', 'crop-full']) $(id).disabled = true;
+  $('crop-full').checked = false;
+  const out = $('crop-text');
+  out.textContent = 'no crop: the record\'s 32×32 pixels, as dynconf eval runs them';
+  Object.assign(out.dataset, { crop: '', rect: '0,0,32,32', reader: 'record' });
+  return true;
+}
+
+/** A batch record on the "Original" canvas: its 32×32 pixels scaled up, pixelated. */
+function drawRecord(source) {
+  const small = document.createElement('canvas');
+  small.width = 32;
+  small.height = 32;
+  small.getContext('2d').putImageData(recordImageData(app.batch.bytes, source.record.index), 0, 0);
+  $('original').classList.add('pixelated');
+  charts.drawFitted($('original'), small, 32, 32, { smooth: false });
+  $('original-caption').textContent = source.name;
+  $('original-caption').dataset.record = String(source.record.index);
+}
+
+/** Runs record `index` of the batch in the Dynamic Confidence panel, as an uploaded image. */
+function openRecord(index) {
+  const batch = app.batch;
+  if (!batch) return;
+  const { chw, label } = record(batch.bytes, index);
+  clearError();
+  ++app.imageTicket; // a file still decoding does not replace the record
+  if (app.camera) endCamera();
+  const className = app.info.classes[label] ?? `class ${label}`;
+  loadSource({ record: { chw, label, index }, name: `${batch.fileName} #${index} (label: ${className})`, width: 32, height: 32 });
+  app.gallery.setSelected(index);
+}
+
+/** The same input on another model (or calibration): sent again and run from t = 0. */
+function reloadInput() {
+  const source = app.source;
+  const ok = source && (source.record ? sendRecord(source) : sendCrop(source));
+  if (ok) {
+    restartRuns();
+  } else {
+    app.run = null;
+    app.fixed = null;
+    render();
+  }
+}
+
+// ---------------------------------------------------------------- files: images, batches, models
+
+const isBatchFile = (file) => /\.bin$/i.test(file.name);
+const isModelFile = (file) => /\.(safetensors|json)$/i.test(file.name);
+
+/** Chosen or dropped files, by kind: a `.bin` batch, a model and/or calibration, an image. */
+function onFiles(files) {
+  const batch = files.find(isBatchFile);
+  const model = files.filter(isModelFile);
+  const images = files.filter((f) => !isBatchFile(f) && !isModelFile(f));
+  if (batch) onBatchFile(batch);
+  if (model.length) onModelFiles(model);
+  if (images.length) onFile(images[0]);
+}
+
+function showBatchError(message) {
+  $('batch-error').textContent = message;
+  $('batch-error').hidden = false;
+}
+
+function clearBatchError() {
+  $('batch-error').hidden = true;
+  $('batch-error').textContent = '';
+}
+
+/**
+ * A CIFAR-10 binary batch: checked by the engine (checkBatch, the CLI's messages), then shown
+ * in the gallery. A refused file leaves the current batch as it was.
+ */
+async function onBatchFile(file) {
+  clearBatchError();
+  const ticket = app.batchTicket = (app.batchTicket || 0) + 1;
+  let bytes;
+  try {
+    bytes = new Uint8Array(await file.arrayBuffer());
+  } catch (error) {
+    if (ticket === app.batchTicket) showBatchError(`${file.name}: cannot read the file: ${error.message}`);
+    return;
+  }
+  if (ticket !== app.batchTicket) return;
+  let count;
+  try {
+    count = app.wasm.checkBatch(bytes, file.name);
+  } catch (error) {
+    const message = error?.message || String(error);
+    showBatchError(message.includes(file.name) ? message : `${file.name}: ${message}`);
+    return;
+  }
+  cancelEvaluation('another batch was chosen');
+  hideResults();
+  app.batch = { fileName: file.name, split: file.name.replace(/\.bin$/i, ''), bytes, count };
+  app.gallery.setBatch({ bytes, count, classes: app.info.classes, name: file.name });
+  renderBatch();
+}
+
+/** The batch's line: its name, images and the CLI's split name; the buttons' state. */
+function renderBatch() {
+  const batch = app.batch;
+  const status = $('batch-status');
+  if (batch) {
+    status.innerHTML = `<b>${escapeHtml(batch.fileName)}</b>: ${fmtInt(batch.count)} image${batch.count === 1 ? '' : 's'} `
+      + `(<span class="mono">dynconf eval --split ${escapeHtml(batch.split)}</span> reads the same file). Click an image, or focus it and press Enter, to run it above; `
+      + `"Evaluate all" runs every image to T<sub>max</sub> with ${escapeHtml(app.model.name)} in ${navigator.hardwareConcurrency || 1} Web Workers`
+      + `${app.cal ? '' : ', and calibrates the model on this batch first (it has no calibration)'}.`;
+    Object.assign(status.dataset, { file: batch.fileName, split: batch.split, count: String(batch.count) });
+  }
+  $('evaluate').disabled = !batch || !!app.evaluation;
+  $('evaluate-cancel').hidden = !app.evaluation;
+}
+
+function showModelError(message) {
+  $('model-error').textContent = message;
+  $('model-error').hidden = false;
+}
+
+function clearModelError() {
+  $('model-error').hidden = true;
+  $('model-error').textContent = '';
+}
+
+/** An engine error of buildModel or adoptCalibration, naming the files as the CLI does. */
+function modelMessage(error, modelName, calibrationName) {
+  const message = error?.message || String(error);
+  switch (error?.part) {
+    case 'model': return `“${modelName}”: ${message}`;
+    case 'calibration': return `“${calibrationName}”: ${message}`;
+    case 'match': return `“${calibrationName}” does not belong to “${modelName}”: ${message.replace(/^cannot use the calibration file: /, '')}`;
+    default: return message;
+  }
+}
+
+/**
+ * A dropped or chosen model (`.safetensors`, dynconf-snn) with or without its calibration
+ * (`.json`), or a calibration alone for the model in use. Checked by the engine; on success the
+ * page switches to it (runs, panels, gallery; a running evaluation is cancelled, results go).
+ */
+async function onModelFiles(files) {
+  clearModelError();
+  const modelFile = files.find((f) => /\.safetensors$/i.test(f.name));
+  const calibrationFile = files.find((f) => /\.json$/i.test(f.name));
+  const read = async (f) => new Uint8Array(await f.arrayBuffer());
+  try {
+    if (modelFile) {
+      const bytes = await read(modelFile);
+      const calibrationBytes = calibrationFile ? await read(calibrationFile) : null;
+      let built;
+      try {
+        built = buildModel(bytes, calibrationBytes);
+      } catch (error) {
+        throw new Error(modelMessage(error, modelFile.name, calibrationFile?.name));
+      }
+      cancelEvaluation('the model changed');
+      hideResults();
+      app.model = {
+        name: modelFile.name.replace(/\.safetensors$/i, ''), fileName: modelFile.name, bytes,
+        calibrationBytes, calibrationFileName: calibrationFile?.name ?? null, dropped: true, calibrationDropped: !!calibrationFile,
+      };
+      installModel(built);
+      configureCalibration();
+      if (app.batch) app.gallery.setBatch({ bytes: app.batch.bytes, count: app.batch.count, classes: app.info.classes, name: app.batch.fileName });
+      renderBatch();
+      reloadInput();
+    } else if (calibrationFile) {
+      const bytes = await read(calibrationFile);
+      try {
+        adoptCalibration(bytes, calibrationFile.name);
+      } catch (error) {
+        throw new Error(modelMessage(error, app.model.fileName, calibrationFile.name));
+      }
+      app.model.calibrationDropped = true;
+      showModelInfo();
+    }
+  } catch (error) {
+    showModelError(error.message);
+  }
+}
+
+/**
+ * Makes `bytes` (a calibration file) the model's calibration: checked to belong to the model
+ * in use (throws the engine's message, error.part 'calibration' or 'match'), then the
+ * Dynamic Confidence panel and the threshold panel use it.
+ */
+function adoptCalibration(bytes, fileName) {
+  let calibration;
+  try {
+    calibration = new app.wasm.Calibration(bytes);
+  } catch (error) {
+    throw Object.assign(error, { part: 'calibration' });
+  }
+  try {
+    app.dc.use_calibration(calibration);
+  } catch (error) {
+    calibration.free();
+    throw Object.assign(error, { part: 'match' });
+  }
+  app.calibration?.free();
+  app.calibration = calibration;
+  app.cal = calibration.summary();
+  Object.assign(app.model, { calibrationBytes: bytes, calibrationFileName: fileName });
+  configureCalibration(); // restarts the run under the calibrated decoder
+  renderBatch();
+}
+
+// ---------------------------------------------------------------- Evaluate all
+
+/**
+ * Runs every image of the batch to T_max in Web Workers (evaluation.js; one engine each) and
+ * shows the figures `dynconf eval --split NAME --json` gives on the same batch and model.
+ * Without a calibration, the evaluation calibrates the model on the batch first; the page
+ * then uses that calibration. Progress is drawn once per animation frame.
+ */
+async function evaluateAll() {
+  const batch = app.batch;
+  const model = app.model;
+  if (!batch || app.evaluation || app.evaluationStarting) return;
+  clearBatchError();
+  setEvaluationState('starting');
+  let BatchEvaluation;
+  app.evaluationStarting = true;
+  try {
+    ({ BatchEvaluation } = await import('./evaluation.js'));
+  } catch (error) {
+    showBatchError(`The evaluation could not start: ${error.message}`);
+    setEvaluationState('failed');
+    return;
+  } finally {
+    app.evaluationStarting = false;
+  }
+  if (app.batch !== batch || app.model !== model || app.evaluation) { setEvaluationState('cancelled'); return; }
+  let evaluation;
+  try {
+    evaluation = new BatchEvaluation({
+      wasm: app.wasm,
+      modelBytes: model.bytes,
+      calibrationBytes: model.calibrationBytes ?? null,
+      batchBytes: batch.bytes,
+      split: batch.split,
+      onProgress: (p) => { if (app.evaluation === evaluation) { app.progress = p; scheduleProgress(); } },
+    });
+  } catch (error) {
+    showBatchError(`The evaluation could not start: ${error.message}`);
+    setEvaluationState('failed');
+    return;
+  }
+  app.evaluation = evaluation;
+  window.dynconfEvaluation = evaluation; // the end-to-end test reads liveWorkers
+  app.progress = { phase: 'starting', done: 0, total: batch.count, imagesPerSecond: 0, etaSeconds: null };
+  setEvaluationState('running');
+  hideResults();
+  renderBatch();
+  drawProgress();
+  try {
+    const out = await evaluation.run();
+    if (app.evaluation !== evaluation) return;
+    app.evaluation = null;
+    app.progress = null;
+    if (out.calibrationJson) {
+      // Produced on this batch for a model without one: the page uses it from now on.
+      try {
+        adoptCalibration(new TextEncoder().encode(out.calibrationJson), `${model.name}.calibration.json`);
+        showModelInfo();
+      } catch (error) {
+        showBatchError(`The calibration produced on ${batch.fileName} could not be used: ${error.message}`);
+      }
+    }
+    showResults({ ...out, batch, model, classes: app.info.classes });
+    setEvaluationState('done');
+  } catch (error) {
+    if (app.evaluation !== evaluation) return; // cancelled by a new batch or model
+    app.evaluation = null;
+    app.progress = null;
+    if (error?.name === 'AbortError') {
+      setEvaluationState('cancelled');
+    } else {
+      showBatchError(error?.message || String(error));
+      setEvaluationState('failed');
+    }
+  } finally {
+    renderBatch();
+    drawProgress();
+  }
+}
+
+/** Stops a running evaluation at once (every worker is terminated). */
+function cancelEvaluation(reason = 'cancelled') {
+  const evaluation = app.evaluation;
+  if (!evaluation) return;
+  app.evaluation = null;
+  app.progress = null;
+  evaluation.cancel();
+  setEvaluationState('cancelled', reason);
+  renderBatch();
+  drawProgress();
+}
+
+function setEvaluationState(state, reason = null) {
+  const text = $('eval-progress-text');
+  $('batch-status').dataset.evaluation = state;
+  if (state === 'cancelled') text.textContent = `Evaluation cancelled${reason && reason !== 'cancelled' ? ` (${reason})` : ''}: no worker is running.`;
+  if (state === 'done' || state === 'failed') text.textContent = '';
+}
+
+function scheduleProgress() {
+  if (app.progressFrame == null) app.progressFrame = requestAnimationFrame(() => { app.progressFrame = null; drawProgress(); });
+}
+
+const clock = (seconds) => {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+};
+
+/** The progress bar, images/s and ETA of the running evaluation (once per frame at most). */
+function drawProgress() {
+  const p = app.progress;
+  const box = $('eval-progress');
+  const state = $('batch-status').dataset.evaluation;
+  box.hidden = !p && state !== 'cancelled';
+  const bar = $('eval-bar');
+  bar.hidden = !p;
+  if (!p) return;
+  bar.max = Math.max(1, p.total);
+  bar.value = p.done;
+  const rate = p.imagesPerSecond ? `${fmtInt(p.imagesPerSecond)} images/s` : '';
+  let text;
+  if (p.phase === 'starting') text = `starting ${navigator.hardwareConcurrency || 1} workers…`;
+  else if (p.phase === 'summarizing') text = `${fmtInt(p.total)} images run${rate ? ` (${rate})` : ''} · summarizing: fronts, cross-fitting${app.cal ? '' : ', calibration'}…`;
+  else text = `${fmtInt(p.done)} / ${fmtInt(p.total)} images · ${rate || '… images/s'} · ETA ${p.etaSeconds == null ? '…' : clock(p.etaSeconds)}`;
+  $('eval-progress-text').textContent = text;
+  Object.assign(box.dataset, { phase: p.phase, done: String(p.done), total: String(p.total) });
 }
 
 /** The crop in the words of the CLI: the text field, and the command that cuts the same pixels. */
@@ -498,6 +953,8 @@ function removeFixedLength(t) {
 // ---------------------------------------------------------------- decoder and threshold
 
 const selectedDecoder = () => app.cal.decoders[app.decoderIndex];
+/** Whether the run's decoder scores −log10(1 − c) of the max softmax probability c. */
+const maxProbability = () => (app.cal ? selectedDecoder().max_probability : /^(max_softmax|kappa)/.test(app.dc.decoder));
 
 function decoderLabel(k) {
   return `${app.cal.decoders[k].name}${k === app.cal.chosen ? ' (calibrated choice)' : ''}`;
@@ -564,13 +1021,14 @@ function setFrontPoint(index, { fromSlider = false } = {}) {
 
 /** θ, and for max-probability decoders the confidence it stands for. */
 function thresholdText(theta) {
+  if (!app.cal) return 'no threshold';
   const c = selectedDecoder().max_probability ? ` (c > ${charts.formatProbabilityOfScore(theta, { bound: true })})` : '';
   return `θ = ${charts.formatScore(theta)}${c}`;
 }
 
 /** A score s(t), and for max-probability decoders c = 1 − 10^(−s). */
 function scoreText(score) {
-  const c = selectedDecoder().max_probability && Number.isFinite(score) ? ` (c = ${charts.formatProbabilityOfScore(score)})` : '';
+  const c = maxProbability() && Number.isFinite(score) ? ` (c = ${charts.formatProbabilityOfScore(score)})` : '';
   return `s = ${charts.formatScore(score)}${c}`;
 }
 
@@ -611,7 +1069,7 @@ function render() {
 function renderRun() {
   const run = app.run;
   const last = run?.reports.at(-1);
-  const tMax = app.cal?.t_max ?? 32;
+  const tMax = app.cal?.t_max ?? app.dc.max_steps;
   charts.drawBars($('bars'), { classes: app.info.classes, probabilities: last?.probabilities, prediction: last?.prediction, final: !!run?.stopT });
   const decoder = app.dc.decoder;
   const kappa = /kappa=([^,]+)/.exec(decoder);
@@ -623,7 +1081,7 @@ function renderRun() {
     full: app.fixed ? app.fixed.steps.slice(0, tMax).map((s) => s.score) : [],
     threshold: app.threshold,
     stopT: run?.stopT,
-    maxProbability: selectedDecoder().max_probability,
+    maxProbability: maxProbability(),
   });
   const status = $('run-status');
   const theta = thresholdText(app.threshold);
@@ -637,6 +1095,8 @@ function renderRun() {
     const waiting = last.score === -Infinity ? ` (cannot stop yet: argmax unchanged for ${last.unchanged} step${last.unchanged === 1 ? '' : 's'})` : '';
     if (run.stopT && last.confident) {
       status.innerHTML = `<b>Stopped at t = ${run.stopT}</b> of at most ${tMax}: <b>${escapeHtml(name)}</b>, score ${score} &gt; ${theta} · decoder ${escapeHtml(decoder)}.`;
+    } else if (run.stopT && !app.cal) {
+      status.innerHTML = `<b>Ran to T<sub>max</sub> = ${tMax}</b> (no threshold: this model has no calibration); answer: <b>${escapeHtml(name)}</b> (score ${score}) · decoder ${escapeHtml(decoder)}.`;
     } else if (run.stopT) {
       status.innerHTML = `<b>Reached T<sub>max</sub> = ${tMax}</b> without exceeding ${theta}; answer: <b>${escapeHtml(name)}</b> (score ${score}) · decoder ${escapeHtml(decoder)}.`;
     } else {
@@ -668,7 +1128,7 @@ function renderFixed() {
     const last = run.reports.at(-1);
     rows.push({
       dc: true,
-      label: `${NARROW.matches ? 'DC' : 'Dynamic Confidence'} (θ = ${charts.formatScore(app.threshold)})`,
+      label: `${NARROW.matches ? 'DC' : 'Dynamic Confidence'} (${app.cal ? `θ = ${charts.formatScore(app.threshold)}` : 'no threshold'})`,
       steps: dcDone ? dcDone.t : last ? `${last.t}…` : '…',
       result: last ? { prediction: last.prediction, score: last.score, spikes: last.cumulative_spikes, ops: last.cumulative_synaptic_ops } : null,
       final: !!dcDone,
@@ -780,7 +1240,22 @@ function renderTradeoff() {
 // ---------------------------------------------------------------- events
 
 function wireEvents() {
-  attachImageInput({ dropzone: $('dropzone'), fileInput: $('file'), onFile, onDrop });
+  attachImageInput({ dropzone: $('dropzone'), fileInput: $('file'), onFile, onDrop, onFiles });
+  app.gallery = new Gallery({ root: $('gallery'), onOpen: openRecord });
+  for (const id of ['batch-file', 'model-file']) {
+    const input = $(id);
+    input.addEventListener('change', () => {
+      if (input.files.length) onFiles([...input.files]);
+      input.value = ''; // choosing the same file again fires change again
+    });
+    const label = input.closest('label');
+    label.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); input.click(); }
+    });
+  }
+  $('evaluate').addEventListener('click', evaluateAll);
+  $('evaluate-cancel').addEventListener('click', () => cancelEvaluation());
+  addEventListener('pagehide', () => cancelEvaluation('the page was left')); // no worker outlives the page
   const touch = () => {
     // On a phone there is nothing to drop or paste: the file dialog offers photos and the camera.
     $('dropzone-choose').textContent = COARSE.matches ? 'Choose an image or take a photo' : 'Choose an image';
@@ -804,10 +1279,11 @@ function wireEvents() {
   const speed = () => { const s = SPEEDS[Number($('speed').value)]; $('speed-text').textContent = s === Infinity ? 'max' : `${s} steps/s`; };
   $('speed').addEventListener('input', speed);
   speed();
-  $('decoder').addEventListener('change', () => selectDecoder(Number($('decoder').value)));
-  $('threshold').addEventListener('input', () => setFrontPoint(frontIndexAt(Number($('threshold').value)), { fromSlider: true }));
-  $('threshold').addEventListener('change', () => { setFrontPoint(app.frontIndex); if (app.run) startRun(); });
+  $('decoder').addEventListener('change', () => app.cal && selectDecoder(Number($('decoder').value)));
+  $('threshold').addEventListener('input', () => app.cal && setFrontPoint(frontIndexAt(Number($('threshold').value)), { fromSlider: true }));
+  $('threshold').addEventListener('change', () => { if (!app.cal) return; setFrontPoint(app.frontIndex); if (app.run) startRun(); });
   $('threshold').addEventListener('keydown', (event) => {
+    if (!app.cal) return;
     // Arrow keys step one front point at a time (the track itself is in mean steps).
     const delta = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[event.key];
     if (!delta) return;
@@ -815,13 +1291,14 @@ function wireEvents() {
     setFrontPoint(app.frontIndex + delta);
     if (app.run) startRun();
   });
-  $('threshold-reset').addEventListener('click', () => { setFrontPoint(calibratedIndex(selectedDecoder())); if (app.run) startRun(); });
+  $('threshold-reset').addEventListener('click', () => { if (!app.cal) return; setFrontPoint(calibratedIndex(selectedDecoder())); if (app.run) startRun(); });
   $('fixed-form').addEventListener('submit', addFixedLength);
   $('fixed-table').addEventListener('click', (event) => {
     const t = event.target.dataset?.remove;
     if (t) removeFixedLength(Number(t));
   });
-  addEventListener('resize', () => { render(); renderTradeoff(); });
+  addEventListener('resize', () => { render(); renderTradeoff(); redrawResults(); });
+  renderBatch();
 }
 
 load().catch((error) => {

@@ -1,0 +1,206 @@
+// The gallery of a CIFAR-10 binary batch: every record's 32×32 image and its label, in a
+// scrolling grid that draws only what is visible. A small pool of buttons (one per visible
+// cell, plus a row above and below) is moved and redrawn as the grid scrolls, so 10,000
+// images cost what about a hundred cost, and a scroll frame redraws only the cells that came
+// into view. The records were checked by the engine (checkBatch); this module only reads
+// their label byte and pixels to draw them.
+
+/** One record: a label byte, then 32×32 red, green and blue planes. */
+export const RECORD_BYTES = 3073;
+const SIDE = 32;
+const PLANE = SIDE * SIDE;
+
+/** The record's pixels (CHW, 3072 bytes) and label, as views into the batch (no copy). */
+export function record(bytes, index) {
+  const offset = index * RECORD_BYTES;
+  return { label: bytes[offset], chw: bytes.subarray(offset + 1, offset + RECORD_BYTES) };
+}
+
+/** The record's pixels as a 32×32 ImageData (RGBA), for drawing. */
+export function recordImageData(bytes, index) {
+  const { chw } = record(bytes, index);
+  const image = new ImageData(SIDE, SIDE);
+  const px = image.data;
+  for (let i = 0, o = 0; i < PLANE; i++, o += 4) {
+    px[o] = chw[i];
+    px[o + 1] = chw[PLANE + i];
+    px[o + 2] = chw[2 * PLANE + i];
+    px[o + 3] = 255;
+  }
+  return image;
+}
+
+const CELL_W = 76; // CSS pixels per cell: a 64×64 thumbnail (2× the record) and its caption
+const CELL_H = 90;
+
+export class Gallery {
+  /**
+   * @param {object} o
+   * @param {HTMLElement} o.root   the scrolling element (a fixed height, overflow-y: auto)
+   * @param {(index: number) => void} o.onOpen  an image was clicked or chosen with Enter/Space
+   */
+  constructor({ root, onOpen }) {
+    this.root = root;
+    this.onOpen = onOpen;
+    this.space = document.createElement('div'); // as tall as all the rows: the scroll range
+    this.space.className = 'gallery-space';
+    root.replaceChildren(this.space);
+    this.cells = new Map(); // index → button shown
+    this.free = []; // buttons out of view, to be reused
+    this.batch = null;
+    this.active = 0; // the image that Tab reaches (roving tabindex)
+    this.selected = -1; // the image running in the Dynamic Confidence panel
+    this.frame = null;
+    this.cols = 1;
+    this.quiet = false; // the grid takes the focus itself (a focused cell scrolled away)
+    root.addEventListener('scroll', () => this.schedule(), { passive: true });
+    new ResizeObserver(() => this.schedule()).observe(root);
+    root.addEventListener('click', (event) => {
+      const cell = event.target.closest('[data-index]');
+      if (cell) this.open(Number(cell.dataset.index));
+    });
+    root.addEventListener('focusin', (event) => {
+      const cell = event.target.closest('[data-index]');
+      if (cell) this.setActive(Number(cell.dataset.index));
+      else if (event.target === root && this.batch && !this.quiet) this.focusIndex(this.active); // Tab onto the grid itself
+    });
+    root.addEventListener('keydown', (event) => this.key(event));
+  }
+
+  /** Shows a batch: `bytes` (whole records), `count` images, `classes` (label names), `name`. */
+  setBatch(batch) {
+    this.batch = batch;
+    this.active = 0;
+    this.selected = -1;
+    for (const [, cell] of this.cells) this.recycle(cell);
+    this.cells.clear();
+    this.root.scrollTop = 0;
+    this.root.hidden = !batch;
+    this.root.dataset.count = batch ? String(batch.count) : '0';
+    this.render();
+  }
+
+  /** Marks the image running in the Dynamic Confidence panel (-1: none). */
+  setSelected(index) {
+    this.selected = index;
+    for (const [i, cell] of this.cells) cell.setAttribute('aria-pressed', String(i === index));
+  }
+
+  open(index) {
+    this.setActive(index);
+    this.setSelected(index);
+    this.onOpen(index);
+  }
+
+  setActive(index) {
+    this.active = index;
+    for (const [i, cell] of this.cells) cell.tabIndex = i === index ? 0 : -1;
+    // When the active cell is out of view (recycled), Tab reaches the grid itself.
+    this.root.tabIndex = this.cells.has(index) ? -1 : 0;
+  }
+
+  /** Scrolls `index` into view, draws it and focuses it. */
+  focusIndex(index) {
+    if (!this.batch) return;
+    const i = Math.max(0, Math.min(this.batch.count - 1, index));
+    const top = Math.floor(i / this.cols) * CELL_H;
+    if (top < this.root.scrollTop) this.root.scrollTop = top;
+    else if (top + CELL_H > this.root.scrollTop + this.root.clientHeight) this.root.scrollTop = top + CELL_H - this.root.clientHeight;
+    this.render();
+    this.setActive(i);
+    this.cells.get(i)?.focus({ preventScroll: true });
+  }
+
+  key(event) {
+    if (!this.batch || !event.target.closest('[data-index]')) return;
+    const rows = Math.max(1, Math.floor(this.root.clientHeight / CELL_H));
+    const delta = {
+      ArrowRight: 1, ArrowLeft: -1, ArrowDown: this.cols, ArrowUp: -this.cols,
+      PageDown: rows * this.cols, PageUp: -rows * this.cols,
+    }[event.key];
+    if (delta != null) {
+      event.preventDefault();
+      this.focusIndex(this.active + delta);
+    } else if (event.key === 'Home' || event.key === 'End') {
+      event.preventDefault();
+      this.focusIndex(event.key === 'Home' ? 0 : this.batch.count - 1);
+    }
+  }
+
+  schedule() {
+    if (this.frame == null) this.frame = requestAnimationFrame(() => { this.frame = null; this.render(); });
+  }
+
+  /** Places the cells of the visible rows (and one row either side); draws only new ones. */
+  render() {
+    const batch = this.batch;
+    if (!batch) return;
+    const width = this.root.clientWidth || CELL_W;
+    this.cols = Math.max(1, Math.floor(width / CELL_W));
+    const rows = Math.ceil(batch.count / this.cols);
+    this.space.style.height = `${rows * CELL_H}px`;
+    const firstRow = Math.max(0, Math.floor(this.root.scrollTop / CELL_H) - 1);
+    const lastRow = Math.min(rows - 1, Math.ceil((this.root.scrollTop + (this.root.clientHeight || CELL_H)) / CELL_H));
+    const first = firstRow * this.cols;
+    const last = Math.min(batch.count - 1, (lastRow + 1) * this.cols - 1);
+    for (const [i, cell] of this.cells) {
+      if (i < first || i > last) {
+        if (cell === document.activeElement) { // keep the focus in the grid
+          this.quiet = true;
+          this.root.focus({ preventScroll: true });
+          this.quiet = false;
+        }
+        this.cells.delete(i);
+        this.recycle(cell);
+      }
+    }
+    for (let i = first; i <= last; i++) {
+      let cell = this.cells.get(i);
+      if (!cell) {
+        cell = this.free.pop() || this.makeCell();
+        this.fill(cell, i);
+        this.cells.set(i, cell);
+      }
+      const col = i % this.cols;
+      cell.style.transform = `translate(${col * CELL_W}px, ${Math.floor(i / this.cols) * CELL_H}px)`;
+    }
+    this.setActive(this.active);
+    this.root.dataset.rendered = String(this.cells.size);
+  }
+
+  /** A cell out of view: hidden, unnamed, kept for reuse. */
+  recycle(cell) {
+    cell.hidden = true;
+    delete cell.dataset.index;
+    delete cell.dataset.label;
+    this.free.push(cell);
+  }
+
+  makeCell() {
+    const cell = document.createElement('button');
+    cell.type = 'button';
+    cell.className = 'gallery-item';
+    const canvas = document.createElement('canvas');
+    canvas.width = SIDE;
+    canvas.height = SIDE;
+    const caption = document.createElement('span');
+    cell.append(canvas, caption);
+    this.space.append(cell);
+    return cell;
+  }
+
+  fill(cell, index) {
+    const { bytes, classes, name } = this.batch;
+    const { label } = record(bytes, index);
+    const className = classes[label] ?? `class ${label}`;
+    cell.hidden = false;
+    cell.dataset.index = String(index);
+    cell.dataset.label = className;
+    cell.tabIndex = index === this.active ? 0 : -1;
+    cell.setAttribute('aria-pressed', String(index === this.selected));
+    cell.setAttribute('aria-label', `${name} #${index}, label ${className}: run it`);
+    cell.title = `${name} #${index} (label: ${className})`;
+    cell.lastChild.textContent = `#${index} ${className}`;
+    cell.firstChild.getContext('2d').putImageData(recordImageData(bytes, index), 0, 0);
+  }
+}

@@ -1,0 +1,148 @@
+// The results of "Evaluate all": draws the object `dynconf eval --json` prints (computed in
+// Rust, in the workers of evaluation.js) as figures, charts and tables. Nothing is computed
+// here but shares and ratios of the figures shown.
+import * as charts from './charts.js';
+
+const $ = (id) => document.getElementById(id);
+const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
+const pct = (x, digits = 2) => `${(100 * x).toFixed(digits)}%`;
+const fmtOps = (n) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0));
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+
+/** A decoder as the eval JSON gives it ({kind, ...params}) in the CLI's text form where it has one. */
+export function decoderText(decoder) {
+  if (!decoder || typeof decoder !== 'object') return String(decoder ?? '');
+  const { kind, ...params } = decoder;
+  if (kind === 'learned') return 'learned';
+  const list = Object.entries(params).filter(([, v]) => typeof v !== 'object').map(([k, v]) => `${k}=${v}`);
+  return list.length ? `${kind}:${list.join(',')}` : kind;
+}
+
+/** Whether the Dynamic Confidence point is in-sample, in words. */
+export function ruleText(rule) {
+  if (rule?.in_sample === true) return `in-sample: its threshold was calibrated on these images (${rule.calibrated_on})`;
+  if (rule?.in_sample === false) return `held out: calibrated on ${rule.calibrated_on}`;
+  return 'threshold given, not calibrated';
+}
+
+const latency = (reduction, reference) => (reduction == null ? '— (no fixed T ≤ T_max is as accurate)'
+  : `${pct(reduction, 1).replace('-', '−')} vs T = ${reference}`);
+
+/**
+ * Shows `result` (the eval JSON) with `evalJson` (its text, for download) for batch `batch`
+ * ({name, fileName, count}) and model `model` ({name}); `calibrationJson` when the
+ * evaluation produced the model's calibration.
+ */
+export function showResults({ result, evalJson, calibrationJson, seconds, batch, model, classes }) {
+  const card = $('results');
+  card.hidden = false;
+  const r = result;
+  const dc = r.dynamic;
+  const cf = r.dynamic_crossfit;
+  const rule = r.dynamic_rule;
+  const full = r.fixed_full;
+  const names = r.classes || classes;
+
+  $('results-caption').innerHTML = `<b>${escapeHtml(batch.fileName)}</b> (split <span class="mono">${escapeHtml(r.split)}</span>), `
+    + `${fmtInt(r.images)} images · model <b>${escapeHtml(model.name)}</b> · each image run to T<sub>max</sub> = ${r.max_steps} · `
+    + `${seconds.toFixed(1)} s in this browser (${fmtInt(r.images / Math.max(seconds, 1e-9))} images/s). `
+    + `Dynamic Confidence: decoder <span class="mono">${escapeHtml(decoderText(dc.decoder))}</span>, θ = ${charts.formatScore(dc.threshold)}, `
+    + `<b>${escapeHtml(ruleText(rule))}</b>. The same figures as <span class="mono">dynconf eval --split ${escapeHtml(r.split)} --json</span> on this batch and model.`;
+
+  const figure = (value, words) => `<div><span class="figure mono">${value}</span><span class="muted">${words}</span></div>`;
+  $('results-figures').innerHTML = [
+    figure(pct(full.accuracy), `accuracy at T<sub>max</sub> = ${r.max_steps}`),
+    figure(pct(dc.accuracy), `Dynamic Confidence (${rule?.in_sample === false ? 'held out' : rule?.in_sample ? 'in-sample' : 'given θ'}) at ${dc.mean_steps.toFixed(2)} mean steps; latency reduction ${latency(dc.latency_reduction, dc.latency_reference_steps)}`),
+    cf ? figure(pct(cf.accuracy), `cross-fitted (${cf.k} folds, held out) at ${cf.mean_steps.toFixed(2)} ± ${cf.mean_steps_sd.toFixed(2)} mean steps; ± ${(100 * cf.accuracy_sd).toFixed(2)} pts; ${latency(cf.latency_reduction, cf.latency_reference_steps)}`)
+      : figure('—', 'cross-fitted: fewer images than folds'),
+    figure(pct(r.oracle.accuracy), `oracle (stop each image at its first correct step) at ${r.oracle.mean_steps.toFixed(2)} mean steps`),
+    figure(r.ann_accuracy == null ? '—' : pct(r.ann_accuracy), 'the quantized ANN the SNN approximates'),
+  ].join('');
+  Object.assign(card.dataset, {
+    split: r.split, images: String(r.images), model: model.name, inSample: String(rule?.in_sample ?? ''),
+    accuracy: String(full.accuracy), dynamicAccuracy: String(dc.accuracy), dynamicMeanSteps: String(dc.mean_steps),
+  });
+
+  drawCharts(r);
+  card.resultForCharts = r; // redrawn on resize
+
+  // Spikes and synaptic operations: the fixed runs to T_max against Dynamic Confidence.
+  const saved = (a, b) => (b > 0 ? ` (${pct(1 - a / b, 0)} fewer)` : '');
+  $('results-cost').innerHTML = '<thead><tr><th>Run</th><th class="num">Accuracy</th><th class="num">Mean steps</th><th class="num">Spikes per neuron</th><th class="num">Synaptic ops per image</th></tr></thead><tbody>'
+    + `<tr><td>Fixed T = ${r.max_steps}</td><td class="num">${pct(full.accuracy)}</td><td class="num">${r.max_steps}</td><td class="num">${full.spikes_per_neuron.toFixed(3)}</td><td class="num">${fmtOps(full.synops)}</td></tr>`
+    + `<tr class="dc"><td>Dynamic Confidence</td><td class="num">${pct(dc.accuracy)}</td><td class="num">${dc.mean_steps.toFixed(2)}</td>`
+    + `<td class="num">${dc.spikes_per_neuron.toFixed(3)}${saved(dc.spikes_per_neuron, full.spikes_per_neuron)}</td><td class="num">${fmtOps(dc.synops)}${saved(dc.synops, full.synops)}</td></tr>`
+    + (cf ? `<tr><td>Cross-fitted DC</td><td class="num">${pct(cf.accuracy)}</td><td class="num">${cf.mean_steps.toFixed(2)}</td><td class="num">—</td><td class="num">—</td></tr>` : '')
+    + `<tr><td>Oracle</td><td class="num">${pct(r.oracle.accuracy)}</td><td class="num">${r.oracle.mean_steps.toFixed(2)}</td><td class="num">—</td><td class="num">—</td></tr></tbody>`;
+
+  // Per class: the confusion matrices' rows (true label) and diagonals.
+  const confusion = r.confusion;
+  const table = $('results-classes');
+  if (confusion?.t_max && confusion?.dynamic) {
+    const rowsOf = (m) => m.map((row) => row.reduce((a, b) => a + b, 0));
+    const images = rowsOf(confusion.t_max);
+    table.innerHTML = `<thead><tr><th>Class</th><th class="num">Images</th><th class="num">Accuracy, T = ${r.max_steps}</th><th class="num">Accuracy, DC</th></tr></thead><tbody>`
+      + names.map((name, k) => `<tr data-class="${escapeHtml(name)}"><td>${escapeHtml(name)}</td><td class="num">${fmtInt(images[k])}</td>`
+        + `<td class="num">${images[k] ? pct(confusion.t_max[k][k] / images[k], 1) : '—'}</td><td class="num">${images[k] ? pct(confusion.dynamic[k][k] / images[k], 1) : '—'}</td></tr>`).join('')
+      + '</tbody>';
+    drawConfusion($('confusion-tmax'), confusion.t_max, names);
+    drawConfusion($('confusion-dynamic'), confusion.dynamic, names);
+  } else {
+    table.innerHTML = '<tbody><tr><td>No per-class figures in this result.</td></tr></tbody>';
+    $('confusion-tmax').innerHTML = '';
+    $('confusion-dynamic').innerHTML = '';
+  }
+
+  // Downloads: exactly the evaluation's JSON text, and the calibration it produced.
+  setDownload($('download-eval'), evalJson, `${batch.split}.eval.json`);
+  const calLink = $('download-calibration');
+  calLink.hidden = !calibrationJson;
+  if (calibrationJson) setDownload(calLink, calibrationJson, `${model.name}.calibration.json`);
+}
+
+export function hideResults() {
+  const card = $('results');
+  card.hidden = true;
+  card.resultForCharts = null;
+  for (const id of ['download-eval', 'download-calibration']) setDownload($(id), null, '');
+}
+
+/** Redraws the charts at their column's width (after a resize). */
+export function redrawResults() {
+  const r = $('results').resultForCharts;
+  if (r && !$('results').hidden) drawCharts(r);
+}
+
+function drawCharts(r) {
+  charts.drawAccuracyCurve($('results-fixed'), { tMax: r.max_steps, fixed: r.fixed, annAccuracy: r.ann_accuracy });
+  const dc = r.dynamic;
+  const cf = r.dynamic_crossfit;
+  const inSample = r.dynamic_rule?.in_sample;
+  charts.drawTradeoff($('results-tradeoff'), {
+    tMax: r.max_steps,
+    fixed: r.fixed,
+    fronts: r.front?.length ? [{ label: `front of ${decoderText(dc.decoder)}`, color: charts.decoderColor(dc.decoder?.kind, 0), points: r.front, selected: true }] : [],
+    current: dc,
+    currentLabel: `Dynamic Confidence (${inSample === true ? 'in-sample' : inSample === false ? 'held out' : 'given θ'})`,
+    extras: cf ? [{ mean_steps: cf.mean_steps, accuracy: cf.accuracy, color: '#9333ea', label: `cross-fitted (${cf.k} folds)` }] : [],
+    oracle: r.oracle,
+    window: 1,
+  });
+}
+
+function drawConfusion(table, matrix, names) {
+  const max = Math.max(1, ...matrix.flat());
+  table.innerHTML = `<thead><tr><th></th>${names.map((n) => `<th scope="col">${escapeHtml(n)}</th>`).join('')}</tr></thead><tbody>`
+    + matrix.map((row, i) => `<tr><th scope="row">${escapeHtml(names[i])}</th>${row.map((count, j) => {
+      const a = count / max;
+      return `<td class="${i === j ? 'diag' : ''}" style="background: rgba(37, 99, 235, ${a.toFixed(3)}); color: ${a > 0.55 ? '#fff' : 'inherit'}">${count}</td>`;
+    }).join('')}</tr>`).join('')
+    + '</tbody>';
+}
+
+function setDownload(link, text, name) {
+  if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
+  if (text == null) { link.removeAttribute('href'); return; }
+  link.href = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+  link.download = name;
+}
