@@ -43,6 +43,8 @@ pub enum CifarError {
     Length(usize),
     #[error("record {record} has label {label}; CIFAR-10 labels are 0..9")]
     Label { record: usize, label: u8 },
+    #[error("the model expects {0} input values; CIFAR-10 images have 3×32×32")]
+    ModelInput(usize),
     #[error("{path} has {records} records; split `{split}` needs records {range:?}")]
     TooShort {
         path: PathBuf,
@@ -95,6 +97,14 @@ impl Batch {
         self.labels.truncate(n);
         self.pixels.truncate(n * IMAGE_BYTES);
     }
+}
+
+/// Checks that a model with `input_values` inputs takes CIFAR-10 images.
+pub fn check_model_input(input_values: usize) -> Result<(), CifarError> {
+    if input_values != IMAGE_BYTES {
+        return Err(CifarError::ModelInput(input_values));
+    }
+    Ok(())
 }
 
 /// Parses a whole batch file.

@@ -482,3 +482,95 @@ fn bad_strips_are_rejected_with_a_message_and_keep_the_input() {
     assert_eq!(sim.preview(), preview, "the input is unchanged");
     assert_eq!(report(sim.step()).t, 1);
 }
+
+/// `n` records (label, CHW pixels) made from the fixture cases' pixels, shifted per record.
+fn records(n: usize) -> Vec<u8> {
+    let cases = fixture().cases;
+    (0..n)
+        .flat_map(|i| {
+            let pixels = &cases[i % cases.len()].pixels_chw;
+            std::iter::once((i % 10) as u8)
+                .chain(pixels.iter().map(move |&p| p.wrapping_add(i as u8)))
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn a_batch_evaluated_in_chunks_reports_what_the_core_reports() {
+    use dynconf::eval::{self, report, CrossFitSettings};
+    use dynconf::wasm::{check_batch, WasmEvaluationSummary, WasmEvaluator};
+    let (n, steps) = (12, 6);
+    let bytes = records(n);
+    assert_eq!(check_batch(&bytes, "mine.bin").unwrap(), n as u32);
+
+    // Two workers' chunks, added out of order.
+    let mut evaluator = WasmEvaluator::new(MODEL, steps, true).unwrap();
+    let mut summary = WasmEvaluationSummary::new(MODEL, n as u32).unwrap();
+    let cut = 5 * dynconf::cifar::RECORD_BYTES;
+    let later = evaluator.run(&bytes[cut..]).unwrap();
+    summary.add(5, &later).unwrap();
+    assert_eq!(summary.received(), 7);
+    assert!(
+        error_of(summary.report("mine", "mine.bin", CALIBRATION, 1.0))
+            .contains("image 0 of 12 has not been run")
+    );
+    summary
+        .add(0, &evaluator.run(&bytes[..cut]).unwrap())
+        .unwrap();
+    let json = summary
+        .report("mine", "mine.bin", CALIBRATION, 1.5)
+        .unwrap();
+
+    // The same images through the core, as `dynconf eval` runs them.
+    let model = Arc::new(Model::from_bytes(MODEL).unwrap());
+    let calibration = Calibration::from_json(CALIBRATION).unwrap();
+    let mut simulation = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+    let mut ann = dynconf::ann::QuantizedAnn::new(&model);
+    let runs: Vec<_> = bytes
+        .chunks_exact(dynconf::cifar::RECORD_BYTES)
+        .map(|r| {
+            let input = dynconf::preprocess::normalize_u8(model.input(), &r[1..]);
+            eval::run_image(&mut simulation, Some(&mut ann), &input, r[0], steps).unwrap()
+        })
+        .collect();
+    let settings = CrossFitSettings {
+        tolerance: calibration.tolerance,
+        ..CrossFitSettings::default()
+    };
+    let core = eval::summarize(
+        &runs,
+        &model,
+        calibration.decoder,
+        calibration.threshold,
+        &settings,
+    );
+    let rule = report::DynamicRule::from_calibration(&calibration, "mine", "mine.bin");
+    let expected = serde_json::to_string(&report::EvalReport {
+        split: "mine",
+        summary: &core,
+        dynamic_rule: &rule,
+        seconds: 1.5,
+    })
+    .unwrap();
+    assert_eq!(json, expected);
+
+    // A calibration made on the batch; never on the test batch.
+    let made =
+        Calibration::from_json(summary.calibrate("mine", "mine.bin").unwrap().as_bytes()).unwrap();
+    assert_eq!(made.split, "mine (mine.bin)");
+    assert_eq!(made.images, n);
+    assert!(error_of(summary.calibrate("test", "test_batch.bin")).contains("test data"));
+
+    // Refusals name the file and say why, in the CLI's words.
+    assert!(error_of(check_batch(&bytes[1..], "cut.bin")).starts_with("cut.bin: the batch has"));
+    let mut bad_label = bytes.clone();
+    bad_label[dynconf::cifar::RECORD_BYTES] = 12;
+    assert_eq!(
+        error_of(check_batch(&bad_label, "x.bin")),
+        "x.bin: record 1 has label 12; CIFAR-10 labels are 0..9"
+    );
+    assert!(error_of(check_batch(&[], "empty.bin")).contains("the batch is empty"));
+    assert!(error_of(summary.add(10, &later)).contains("do not fit"));
+    assert!(error_of(summary.report("mine", "mine.bin", b"{}", 0.0))
+        .contains("cannot use the calibration file"));
+}

@@ -13,11 +13,16 @@
 //!   per threshold), its in-sample and cross-fitted figures, the fixed-length curve and the
 //!   oracle.
 //! - [`crop_rect`] (`cropRect` in JS): the pixels a crop (`center`, `full`, `X,Y,SIZE`) takes.
+//! - [`check_batch`] (`checkBatch`), [`WasmEvaluator`] (`Evaluator`) and
+//!   [`WasmEvaluationSummary`] (`EvaluationSummary`): a whole CIFAR-10 batch evaluated in
+//!   Web Workers, reported as `dynconf eval --json` and calibrated as `dynconf calibrate`.
 
 mod calibration;
+mod evaluation;
 mod simulation;
 
 pub use calibration::WasmCalibration;
+pub use evaluation::{check_batch, WasmEvaluationSummary, WasmEvaluator};
 pub use simulation::WasmSimulation;
 
 use serde::Serialize;

@@ -22,7 +22,8 @@ use dynconf::calibrate::{
 use dynconf::cifar::{self, Batch};
 use dynconf::crop::Crop;
 use dynconf::decode::{check_threshold, is_confident};
-use dynconf::eval::{self, CrossFitSettings, ImageRun, Summary};
+use dynconf::eval::report::{self, DynamicRule, EvalReport};
+use dynconf::eval::{self, Confusion, CrossFitSettings, ImageRun, Summary};
 use dynconf::image_file::{self, ColourProfile};
 use dynconf::{preprocess, Decoder, Engine, Model, Simulation, StopRule};
 
@@ -369,12 +370,7 @@ fn calibration_for(
 }
 
 fn load_data(args: &DataArgs, model: &Model) -> CliResult<Batch> {
-    if model.input().len() != cifar::IMAGE_BYTES {
-        return Err(format!(
-            "the model expects {} input values; CIFAR-10 images have 3×32×32",
-            model.input().len()
-        ));
-    }
+    cifar::check_model_input(model.input().len()).map_err(|e| e.to_string())?;
     let mut batch = cifar::load_split(&args.data, &args.split).map_err(|e| {
         format!("{e}\n  (CIFAR-10 binary batches: see ../shared/cifar10/README.md, or the official cifar-10-binary.tar.gz)")
     })?;
@@ -458,50 +454,18 @@ fn run_batch(
 
 // ---------------------------------------------------------------- eval
 
-#[derive(Serialize)]
-struct EvalJson<'a> {
-    split: &'a str,
-    #[serde(flatten)]
-    summary: &'a Summary,
-    dynamic_rule: &'a DynamicRule,
-    seconds: f64,
-}
-
-/// Where `dynamic`'s decoder and threshold come from, and whether its figures are in-sample.
-#[derive(Serialize)]
-struct DynamicRule {
-    /// `calibration` or `command line`.
-    source: &'static str,
-    /// The calibration's images, when it comes from one.
-    calibrated_on: Option<String>,
-    /// Whether these images are (among) the ones the threshold was calibrated on; `None` for
-    /// a threshold from the command line.
-    in_sample: Option<bool>,
-}
-
-impl DynamicRule {
-    fn new(args: &EvalArgs, calibration: Option<&Calibration>) -> Self {
-        match calibration {
-            Some(c) if args.stop.threshold.is_none() => DynamicRule {
-                source: "calibration",
-                calibrated_on: Some(c.split.clone()),
-                // The calibration's split is written as "NAME (description)".
-                in_sample: Some(c.split.split(" (").next() == Some(args.data.split.as_str())),
-            },
-            _ => DynamicRule {
-                source: "command line",
-                calibrated_on: None,
-                in_sample: None,
-            },
+/// Where `dynamic`'s rule comes from for these flags (see [`DynamicRule`]).
+fn dynamic_rule(args: &EvalArgs, calibration: Option<&Calibration>) -> DynamicRule {
+    match calibration {
+        Some(c) if args.stop.threshold.is_none() => {
+            let source = cifar::split_path(&args.data.data, &args.data.split);
+            let file = source
+                .path
+                .file_name()
+                .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+            DynamicRule::from_calibration(c, &args.data.split, &file)
         }
-    }
-
-    fn describe(&self) -> String {
-        match (self.in_sample, &self.calibrated_on) {
-            (Some(true), Some(on)) => format!("in-sample: calibrated on these images, {on}"),
-            (Some(false), Some(on)) => format!("held out: calibrated on {on}"),
-            _ => "threshold from the command line".into(),
-        }
+        _ => DynamicRule::command_line(),
     }
 }
 
@@ -534,10 +498,10 @@ fn eval_command(args: EvalArgs) -> CliResult<()> {
         seed: args.crossfit.seed,
         ..CrossFitSettings::default()
     };
-    let summary = eval::summarize(&runs, model.neuron_count(), decoder, threshold, &settings);
-    let rule = DynamicRule::new(&args, calibration.as_ref());
+    let summary = eval::summarize(&runs, model, decoder, threshold, &settings);
+    let rule = dynamic_rule(&args, calibration.as_ref());
     if args.json {
-        let json = serde_json::to_string(&EvalJson {
+        let json = serde_json::to_string(&EvalReport {
             split: &args.data.split,
             summary: &summary,
             dynamic_rule: &rule,
@@ -641,6 +605,21 @@ fn print_eval(s: &Summary, args: &EvalArgs, rule: &DynamicRule, seconds: f64) {
         s.fixed_full.synops
     );
     say!(
+        "\nper class (accuracy)       DC     T={}   images",
+        s.max_steps
+    );
+    let dynamic = Confusion::per_class(&s.confusion.dynamic);
+    let full = Confusion::per_class(&s.confusion.t_max);
+    for (class, name) in s.classes.iter().enumerate() {
+        let cell = |a: Option<f64>| a.map_or_else(|| "-".into(), percent);
+        say!(
+            "  {name:<20} {:>8} {:>8} {:>7}",
+            cell(dynamic[class]),
+            cell(full[class]),
+            s.confusion.t_max[class].iter().sum::<u64>()
+        );
+    }
+    say!(
         "\n{:.1} images/s ({seconds:.1} s)",
         s.images as f64 / seconds.max(1e-9)
     );
@@ -684,15 +663,11 @@ fn run_calibration(
     );
     let start = Instant::now();
     let settings = CalibrationSettings {
-        split: format!(
-            "{} ({}{})",
-            data.split,
+        split: report::calibration_split(
+            &data.split,
+            &cifar::split_path(&data.data, &data.split).describe(),
             // --limit N took the first N images (fewer: the whole split).
-            match data.limit {
-                Some(n) if n == runs.len() => format!("first {n} images of "),
-                _ => String::new(),
-            },
-            cifar::split_path(&data.data, &data.split).describe()
+            data.limit.filter(|&n| n == runs.len()),
         ),
         model_sha256: loaded.sha256.clone(),
         tolerance: compare.tolerance,

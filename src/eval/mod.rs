@@ -4,6 +4,11 @@
 //!
 //! Thread-free: callers run images in parallel with one [`Simulation`] (and
 //! [`QuantizedAnn`]) per thread over a shared model, then pass all runs to [`summarize`].
+//! The CLI uses threads; the page uses Web Workers, which hand their runs over as bytes
+//! ([`transfer`]). Both print the same [`report::EvalReport`].
+
+pub mod report;
+pub mod transfer;
 
 use serde::Serialize;
 
@@ -15,6 +20,7 @@ use crate::calibrate::{
 use crate::decode::{self, Decoder};
 use crate::model::InputError;
 use crate::snn::Simulation;
+use crate::Model;
 
 /// One image run to T_max.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,6 +141,8 @@ pub struct Dynamic {
 pub struct Summary {
     pub images: usize,
     pub max_steps: u32,
+    /// Class names in label order (the model's).
+    pub classes: Vec<String>,
     pub ann_accuracy: Option<f64>,
     /// Accuracy of argmax O(t) at every t = 1..=max_steps.
     pub fixed: Vec<FixedPoint>,
@@ -146,6 +154,54 @@ pub struct Summary {
     /// with fewer images than folds).
     pub dynamic_crossfit: Option<CrossFit>,
     pub oracle: Oracle,
+    /// The Pareto front of `dynamic.decoder` on these images: every threshold's outcome that
+    /// no other beats on both accuracy and mean steps, by increasing mean steps.
+    pub front: Vec<FrontPoint>,
+    /// Confusion matrices at T_max and under Dynamic Confidence.
+    pub confusion: Confusion,
+}
+
+/// A point of a Pareto front (method §3): one threshold's accuracy and mean steps.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FrontPoint {
+    pub threshold: f64,
+    pub mean_steps: f64,
+    pub accuracy: f64,
+}
+
+/// Confusion matrices, `[true label][prediction]` counts (classes × classes).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Confusion {
+    /// Predictions at T_max.
+    pub t_max: Vec<Vec<u64>>,
+    /// Predictions where Dynamic Confidence stopped (`dynamic`'s decoder and threshold).
+    pub dynamic: Vec<Vec<u64>>,
+}
+
+impl Confusion {
+    /// Per-class accuracy (recall) of a matrix: the diagonal over each row's total, `None`
+    /// for a class with no images.
+    pub fn per_class(matrix: &[Vec<u64>]) -> Vec<Option<f64>> {
+        matrix
+            .iter()
+            .enumerate()
+            .map(|(class, row)| {
+                let total: u64 = row.iter().sum();
+                (total > 0).then(|| row[class] as f64 / total as f64)
+            })
+            .collect()
+    }
+}
+
+fn confusion(runs: &[ImageRun], classes: usize, step_of: impl Fn(usize) -> usize) -> Vec<Vec<u64>> {
+    let mut matrix = vec![vec![0u64; classes]; classes];
+    for (i, run) in runs.iter().enumerate() {
+        let label = run.label as usize;
+        if label < classes {
+            matrix[label][run.prediction(step_of(i))] += 1;
+        }
+    }
+    matrix
 }
 
 /// How `summarize` cross-fits the calibration rule.
@@ -168,12 +224,11 @@ impl Default for CrossFitSettings {
     }
 }
 
-/// Summarises runs (all of the same length) under `decoder` and `threshold`, and cross-fits
-/// the calibration rule on them if there are at least as many images as folds. `neurons` is
-/// the model's IF neuron count.
+/// Summarises runs (all of the same length) of `model` under `decoder` and `threshold`, and
+/// cross-fits the calibration rule on them if there are at least as many images as folds.
 pub fn summarize(
     runs: &[ImageRun],
-    neurons: usize,
+    model: &Model,
     decoder: Decoder,
     threshold: f64,
     crossfit_settings: &CrossFitSettings,
@@ -183,6 +238,7 @@ pub fn summarize(
     let max_steps = traces.steps();
     let images = runs.len();
     let n = images.max(1) as f64;
+    let neurons = model.neuron_count();
     let per_neuron = |spikes: u64| spikes as f64 / n / neurons.max(1) as f64;
 
     let fixed = calibrate::fixed_accuracy(&traces);
@@ -235,9 +291,23 @@ pub fn summarize(
     )
     .ok()
     .map(|mut fits| fits.remove(0));
+    let front = calibrate::pareto_front(&calibrate::sweep(&traces))
+        .iter()
+        .map(|p| FrontPoint {
+            threshold: p.threshold,
+            mean_steps: p.mean_steps(images),
+            accuracy: p.accuracy(images),
+        })
+        .collect();
+    let classes = model.classes().len();
+    let confusion = Confusion {
+        t_max: confusion(runs, classes, |_| max_steps),
+        dynamic: confusion(runs, classes, |i| stops[i]),
+    };
     Summary {
         images,
         max_steps: max_steps as u32,
+        classes: model.classes().to_vec(),
         ann_accuracy: runs
             .iter()
             .map(|r| r.ann_prediction.map(|p| p == r.label as usize))
@@ -248,5 +318,7 @@ pub fn summarize(
         dynamic,
         dynamic_crossfit,
         oracle: calibrate::oracle(&traces),
+        front,
+        confusion,
     }
 }
