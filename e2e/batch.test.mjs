@@ -226,7 +226,7 @@ async function main() {
       const sim = new Simulation(await get(`models/${m}.safetensors`));
       const calibration = new Calibration(await get(`models/${m}.calibration.json`));
       sim.use_calibration(calibration);
-      sim.setPixels(new Uint8Array(chw));
+      sim.set_pixels_chw(new Uint8Array(chw));
       let r;
       do r = sim.step(); while (!r.stop);
       const out = { t: r.t, prediction: sim.info().classes[r.prediction] };

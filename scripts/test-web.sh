@@ -6,7 +6,8 @@
 # prediction against `dynconf classify --json --crop`, which it builds with
 # `cargo build --release --bin dynconf`), then e2e/inputs.test.mjs (the bad-input corpus of
 # tests/bad_inputs.rs uploaded to the page: refusals by name, the CLI's class and stop step on
-# the valid files); then the CLI's image decoding against Chromium's and
+# the valid files), then e2e/batch.test.mjs (a generated CIFAR-10 batch: gallery, "Evaluate
+# all" against `dynconf eval --json`, dropped models); then the CLI's image decoding against Chromium's and
 # Firefox's (e2e/jpeg-match.test.mjs: JPEG and ICC-tagged images, within ±1 level).
 # Assumes `scripts/install-tools.sh web browsers` has run.
 # Usage: scripts/test-web.sh [chrome] [firefox] [e2e] [decode]   (default: all four)
@@ -40,7 +41,8 @@ for suite in "${suites[@]}"; do
     e2e)
       node e2e/demo.test.mjs
       E2E_SKIP_BUILD=1 node e2e/agreement.test.mjs
-      E2E_SKIP_BUILD=1 node e2e/inputs.test.mjs ;;
+      E2E_SKIP_BUILD=1 node e2e/inputs.test.mjs
+      E2E_SKIP_BUILD=1 node e2e/batch.test.mjs ;;
     decode) CARGO_BUILD_JOBS="$JOBS" node e2e/jpeg-match.test.mjs ;;
     *) echo "unknown suite: $suite (chrome, firefox, e2e, decode)" >&2; exit 2 ;;
   esac

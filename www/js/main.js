@@ -336,7 +336,7 @@ function sendCrop(source) {
  */
 function sendRecord(source) {
   try {
-    app.dc.setPixels(source.record.chw);
+    app.dc.set_pixels_chw(source.record.chw);
   } catch (error) {
     showError(`${source.name}: ${error.message}`);
     return false;
@@ -584,7 +584,7 @@ async function evaluateAll() {
   let evaluation;
   try {
     evaluation = new BatchEvaluation({
-      wasm: app.wasm,
+      fileName: batch.fileName,
       modelBytes: model.bytes,
       calibrationBytes: model.calibrationBytes ?? null,
       batchBytes: batch.bytes,
@@ -606,9 +606,15 @@ async function evaluateAll() {
   try {
     const out = await evaluation.run();
     if (app.evaluation !== evaluation) return;
-    app.evaluation = null;
-    app.progress = null;
+    // In separate tasks (each well under 50 ms): the figures, the charts, the new calibration.
+    // The evaluation stays the page's until then (a model or batch change still cancels it).
+    showResults({ ...out, batch, model, classes: app.info.classes });
+    await nextTask();
+    if (app.evaluation !== evaluation) return;
+    redrawResults();
     if (out.calibrationJson) {
+      await nextTask();
+      if (app.evaluation !== evaluation) return;
       // Produced on this batch for a model without one: the page uses it from now on.
       try {
         adoptCalibration(new TextEncoder().encode(out.calibrationJson), `${model.name}.calibration.json`);
@@ -617,7 +623,8 @@ async function evaluateAll() {
         showBatchError(`The calibration produced on ${batch.fileName} could not be used: ${error.message}`);
       }
     }
-    showResults({ ...out, batch, model, classes: app.info.classes });
+    app.evaluation = null;
+    app.progress = null;
     setEvaluationState('done');
   } catch (error) {
     if (app.evaluation !== evaluation) return; // cancelled by a new batch or model
@@ -634,6 +641,9 @@ async function evaluateAll() {
     drawProgress();
   }
 }
+
+/** Resolves in a later task: lets the browser draw and handle input in between. */
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** Stops a running evaluation at once (every worker is terminated). */
 function cancelEvaluation(reason = 'cancelled') {

@@ -63,8 +63,7 @@ export function showResults({ result, evalJson, calibrationJson, seconds, batch,
     accuracy: String(full.accuracy), dynamicAccuracy: String(dc.accuracy), dynamicMeanSteps: String(dc.mean_steps),
   });
 
-  drawCharts(r);
-  card.resultForCharts = r; // redrawn on resize
+  card.resultForCharts = r; // drawn by redrawResults (in its own task), and again on resize
 
   // Spikes and synaptic operations: the fixed runs to T_max against Dynamic Confidence.
   const saved = (a, b) => (b > 0 ? ` (${pct(1 - a / b, 0)} fewer)` : '');
@@ -107,7 +106,7 @@ export function hideResults() {
   for (const id of ['download-eval', 'download-calibration']) setDownload($(id), null, '');
 }
 
-/** Redraws the charts at their column's width (after a resize). */
+/** Draws the charts of the results shown at their column's width (again after a resize). */
 export function redrawResults() {
   const r = $('results').resultForCharts;
   if (r && !$('results').hidden) drawCharts(r);
