@@ -210,6 +210,12 @@ async function main() {
       return classes;
     }, MODEL);
     assert.equal(await page.textContent('#gallery [data-index="3"] span'), `#3 ${classes[synth[3 * RECORD]]}`);
+    // Its thumbnail is the record's pixels (drawn within a time budget per frame).
+    await page.waitForFunction(() => document.querySelector('#gallery').dataset.undrawn === '0');
+    const thumbnail = await page.$eval('#gallery [data-index="3"] canvas', (c) => [...c.getContext('2d').getImageData(0, 0, 32, 32).data]);
+    const pixels = [];
+    for (let p = 0; p < 1024; p++) pixels.push(...[0, 1, 2].map((c) => synth[3 * RECORD + 1 + c * 1024 + p]), 255);
+    assert.deepEqual(thumbnail, pixels, 'the thumbnail of #3 is not the record');
     const runId = Number(await page.getAttribute('#run-status', 'data-run'));
     await page.click('#gallery [data-index="5"]');
     await page.waitForFunction((id) => {

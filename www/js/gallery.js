@@ -30,6 +30,8 @@ export function recordImageData(bytes, index) {
   return image;
 }
 
+/** Thumbnail drawing per animation frame (ms): the rest is drawn in the next frames. */
+const DRAW_BUDGET_MS = 8;
 const CELL_W = 76; // CSS pixels per cell: a 64×64 thumbnail (2× the record) and its caption
 const CELL_H = 90;
 
@@ -53,6 +55,7 @@ export class Gallery {
     this.frame = null;
     this.cols = 1;
     this.quiet = false; // the grid takes the focus itself (a focused cell scrolled away)
+    this.undrawn = new Set(); // cells placed whose thumbnail is still to be drawn
     root.addEventListener('scroll', () => this.schedule(), { passive: true });
     new ResizeObserver(() => this.schedule()).observe(root);
     root.addEventListener('click', (event) => {
@@ -166,11 +169,25 @@ export class Gallery {
     }
     this.setActive(this.active);
     this.root.dataset.rendered = String(this.cells.size);
+    this.drawThumbnails();
+  }
+
+  /** Draws waiting thumbnails for at most DRAW_BUDGET_MS, then goes on in the next frame. */
+  drawThumbnails() {
+    const deadline = performance.now() + DRAW_BUDGET_MS;
+    for (const cell of this.undrawn) {
+      if (performance.now() > deadline) { this.schedule(); break; }
+      this.undrawn.delete(cell);
+      cell.drawn = true;
+      cell.firstChild.getContext('2d').putImageData(recordImageData(this.batch.bytes, Number(cell.dataset.index)), 0, 0);
+    }
+    this.root.dataset.undrawn = String(this.undrawn.size);
   }
 
   /** A cell out of view: hidden, unnamed, kept for reuse. */
   recycle(cell) {
     cell.hidden = true;
+    this.undrawn.delete(cell);
     delete cell.dataset.index;
     delete cell.dataset.label;
     this.free.push(cell);
@@ -201,6 +218,7 @@ export class Gallery {
     cell.setAttribute('aria-label', `${name} #${index}, label ${className}: run it`);
     cell.title = `${name} #${index} (label: ${className})`;
     cell.lastChild.textContent = `#${index} ${className}`;
-    cell.firstChild.getContext('2d').putImageData(recordImageData(bytes, index), 0, 0);
+    if (cell.drawn) cell.firstChild.getContext('2d').clearRect(0, 0, SIDE, SIDE); // a recycled cell's old image
+    this.undrawn.add(cell); // drawn by drawThumbnails, within its time budget
   }
 }

@@ -440,6 +440,8 @@ async function onBatchFile(file) {
     showBatchError(message.includes(file.name) ? message : `${file.name}: ${message}`);
     return;
   }
+  await nextTask(); // checking 30 MB and laying out the gallery: two tasks, not one long one
+  if (ticket !== app.batchTicket) return;
   cancelEvaluation('another batch was chosen');
   hideResults();
   app.batch = { fileName: file.name, split: file.name.replace(/\.bin$/i, ''), bytes, count };
