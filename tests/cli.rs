@@ -136,11 +136,14 @@ fn calibrate_then_eval() {
         keys,
         [
             "ann_accuracy",
+            "classes",
+            "confusion",
             "dynamic",
             "dynamic_crossfit",
             "dynamic_rule",
             "fixed",
             "fixed_full",
+            "front",
             "images",
             "max_steps",
             "oracle",
@@ -162,6 +165,31 @@ fn calibrate_then_eval() {
         20
     );
     assert!(summary["dynamic"].get("latency_reduction").is_some());
+    // Confusion matrices: one row per true label, every image counted once; their diagonals
+    // are the accuracies at T_max and under Dynamic Confidence.
+    assert_eq!(summary["classes"].as_array().unwrap().len(), 10);
+    for (which, accuracy) in [
+        ("t_max", &summary["fixed_full"]["accuracy"]),
+        ("dynamic", &summary["dynamic"]["accuracy"]),
+    ] {
+        let matrix: Vec<Vec<u64>> =
+            serde_json::from_value(summary["confusion"][which].clone()).unwrap();
+        assert_eq!(matrix.len(), 10);
+        assert_eq!(matrix.iter().flatten().sum::<u64>(), 20, "{which}");
+        let diagonal: u64 = (0..10).map(|c| matrix[c][c]).sum();
+        assert_eq!(
+            diagonal as f64 / 20.0,
+            accuracy.as_f64().unwrap(),
+            "{which}"
+        );
+    }
+    // The front: by increasing mean steps, each point more accurate than the one before.
+    let front = summary["front"].as_array().unwrap();
+    assert!(!front.is_empty());
+    for pair in front.windows(2) {
+        assert!(pair[0]["mean_steps"].as_f64() < pair[1]["mean_steps"].as_f64());
+        assert!(pair[0]["accuracy"].as_f64() < pair[1]["accuracy"].as_f64());
+    }
     // Calibrated on `tiny`, evaluated on `test`: the calibrated rule is held out.
     assert_eq!(summary["dynamic_rule"]["source"], "calibration");
     assert_eq!(summary["dynamic_rule"]["in_sample"], false);
@@ -260,6 +288,8 @@ fn calibrate_then_eval() {
     assert!(
         table.contains("Dynamic Confidence")
             && table.contains("oracle")
+            && table.contains("per class (accuracy)")
+            && table.contains("class9")
             && table.contains("images/s"),
         "{table}"
     );
