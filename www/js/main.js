@@ -613,12 +613,11 @@ async function evaluateAll() {
   try {
     const out = await evaluation.run();
     if (app.evaluation !== evaluation) return;
-    // In separate tasks (each well under 50 ms): the figures, the charts, the new calibration.
-    // The evaluation stays the page's until then (a model or batch change still cancels it).
-    showResults({ ...out, batch, model, classes: app.info.classes });
-    await nextTask();
+    // In separate tasks (each well under 50 ms): the figures, the tables, the charts, the new
+    // calibration. The evaluation stays the page's until then (a model or batch change still
+    // cancels it).
+    await showResults({ ...out, batch, model, classes: app.info.classes });
     if (app.evaluation !== evaluation) return;
-    redrawResults();
     if (out.calibrationJson) {
       await nextTask();
       if (app.evaluation !== evaluation) return;

@@ -29,11 +29,25 @@ const latency = (reduction, reference) => (reduction == null ? '— (no fixed T 
   : `${pct(reduction, 1).replace('-', '−')} vs T = ${reference}`);
 
 /**
- * Shows `result` (the eval JSON) with `evalJson` (its text, for download) for batch `batch`
- * ({name, fileName, count}) and model `model` ({name}); `calibrationJson` when the
- * evaluation produced the model's calibration.
+ * After the next frame has been drawn (lets the browser lay out and paint in between), or
+ * after 100 ms in a hidden tab, where frames wait.
  */
-export function showResults({ result, evalJson, calibrationJson, seconds, batch, model, classes }) {
+const afterFrame = () => new Promise((resolve) => {
+  const timer = setTimeout(resolve, 100);
+  requestAnimationFrame(() => setTimeout(() => { clearTimeout(timer); resolve(); }, 0));
+});
+
+let showing = 0; // counts showResults calls: a later call (or hideResults) stops an earlier one
+
+/**
+ * Shows `result` (the eval JSON) with `evalJson` (its text, for download) for batch `batch`
+ * ({fileName, split, count}) and model `model` ({name}); `calibrationJson` when the
+ * evaluation produced the model's calibration. In steps, each its own task with a frame
+ * between them (the figures, the tables, the charts), so that no task is long; resolves once
+ * all is drawn, or false if hideResults or another showResults came first.
+ */
+export async function showResults({ result, evalJson, calibrationJson, seconds, batch, model, classes }) {
+  const ticket = ++showing;
   const card = $('results');
   card.hidden = false;
   const r = result;
@@ -63,7 +77,7 @@ export function showResults({ result, evalJson, calibrationJson, seconds, batch,
     accuracy: String(full.accuracy), dynamicAccuracy: String(dc.accuracy), dynamicMeanSteps: String(dc.mean_steps),
   });
 
-  card.resultForCharts = r; // drawn by redrawResults (in its own task), and again on resize
+  card.resultForCharts = null; // drawn below, then again on resize
 
   // Spikes and synaptic operations: the fixed runs to T_max against Dynamic Confidence.
   const saved = (a, b) => (b > 0 ? ` (${pct(1 - a / b, 0)} fewer)` : '');
@@ -74,6 +88,14 @@ export function showResults({ result, evalJson, calibrationJson, seconds, batch,
     + (cf ? `<tr><td>Cross-fitted DC</td><td class="num">${pct(cf.accuracy)}</td><td class="num">${cf.mean_steps.toFixed(2)}</td><td class="num">—</td><td class="num">—</td></tr>` : '')
     + `<tr><td>Oracle</td><td class="num">${pct(r.oracle.accuracy)}</td><td class="num">${r.oracle.mean_steps.toFixed(2)}</td><td class="num">—</td><td class="num">—</td></tr></tbody>`;
 
+  // Downloads: exactly the evaluation's JSON text, and the calibration it produced.
+  setDownload($('download-eval'), evalJson, `${batch.split}.eval.json`);
+  const calLink = $('download-calibration');
+  calLink.hidden = !calibrationJson;
+  if (calibrationJson) setDownload(calLink, calibrationJson, `${model.name}.calibration.json`);
+
+  await afterFrame();
+  if (ticket !== showing) return false;
   // Per class: the confusion matrices' rows (true label) and diagonals.
   const confusion = r.confusion;
   const table = $('results-classes');
@@ -92,21 +114,22 @@ export function showResults({ result, evalJson, calibrationJson, seconds, batch,
     $('confusion-dynamic').innerHTML = '';
   }
 
-  // Downloads: exactly the evaluation's JSON text, and the calibration it produced.
-  setDownload($('download-eval'), evalJson, `${batch.split}.eval.json`);
-  const calLink = $('download-calibration');
-  calLink.hidden = !calibrationJson;
-  if (calibrationJson) setDownload(calLink, calibrationJson, `${model.name}.calibration.json`);
+  await afterFrame(); // laid out: the charts' columns have their widths
+  if (ticket !== showing) return false;
+  card.resultForCharts = r;
+  drawCharts(r);
+  return true;
 }
 
 export function hideResults() {
+  showing += 1;
   const card = $('results');
   card.hidden = true;
   card.resultForCharts = null;
   for (const id of ['download-eval', 'download-calibration']) setDownload($(id), null, '');
 }
 
-/** Draws the charts of the results shown at their column's width (again after a resize). */
+/** Draws the charts of the results shown at their column's width again (after a resize). */
 export function redrawResults() {
   const r = $('results').resultForCharts;
   if (r && !$('results').hidden) drawCharts(r);
