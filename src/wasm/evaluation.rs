@@ -223,7 +223,7 @@ impl WasmEvaluationSummary {
         if split == "test" || file_name == "test_batch.bin" {
             return Err(JsError::new(
                 "calibrating on the test split would tune the threshold on test data; \
-                 calibrate on another batch (e.g. data_batch_5.bin), or drop the model's calibration file",
+                 calibrate on another batch (e.g. data_batch_5.bin), or give the page the model's calibration file",
             ));
         }
         let runs = self.all_runs()?;
