@@ -18,7 +18,9 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const OUT = join(ROOT, 'target', 'wasm-bench');
+// Cargo's output directory: $CARGO_TARGET_DIR when set (relative to the checkout), else target/.
+const TARGET = resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target');
+const OUT = join(TARGET, 'wasm-bench');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 function options() {
@@ -53,7 +55,7 @@ function buildWasm() {
   run('cargo', ['build', '--release', '--quiet', '--target', 'wasm32-unknown-unknown', '--lib', '--no-default-features']);
   mkdirSync(OUT, { recursive: true });
   run('wasm-bindgen', ['--target', 'web', '--out-dir', OUT, '--out-name', 'dynconf',
-    join(ROOT, 'target/wasm32-unknown-unknown/release/dynconf.wasm')]);
+    join(TARGET, 'wasm32-unknown-unknown/release/dynconf.wasm')]);
   const wasm = join(OUT, 'dynconf_bg.wasm');
   run('wasm-opt', ['-O3', '--enable-simd', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
     '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', wasm, '-o', wasm]);
@@ -94,15 +96,19 @@ window.bench = async ({ images, steps, rounds, warmupMs, hasCalibration }) => {
     sim.use_calibration(calibration);
     result.cold = infer(pixels[0]);
   }
+  let synapticOps = 0;
   const pass = () => {
     const start = performance.now();
-    for (const p of pixels) { sim.set_pixels_chw(p); sim.run_to(steps); }
+    synapticOps = 0;
+    for (const p of pixels) { sim.set_pixels_chw(p); synapticOps += sim.run_to(steps).cumulative_synaptic_ops; }
     return (performance.now() - start) / (pixels.length * steps);
   };
   const until = performance.now() + warmupMs;
   while (performance.now() < until) pass();
   const times = Array.from({ length: rounds }, pass).sort((a, b) => a - b);
-  Object.assign(result, { msPerStep: times[rounds >> 1], msPerStepMin: times[0] });
+  Object.assign(result, {
+    msPerStep: times[rounds >> 1], msPerStepMin: times[0], synapticOpsPerStep: synapticOps / (pixels.length * steps),
+  });
   if (hasCalibration) {
     const inferences = [];
     for (let r = 0; r < 3; r++) for (const p of pixels) inferences.push(infer(p));
@@ -168,7 +174,7 @@ async function main() {
   buildWasm();
   run('cargo', ['build', '--release', '--quiet', '--bin', 'dynconf']);
   console.error(`native: dynconf bench-step (${count} images × ${opts.steps} steps, ${opts.rounds} rounds)...`);
-  const benchStep = (extraEnv) => JSON.parse(run(join(ROOT, 'target/release/dynconf'), ['bench-step', '--json',
+  const benchStep = (extraEnv) => JSON.parse(run(join(TARGET, 'release/dynconf'), ['bench-step', '--json',
     '--model', opts.model, '--data', opts.data, '--split', 'validation', '--limit', String(count),
     '--max-steps', opts.steps, '--rounds', opts.rounds], extraEnv));
   const native = benchStep({});
@@ -178,9 +184,14 @@ async function main() {
   const wasm = await browserTimes(opts, validationImages(opts.data, count));
   const version = run(CHROMIUM, ['--version']).trim();
   console.log(`model ${opts.model}; ${count} validation images × ${opts.steps} steps, event-driven, one thread; median of ${opts.rounds} rounds`);
-  console.log(`  native:          ${native.ms_per_step.toFixed(4)} ms per step (AVX2 where the CPU has it)`);
-  console.log(`  native, SSE2:    ${native128.ms_per_step.toFixed(4)} ms per step (DYNCONF_SIMD=baseline: 128-bit vectors)`);
-  console.log(`  wasm:            ${wasm.msPerStep.toFixed(4)} ms per step (${version}, simd128)`);
+  // Synaptic operations per step as the wasm run counted them (the engines are exact, so the
+  // native runs make the same ones), per second of one core.
+  const ops = wasm.synapticOpsPerStep;
+  const rate = (ms) => `${(ops / ms / 1e6).toFixed(2)} G synaptic ops/s per core`;
+  console.log(`  ${(ops / 1e6).toFixed(2)} M synaptic ops per step`);
+  console.log(`  native:          ${native.ms_per_step.toFixed(4)} ms per step, ${rate(native.ms_per_step)} (AVX2 where the CPU has it)`);
+  console.log(`  native, SSE2:    ${native128.ms_per_step.toFixed(4)} ms per step, ${rate(native128.ms_per_step)} (DYNCONF_SIMD=baseline: 128-bit vectors)`);
+  console.log(`  wasm:            ${wasm.msPerStep.toFixed(4)} ms per step, ${rate(wasm.msPerStep)} (${version}, simd128)`);
   console.log(`ratio: wasm / native = ${(wasm.msPerStep / native.ms_per_step).toFixed(2)}×; `
     + `wasm / native SSE2 = ${(wasm.msPerStep / native128.ms_per_step).toFixed(2)}×`);
   if (wasm.inference) {

@@ -12,7 +12,7 @@
 //! additions does not change the result and this path matches the dense one bit for bit.
 
 use super::isa::{tile_starts, Isa};
-use crate::layers::{valid_outputs, Conv2d, ConvPool, Linear, Shape};
+use crate::layers::{valid_outputs, Conv2d, ConvPool, IntConv, IntWeights, Linear, Shape};
 
 /// Output channels per register tile: 8 vector accumulators with the loads in flight.
 const BASELINE_CHANNELS: usize = 32;
@@ -325,6 +325,226 @@ fn cover<const OC: usize, const VALUES: bool>(
             for pixel in output.chunks_exact_mut(c_out) {
                 for a in &mut pixel[first_channel..][..OC] {
                     *a /= divisor;
+                }
+            }
+        }
+    }
+}
+
+/// Output channels per register tile of the integer kernels: i16 accumulators, twice as many
+/// per vector as f32 (4 vectors with AVX2, 8 with SSE2 and simd128).
+const BASELINE_INT_CHANNELS: usize = 64;
+#[cfg(target_arch = "x86_64")]
+const AVX2_INT_CHANNELS: usize = 64;
+
+/// Applies `conv`, a convolution in integers, to the events of an `input_shape` map, writing
+/// the channels-last `output_shape` map: [`IntConv`] says why the result equals the f32 form's
+/// ([`conv`]) bit for bit. `activity` must be spikes, or spikes averaged by pools whose windows
+/// multiply to `conv.input_unit`.
+pub(crate) fn conv_int(
+    isa: Isa,
+    conv: &IntConv,
+    activity: Activity,
+    events: &Events,
+    input_shape: Shape,
+    output_shape: Shape,
+    output: &mut [f32],
+) {
+    let geometry = IntGeometry {
+        conv,
+        input: input_shape,
+        output: output_shape,
+    };
+    // The integer sums go into the output's own memory, read back by `finish_int`.
+    let sums = as_integers(output);
+    match &conv.weights {
+        IntWeights::I8(w) => conv_int_rows(isa, &geometry, w.as_slice(), activity, events, sums),
+        IntWeights::I16(w) => conv_int_rows(isa, &geometry, w.as_slice(), activity, events, sums),
+    }
+    finish_int(conv, output_shape.channels, output);
+}
+
+/// The output's values as i32 (the same size and alignment as f32).
+fn as_integers(output: &mut [f32]) -> &mut [i32] {
+    // SAFETY: i32 has the size and alignment of f32, every bit pattern is a valid value of
+    // both, and the new slice borrows `output` mutably for its whole life.
+    unsafe { std::slice::from_raw_parts_mut(output.as_mut_ptr().cast::<i32>(), output.len()) }
+}
+
+/// Turns each integer sum `S` (stored in place as i32 bits) into `(bias + S · unit) / divisor`.
+fn finish_int(conv: &IntConv, channels: usize, output: &mut [f32]) {
+    let (bias, unit) = (&conv.bias[..channels], &conv.unit[..channels]);
+    let value = |o: &f32, b: f32, u: f32| b + (o.to_bits() as i32) as f32 * u;
+    match conv.divisor {
+        Some(divisor) => {
+            for pixel in output.chunks_exact_mut(channels) {
+                for ((o, &b), &u) in pixel.iter_mut().zip(bias).zip(unit) {
+                    *o = value(o, b, u) / divisor;
+                }
+            }
+        }
+        None => {
+            for pixel in output.chunks_exact_mut(channels) {
+                for ((o, &b), &u) in pixel.iter_mut().zip(bias).zip(unit) {
+                    *o = value(o, b, u);
+                }
+            }
+        }
+    }
+}
+
+/// An integer weight: i8 from the file, i16 for sums of them.
+trait IntWeight: Copy {
+    fn widen(self) -> i16;
+}
+
+impl IntWeight for i8 {
+    #[inline(always)]
+    fn widen(self) -> i16 {
+        self as i16
+    }
+}
+
+impl IntWeight for i16 {
+    #[inline(always)]
+    fn widen(self) -> i16 {
+        self
+    }
+}
+
+struct IntGeometry<'a> {
+    conv: &'a IntConv,
+    input: Shape,
+    output: Shape,
+}
+
+fn conv_int_rows<W: IntWeight>(
+    isa: Isa,
+    geometry: &IntGeometry,
+    weights: &[W],
+    activity: Activity,
+    events: &Events,
+    sums: &mut [i32],
+) {
+    match (isa, activity) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2` is only chosen after detecting AVX2 on this CPU.
+        (Isa::Avx2, Activity::Spikes) => unsafe {
+            conv_int_avx2::<false, W>(geometry, weights, events, sums)
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        (Isa::Avx2, Activity::Graded) => unsafe {
+            conv_int_avx2::<true, W>(geometry, weights, events, sums)
+        },
+        (Isa::Baseline, Activity::Spikes) => {
+            int_tiled::<BASELINE_INT_CHANNELS, false, W>(geometry, weights, events, sums)
+        }
+        (Isa::Baseline, Activity::Graded) => {
+            int_tiled::<BASELINE_INT_CHANNELS, true, W>(geometry, weights, events, sums)
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn conv_int_avx2<const VALUES: bool, W: IntWeight>(
+    geometry: &IntGeometry,
+    weights: &[W],
+    events: &Events,
+    sums: &mut [i32],
+) {
+    int_tiled::<AVX2_INT_CHANNELS, VALUES, W>(geometry, weights, events, sums)
+}
+
+#[inline(always)]
+fn int_tiled<const OC: usize, const VALUES: bool, W: IntWeight>(
+    geometry: &IntGeometry,
+    weights: &[W],
+    events: &Events,
+    sums: &mut [i32],
+) {
+    if geometry.output.channels >= OC {
+        int_cover::<OC, VALUES, W>(geometry, weights, events, sums)
+    } else {
+        int_cover::<1, VALUES, W>(geometry, weights, events, sums)
+    }
+}
+
+/// [`cover`] in integers: each (output pixel, kernel offset) sums its events' rows in an i16
+/// register tile, `conv.chunk` events at a time (so no i16 sum overflows), and adds the tile
+/// to the output's i32 sums.
+#[inline(always)]
+fn int_cover<const OC: usize, const VALUES: bool, W: IntWeight>(
+    geometry: &IntGeometry,
+    weights: &[W],
+    events: &Events,
+    sums: &mut [i32],
+) {
+    let conv = geometry.conv;
+    let (kernel, stride, padding) = (conv.kernel, conv.stride, conv.padding);
+    let (c_in, c_out) = (geometry.input.channels, geometry.output.channels);
+    let (in_w, out_w) = (geometry.input.width, geometry.output.width);
+    let (chunk, input_unit) = (conv.chunk, conv.input_unit);
+    let tap_len = c_in * c_out;
+    for first_channel in tile_starts(c_out, OC) {
+        for pixel in sums.chunks_exact_mut(c_out) {
+            pixel[first_channel..][..OC].fill(0);
+        }
+        for ky in 0..kernel {
+            let rows = valid_outputs(
+                ky,
+                stride,
+                padding,
+                geometry.input.height,
+                geometry.output.height,
+            );
+            for kx in 0..kernel {
+                let cols = valid_outputs(kx, stride, padding, in_w, out_w);
+                let weights = &weights[(ky * kernel + kx) * tap_len..][..tap_len];
+                for oy in rows.clone() {
+                    let iy = oy * stride + ky - padding;
+                    for ox in cols.clone() {
+                        let pixel = iy * in_w + ox * stride + kx - padding;
+                        let channels = events.channels(pixel);
+                        if channels.is_empty() {
+                            continue;
+                        }
+                        let out = &mut sums[(oy * out_w + ox) * c_out + first_channel..][..OC];
+                        let row = |c: u32| &weights[c as usize * c_out + first_channel..][..OC];
+                        if VALUES {
+                            let values = events.values(pixel);
+                            for (channels, values) in
+                                channels.chunks(chunk).zip(values.chunks(chunk))
+                            {
+                                let mut acc = [0i16; OC];
+                                for (&c, &v) in channels.iter().zip(values) {
+                                    let k = (v * input_unit) as i16;
+                                    let row = row(c);
+                                    for j in 0..OC {
+                                        acc[j] =
+                                            acc[j].wrapping_add(k.wrapping_mul(row[j].widen()));
+                                    }
+                                }
+                                for j in 0..OC {
+                                    out[j] = out[j].wrapping_add(i32::from(acc[j]));
+                                }
+                            }
+                        } else {
+                            for channels in channels.chunks(chunk) {
+                                let mut acc = [0i16; OC];
+                                for &c in channels {
+                                    let row = row(c);
+                                    for j in 0..OC {
+                                        acc[j] = acc[j].wrapping_add(row[j].widen());
+                                    }
+                                }
+                                for j in 0..OC {
+                                    out[j] = out[j].wrapping_add(i32::from(acc[j]));
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
