@@ -30,6 +30,8 @@ pub(crate) struct Events {
     channels: Vec<u32>,
     /// The events' values; filled only by [`Events::gather_values`].
     values: Vec<f32>,
+    /// Channels of the map last gathered: every listed channel is below it.
+    width: usize,
 }
 
 impl Events {
@@ -40,6 +42,7 @@ impl Events {
             // One spare slot: the compaction writes a candidate before deciding to keep it.
             channels: vec![0; values + 1],
             values: vec![0.0; values + 1],
+            width: 0,
         }
     }
 
@@ -55,6 +58,7 @@ impl Events {
 
     fn gather<const VALUES: bool>(&mut self, map: &[f32], channels: usize) {
         let pixels = map.len() / channels;
+        self.width = channels;
         let starts = &mut self.starts[..pixels + 1];
         let (kept, values) = (&mut self.channels[..], &mut self.values[..]);
         let mut count = 0;
@@ -487,6 +491,8 @@ fn int_cover<const OC: usize, const VALUES: bool, W: IntWeight>(
     let (in_w, out_w) = (geometry.input.width, geometry.output.width);
     let (chunk, input_unit) = (conv.chunk, conv.input_unit);
     let tap_len = c_in * c_out;
+    // Every event's channel is below `events.width`: with this, the rows below are in bounds.
+    assert!(events.width == c_in && weights.len() == kernel * kernel * tap_len);
     for first_channel in tile_starts(c_out, OC) {
         for pixel in sums.chunks_exact_mut(c_out) {
             pixel[first_channel..][..OC].fill(0);
@@ -511,38 +517,43 @@ fn int_cover<const OC: usize, const VALUES: bool, W: IntWeight>(
                             continue;
                         }
                         let out = &mut sums[(oy * out_w + ox) * c_out + first_channel..][..OC];
-                        let row = |c: u32| &weights[c as usize * c_out + first_channel..][..OC];
-                        if VALUES {
-                            let values = events.values(pixel);
-                            for (channels, values) in
-                                channels.chunks(chunk).zip(values.chunks(chunk))
-                            {
-                                let mut acc = [0i16; OC];
-                                for (&c, &v) in channels.iter().zip(values) {
-                                    let k = (v * input_unit) as i16;
+                        let tile = &weights[first_channel..];
+                        let row = |c: u32| -> &[W; OC] {
+                            let start = c as usize * c_out;
+                            debug_assert!(start + first_channel + OC <= weights.len());
+                            // SAFETY: `c < c_in` (asserted through `events.width`) and
+                            // `first_channel + OC <= c_out`, so the row lies within `weights`.
+                            unsafe { &*tile.as_ptr().add(start).cast::<[W; OC]>() }
+                        };
+                        let values = if VALUES { events.values(pixel) } else { &[] };
+                        // `chunk` events at a time (almost always all of them).
+                        let mut first = 0;
+                        while first < channels.len() {
+                            let end = channels.len().min(first.saturating_add(chunk));
+                            let mut acc = [0i16; OC];
+                            if VALUES {
+                                for (&c, &v) in channels[first..end].iter().zip(&values[first..end])
+                                {
+                                    // An integer from 0 to `input_unit`: exact.
+                                    let k = (v * input_unit) as i32 as i16;
                                     let row = row(c);
                                     for j in 0..OC {
                                         acc[j] =
                                             acc[j].wrapping_add(k.wrapping_mul(row[j].widen()));
                                     }
                                 }
-                                for j in 0..OC {
-                                    out[j] = out[j].wrapping_add(i32::from(acc[j]));
-                                }
-                            }
-                        } else {
-                            for channels in channels.chunks(chunk) {
-                                let mut acc = [0i16; OC];
-                                for &c in channels {
+                            } else {
+                                for &c in &channels[first..end] {
                                     let row = row(c);
                                     for j in 0..OC {
                                         acc[j] = acc[j].wrapping_add(row[j].widen());
                                     }
                                 }
-                                for j in 0..OC {
-                                    out[j] = out[j].wrapping_add(i32::from(acc[j]));
-                                }
                             }
+                            for j in 0..OC {
+                                out[j] = out[j].wrapping_add(i32::from(acc[j]));
+                            }
+                            first = end;
                         }
                     }
                 }

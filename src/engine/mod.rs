@@ -68,6 +68,10 @@ impl Scratch {
             events: Events::with_capacity(pixels, values),
         }
     }
+
+    pub fn set_integer_weights(&mut self, on: bool) {
+        self.integer_weights = on;
+    }
 }
 
 /// False when `DYNCONF_EVENT_WEIGHTS=f32` is set (read once per process).
