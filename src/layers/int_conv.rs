@@ -219,7 +219,7 @@ mod tests {
             panic!("fused sums exceed i8");
         };
         // The fused 4×4 kernel's centre taps sum all four 3×3 positions.
-        let centre = ((1 * 4 + 1) * c_in) * c_out;
+        let centre = (5 * c_in) * c_out; // offset (1, 1) of the 4×4 kernel
         assert_eq!(weights.as_slice()[centre], 4 * 127);
         assert_eq!(int.chunk, 32767 / (4 * 127 * 4));
         assert_eq!((int.kernel, int.stride, int.divisor), (4, 2, Some(4.0)));

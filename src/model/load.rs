@@ -216,6 +216,14 @@ fn check_header(spec: &ModelSpec) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// A layer's weights as f32 (`[out][in][...]`), their dimensions, and the int8 values and row
+/// scales they came from, if the file has int8.
+struct Weight {
+    values: Vec<f32>,
+    dims: Vec<usize>,
+    quantized: Option<Quantized>,
+}
+
 /// The int8 weights of a layer as the file has them, `[out][in][...]`, and their row scales.
 struct Quantized {
     q: Vec<i8>,
@@ -236,7 +244,11 @@ fn build_layer(
             padding,
         } => {
             let err = |message: String| ModelError::layer(index, &name, message);
-            let (weight, dims, int8) = reader.weight(&name, 4)?;
+            let Weight {
+                values: weight,
+                dims,
+                quantized: int8,
+            } = reader.weight(&name, 4)?;
             quantized = int8;
             let [out_channels, in_channels, kh, kw] = [dims[0], dims[1], dims[2], dims[3]];
             if kh != kw || kh == 0 {
@@ -296,7 +308,11 @@ fn build_layer(
             Shape::new(input_shape.channels, 1, 1),
         ),
         LayerSpec::Linear { name } => {
-            let (weight, dims, _) = reader.weight(&name, 2)?;
+            let Weight {
+                values: weight,
+                dims,
+                ..
+            } = reader.weight(&name, 2)?;
             let [out_features, in_features] = [dims[0], dims[1]];
             if in_features != input_shape.len() {
                 return Err(ModelError::layer(
@@ -384,11 +400,7 @@ impl<'a> TensorReader<'a> {
     /// `<layer>.weight`: int8 with one f32 scale per output row in `<layer>.weight_scale`
     /// (f16 and f32 weights are accepted too), converted to f32 once; int8 weights are also
     /// returned as they are, for the event-driven engine's integer form.
-    fn weight(
-        &mut self,
-        layer: &str,
-        rank: usize,
-    ) -> Result<(Vec<f32>, Vec<usize>, Option<Quantized>), ModelError> {
+    fn weight(&mut self, layer: &str, rank: usize) -> Result<Weight, ModelError> {
         let name = format!("{layer}.weight");
         let view = self.view(&name, &[Dtype::I8, Dtype::F16, Dtype::F32], rank)?;
         let dims = view.shape().to_vec();
@@ -417,7 +429,12 @@ impl<'a> TensorReader<'a> {
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect(),
         };
-        finite(&name, values).map(|v| (v, dims, quantized))
+        let values = finite(&name, values)?;
+        Ok(Weight {
+            values,
+            dims,
+            quantized,
+        })
     }
 
     /// `<layer>.bias`: f32 of length `len`.
