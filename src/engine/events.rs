@@ -15,8 +15,8 @@
 //! convolutions run in integers instead ([`conv_int`]): a quarter of the weight bytes, and
 //! twice the lanes per vector (i16 instead of f32), which matters most for simd128. They take
 //! the output pixels one at a time and sum the events under every kernel offset into one i16
-//! register tile, then write the output once; the i8 weights (1.3 MB for the v6 model
-//! against 5.2 MB in f32) are then read from L2 rather than streamed from L3.
+//! register tile, then write the output once. The i8 weights are 1.3 MB for the v6 model
+//! against 5.2 MB in f32: a quarter of the bytes each step streams.
 
 use super::isa::{tile_starts, Isa};
 use crate::layers::{valid_outputs, Conv2d, ConvPool, IntConv, IntWeights, Linear, Shape};
