@@ -9,7 +9,8 @@
 // serves it on 127.0.0.1 and drives /usr/bin/chromium with playwright-core (.tools/, from
 // scripts/install-tools.sh web). Native: `dynconf bench-step`, the same loop on one thread.
 // Both run the event-driven engine, every image for T steps, R timed rounds after a warm-up,
-// and report the median round.
+// and report the median round; each also with the convolutions adding f32 weight rows instead
+// of summing int8 weights (the engine before it had integers), in the same run.
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -18,7 +19,9 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const OUT = join(ROOT, 'target', 'wasm-bench');
+// Cargo's output directory: $CARGO_TARGET_DIR when set (relative to the checkout), else target/.
+const TARGET = resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target');
+const OUT = join(TARGET, 'wasm-bench');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 function options() {
@@ -53,7 +56,7 @@ function buildWasm() {
   run('cargo', ['build', '--release', '--quiet', '--target', 'wasm32-unknown-unknown', '--lib', '--no-default-features']);
   mkdirSync(OUT, { recursive: true });
   run('wasm-bindgen', ['--target', 'web', '--out-dir', OUT, '--out-name', 'dynconf',
-    join(ROOT, 'target/wasm32-unknown-unknown/release/dynconf.wasm')]);
+    join(TARGET, 'wasm32-unknown-unknown/release/dynconf.wasm')]);
   const wasm = join(OUT, 'dynconf_bg.wasm');
   run('wasm-opt', ['-O3', '--enable-simd', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
     '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', wasm, '-o', wasm]);
@@ -94,15 +97,33 @@ window.bench = async ({ images, steps, rounds, warmupMs, hasCalibration }) => {
     sim.use_calibration(calibration);
     result.cold = infer(pixels[0]);
   }
+  let synapticOps = 0;
   const pass = () => {
     const start = performance.now();
-    for (const p of pixels) { sim.set_pixels_chw(p); sim.run_to(steps); }
+    synapticOps = 0;
+    for (const p of pixels) { sim.set_pixels_chw(p); synapticOps += sim.run_to(steps).cumulative_synaptic_ops; }
     return (performance.now() - start) / (pixels.length * steps);
   };
+  // Rounds alternate between the convolutions in integers (the default) and in f32, where
+  // the module can switch (set_integer_weights; older builds cannot).
+  const switchable = typeof sim.set_integer_weights === 'function';
   const until = performance.now() + warmupMs;
-  while (performance.now() < until) pass();
-  const times = Array.from({ length: rounds }, pass).sort((a, b) => a - b);
-  Object.assign(result, { msPerStep: times[rounds >> 1], msPerStepMin: times[0] });
+  while (performance.now() < until) {
+    if (switchable) { sim.set_integer_weights(false); pass(); sim.set_integer_weights(true); }
+    pass();
+  }
+  const times = [];
+  const f32Times = [];
+  for (let r = 0; r < rounds; r++) {
+    times.push(pass());
+    if (switchable) { sim.set_integer_weights(false); f32Times.push(pass()); sim.set_integer_weights(true); }
+  }
+  times.sort((a, b) => a - b);
+  f32Times.sort((a, b) => a - b);
+  Object.assign(result, {
+    msPerStep: times[rounds >> 1], msPerStepMin: times[0], synapticOpsPerStep: synapticOps / (pixels.length * steps),
+  });
+  if (switchable) Object.assign(result, { f32MsPerStep: f32Times[rounds >> 1], f32MsPerStepMin: f32Times[0] });
   if (hasCalibration) {
     const inferences = [];
     for (let r = 0; r < 3; r++) for (const p of pixels) inferences.push(infer(p));
@@ -168,21 +189,38 @@ async function main() {
   buildWasm();
   run('cargo', ['build', '--release', '--quiet', '--bin', 'dynconf']);
   console.error(`native: dynconf bench-step (${count} images × ${opts.steps} steps, ${opts.rounds} rounds)...`);
-  const benchStep = (extraEnv) => JSON.parse(run(join(ROOT, 'target/release/dynconf'), ['bench-step', '--json',
+  const benchStep = (extraEnv) => JSON.parse(run(join(TARGET, 'release/dynconf'), ['bench-step', '--json',
     '--model', opts.model, '--data', opts.data, '--split', 'validation', '--limit', String(count),
     '--max-steps', opts.steps, '--rounds', opts.rounds], extraEnv));
   const native = benchStep({});
   // The same binary restricted to 128-bit vectors (SSE2), as wide as simd128.
   const native128 = benchStep({ DYNCONF_SIMD: 'baseline' });
+  // Both with the convolutions adding f32 weight rows instead of summing int8 weights.
+  const nativeF32 = benchStep({ DYNCONF_EVENT_WEIGHTS: 'f32' });
+  const native128F32 = benchStep({ DYNCONF_SIMD: 'baseline', DYNCONF_EVENT_WEIGHTS: 'f32' });
   console.error('wasm: headless Chromium...');
   const wasm = await browserTimes(opts, validationImages(opts.data, count));
   const version = run(CHROMIUM, ['--version']).trim();
   console.log(`model ${opts.model}; ${count} validation images × ${opts.steps} steps, event-driven, one thread; median of ${opts.rounds} rounds`);
-  console.log(`  native:          ${native.ms_per_step.toFixed(4)} ms per step (AVX2 where the CPU has it)`);
-  console.log(`  native, SSE2:    ${native128.ms_per_step.toFixed(4)} ms per step (DYNCONF_SIMD=baseline: 128-bit vectors)`);
-  console.log(`  wasm:            ${wasm.msPerStep.toFixed(4)} ms per step (${version}, simd128)`);
+  // Synaptic operations per step as the wasm run counted them (the engines are exact, so the
+  // native runs make the same ones), per second of one core.
+  const ops = wasm.synapticOpsPerStep;
+  const rate = (ms) => `${(ops / ms / 1e6).toFixed(2)} G synaptic ops/s per core`;
+  console.log(`  ${(ops / 1e6).toFixed(2)} M synaptic ops per step`);
+  console.log(`  native:          ${native.ms_per_step.toFixed(4)} ms per step, ${rate(native.ms_per_step)} (AVX2 where the CPU has it)`);
+  console.log(`  native, SSE2:    ${native128.ms_per_step.toFixed(4)} ms per step, ${rate(native128.ms_per_step)} (DYNCONF_SIMD=baseline: 128-bit vectors)`);
+  console.log(`  wasm:            ${wasm.msPerStep.toFixed(4)} ms per step, ${rate(wasm.msPerStep)} (${version}, simd128)`);
   console.log(`ratio: wasm / native = ${(wasm.msPerStep / native.ms_per_step).toFixed(2)}×; `
     + `wasm / native SSE2 = ${(wasm.msPerStep / native128.ms_per_step).toFixed(2)}×`);
+  console.log(`with f32 weight rows (DYNCONF_EVENT_WEIGHTS=f32, set_integer_weights(false)), same run:`);
+  console.log(`  native:          ${nativeF32.ms_per_step.toFixed(4)} ms per step, ${rate(nativeF32.ms_per_step)}`);
+  console.log(`  native, SSE2:    ${native128F32.ms_per_step.toFixed(4)} ms per step, ${rate(native128F32.ms_per_step)}`);
+  if (wasm.f32MsPerStep !== undefined) {
+    console.log(`  wasm:            ${wasm.f32MsPerStep.toFixed(4)} ms per step, ${rate(wasm.f32MsPerStep)}`);
+    console.log(`ratio: wasm / native = ${(wasm.f32MsPerStep / nativeF32.ms_per_step).toFixed(2)}×; `
+      + `integers vs f32: native ${(nativeF32.ms_per_step / native.ms_per_step).toFixed(2)}× faster, `
+      + `wasm ${(wasm.f32MsPerStep / wasm.msPerStep).toFixed(2)}× faster`);
+  }
   if (wasm.inference) {
     const i = wasm.inference;
     console.log(`Dynamic Confidence inference in Chromium (${i.decoder}, threshold ${i.threshold}): `
@@ -190,7 +228,7 @@ async function main() {
       + `${i.meanSteps.toFixed(2)} mean steps; the first one after loading (baseline-compiled code): `
       + `${wasm.cold.ms.toFixed(2)} ms, ${wasm.cold.steps} steps`);
   }
-  console.log(JSON.stringify({ native, native128, wasm }));
+  console.log(JSON.stringify({ native, native128, nativeF32, native128F32, wasm }));
 }
 
 main().catch((error) => { console.error(error); process.exit(1); });

@@ -238,6 +238,14 @@ impl Simulation {
         self.engine = engine;
     }
 
+    /// Whether the event-driven engine sums int8 weights in integers where the model allows
+    /// (the default, unless `DYNCONF_EVENT_WEIGHTS=f32` is set) or adds f32 weight rows; the
+    /// results are identical. For benchmarks.
+    #[doc(hidden)]
+    pub fn set_integer_weights(&mut self, on: bool) {
+        self.scratch.set_integer_weights(on);
+    }
+
     /// The decoder of [`StepReport::decision`] (default: the paper's, κ = 30).
     pub fn decoder(&self) -> Decoder {
         self.decoder

@@ -17,37 +17,63 @@ fn model(seed: u64) -> Arc<Model> {
 #[test]
 fn dense_and_event_driven_engines_give_identical_spikes() {
     for seed in 1..4 {
-        let model = model(seed);
-        let mut dense = Simulation::new(Arc::clone(&model), Engine::Dense);
-        let mut events = Simulation::new(Arc::clone(&model), Engine::EventDriven);
-        for image in 0..3 {
-            let input = random_input(seed * 100 + image, model.input().len());
-            dense.set_input_f64(&input).unwrap();
-            events.set_input_f64(&input).unwrap();
-            let mut total_spikes = 0;
-            for t in 1..=24 {
-                let a = dense.step();
-                let (a_spikes, a_synops, a_output) = (a.spikes, a.synaptic_ops, a.output.to_vec());
-                let b = events.step();
-                assert_eq!(a_spikes, b.spikes, "seed {seed} image {image} t {t}");
-                assert_eq!(a_synops, b.synaptic_ops);
-                assert_eq!(a_output, b.output, "accumulated output");
-                for layer in 0..dense.if_layer_count() {
-                    assert_eq!(
-                        dense.spikes(layer),
-                        events.spikes(layer),
-                        "layer {layer} spikes at t {t}"
-                    );
-                    assert_eq!(
-                        dense.membrane(layer),
-                        events.membrane(layer),
-                        "layer {layer} potentials at t {t}"
-                    );
-                }
-                total_spikes += a_spikes;
+        assert_engines_agree(seed, model(seed));
+    }
+}
+
+/// Int8 weights: the event-driven engine sums the spike-fed convolutions in integers (spikes,
+/// spikes averaged by a pool, a convolution fused with its pool) and must still match the
+/// dense engine's f32 sums bit for bit.
+#[test]
+fn integer_event_convolutions_give_identical_spikes() {
+    for seed in 1..4 {
+        let bytes = common::random_int8_model(seed).build();
+        let model = Arc::new(Model::from_bytes(&bytes).expect("valid model"));
+        assert_eq!(model.integer_event_stages(), [0, 1, 2], "every convolution");
+        assert_engines_agree(seed, model);
+    }
+}
+
+/// Int8 weights off the exporter's grid (a row scale of 0.1): the engine keeps the f32 sums.
+#[test]
+fn int8_weights_off_the_grid_keep_the_f32_event_path() {
+    let mut builder = common::random_int8_model(1);
+    let scale = &mut builder.tensors.get_mut("conv2.weight_scale").unwrap().bytes;
+    scale[..4].copy_from_slice(&0.1f32.to_le_bytes());
+    let model = Model::from_bytes(&builder.build()).expect("valid model");
+    assert_eq!(model.integer_event_stages(), [0, 2]);
+}
+
+fn assert_engines_agree(seed: u64, model: Arc<Model>) {
+    let mut dense = Simulation::new(Arc::clone(&model), Engine::Dense);
+    let mut events = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+    for image in 0..3 {
+        let input = random_input(seed * 100 + image, model.input().len());
+        dense.set_input_f64(&input).unwrap();
+        events.set_input_f64(&input).unwrap();
+        let mut total_spikes = 0;
+        for t in 1..=24 {
+            let a = dense.step();
+            let (a_spikes, a_synops, a_output) = (a.spikes, a.synaptic_ops, a.output.to_vec());
+            let b = events.step();
+            assert_eq!(a_spikes, b.spikes, "seed {seed} image {image} t {t}");
+            assert_eq!(a_synops, b.synaptic_ops);
+            assert_eq!(a_output, b.output, "accumulated output");
+            for layer in 0..dense.if_layer_count() {
+                assert_eq!(
+                    dense.spikes(layer),
+                    events.spikes(layer),
+                    "layer {layer} spikes at t {t}"
+                );
+                assert_eq!(
+                    dense.membrane(layer),
+                    events.membrane(layer),
+                    "layer {layer} potentials at t {t}"
+                );
             }
-            assert!(total_spikes > 0, "the random model should spike");
+            total_spikes += a_spikes;
         }
+        assert!(total_spikes > 0, "the random model should spike");
     }
 }
 
@@ -57,6 +83,20 @@ fn dense_and_event_driven_engines_give_identical_spikes() {
 fn engines_agree_at_the_real_network_size() {
     let model =
         Arc::new(Model::from_bytes(&common::random_full_size_model(3).build()).expect("valid"));
+    assert_full_size_engines_agree(model);
+}
+
+/// The same with int8 weights in the v6 layout (pooled spikes feed every other convolution;
+/// 160 channels leave a partial register tile), the convolutions summed in integers.
+#[test]
+fn integer_engines_agree_at_the_real_network_size() {
+    let bytes = common::random_full_size_int8_model(3).build();
+    let model = Arc::new(Model::from_bytes(&bytes).expect("valid"));
+    assert_eq!(model.integer_event_stages(), [0, 1, 2, 3, 4, 5]);
+    assert_full_size_engines_agree(model);
+}
+
+fn assert_full_size_engines_agree(model: Arc<Model>) {
     let mut dense = Simulation::new(Arc::clone(&model), Engine::Dense);
     let mut events = Simulation::new(Arc::clone(&model), Engine::EventDriven);
     let input = random_input(17, model.input().len());

@@ -52,6 +52,12 @@ impl Downstream {
         let downstream = &model.stages()[stage].downstream;
         let weighted = model.stages()[stage].weighted - downstream.start;
         let conv_pool = model.conv_pool(stage).filter(|_| fuse);
+        // The integer form is built for the SNN's spikes, fused when the model has the pair.
+        let int_conv = model.int_conv(stage).filter(|_| {
+            scratch.integer_weights
+                && activity == Activity::Spikes
+                && (fuse || model.conv_pool(stage).is_none())
+        });
         let mut i = 0;
         while i < layers.len() {
             if i != weighted {
@@ -70,6 +76,21 @@ impl Downstream {
                 Activity::Graded => scratch.events.gather_values(x, channels),
             }
             let Scratch { isa, events, .. } = &*scratch;
+            if let (Op::Conv2d(_), Some(int_conv)) = (&layer.op, int_conv) {
+                // Fused, it writes the pool's output directly, as below.
+                let out = if int_conv.divisor.is_some() { i + 1 } else { i };
+                events::conv_int(
+                    *isa,
+                    int_conv,
+                    weighted_input,
+                    events,
+                    layer.input_shape,
+                    layers[out].output_shape,
+                    &mut self.outputs[out],
+                );
+                i = out + 1;
+                continue;
+            }
             match (&layer.op, conv_pool) {
                 (Op::Conv2d(_), Some(conv_pool)) => {
                     // The pool's output directly; the conv's own buffer stays unused.

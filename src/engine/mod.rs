@@ -38,6 +38,10 @@ use isa::Isa;
 #[derive(Clone, Debug)]
 pub(crate) struct Scratch {
     isa: Isa,
+    /// Whether the event-driven SNN runs convolutions in integers where the model allows
+    /// ([`crate::layers::IntConv`]); `DYNCONF_EVENT_WEIGHTS=f32` in the environment turns
+    /// this off, to measure what the integers bring.
+    integer_weights: bool,
     /// A zero-padded copy of a dense convolution's input.
     padded: Vec<f32>,
     events: Events,
@@ -59,8 +63,19 @@ impl Scratch {
         }
         Scratch {
             isa: Isa::get(),
+            integer_weights: integer_weights(),
             padded: vec![0.0; padded],
             events: Events::with_capacity(pixels, values),
         }
     }
+
+    pub fn set_integer_weights(&mut self, on: bool) {
+        self.integer_weights = on;
+    }
+}
+
+/// False when `DYNCONF_EVENT_WEIGHTS=f32` is set (read once per process).
+fn integer_weights() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var_os("DYNCONF_EVENT_WEIGHTS").is_none_or(|v| v != "f32"))
 }

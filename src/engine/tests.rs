@@ -6,7 +6,7 @@ use super::events::{self, Activity, EventConv, Events};
 use super::isa::Isa;
 use super::layout::to_channels_last;
 use super::{dense, pool};
-use crate::layers::{AvgPool2d, Conv2d, ConvPool, Linear, Shape};
+use crate::layers::{AvgPool2d, Conv2d, ConvPool, IntConv, Linear, Shape};
 
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
 fn isas() -> Vec<Isa> {
@@ -218,4 +218,150 @@ fn dense_and_event_linear_layers_match_the_reference() {
     let mut out = vec![f32::NAN; outputs];
     events::linear(&linear, Activity::Graded, &events, input_shape, &mut out);
     assert_eq!(out, dense);
+}
+
+/// A convolution with int8 weights `q · scale[out]`: scales `c · 2^e` as the exporter picks
+/// them (c in 1..15, 2^e from 2^-14 so that quarters of them stay on the 2^-16 grid), biases on
+/// the grid. `extreme` makes every weight 127 (the largest integer sums) and every scale a power
+/// of two.
+fn int8_conv(
+    c_in: usize,
+    c_out: usize,
+    (kernel, stride, padding): (usize, usize, usize),
+    extreme: bool,
+) -> (Conv2d, Vec<i8>, Vec<f32>) {
+    let q: Vec<i8> = (0..c_out * c_in * kernel * kernel)
+        .map(|i| match extreme {
+            true => 127,
+            false => ((i * 7919 + 13) % 255) as i8 ^ 0x55,
+        })
+        .collect();
+    let scale: Vec<f32> = (0..c_out)
+        .map(|o| {
+            // With the largest sums, odd factors above 1 would make products past 2^24.
+            let c = if extreme { 1 } else { 1 + o % 15 };
+            c as f32 * 2f32.powi(-14 + (o % 3) as i32)
+        })
+        .collect();
+    let weight = q
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| f32::from(v) * scale[i / (c_in * kernel * kernel)])
+        .collect();
+    let bias = (0..c_out).map(|i| grid(i, 2)).collect();
+    let conv = Conv2d::new(weight, bias, c_in, kernel, stride, padding);
+    (conv, q, scale)
+}
+
+#[test]
+fn integer_event_convolutions_match_the_reference() {
+    // As above, plus 300 input channels all firing with every weight 127: a pixel's events
+    // then sum past i16 and take several i16 chunks.
+    let cases = [
+        (24, 72, false, false),
+        (5, 40, false, false),
+        (16, 8, false, false),
+        (20, 64, false, false),
+        (300, 16, true, true),
+    ];
+    for (c_in, c_out, extreme, all_firing) in cases {
+        for geometry in GEOMETRIES {
+            let (conv, q, scale) = int8_conv(c_in, c_out, geometry, extreme);
+            let input_shape = Shape::new(c_in, 9, 7);
+            let (h, w) = conv.output_size(9, 7).unwrap();
+            let output_shape = Shape::new(c_out, h, w);
+            for graded in [false, true] {
+                let chw = match all_firing {
+                    true => vec![if graded { 0.75 } else { 1.0 }; input_shape.len()],
+                    false => input_map(input_shape, graded),
+                };
+                let mut expected = vec![0.0; output_shape.len()];
+                conv.forward_dense(&chw, input_shape, output_shape, &mut expected);
+                let expected = channels_last(&expected, output_shape);
+                let hwc = channels_last(&chw, input_shape);
+                let mut events = Events::with_capacity(input_shape.plane(), input_shape.len());
+                let (activity, input_unit) = if graded {
+                    events.gather_values(&hwc, c_in);
+                    (Activity::Graded, 4)
+                } else {
+                    events.gather_spikes(&hwc, c_in);
+                    (Activity::Spikes, 1)
+                };
+                let int_conv = IntConv::new(&conv, &q, &scale, None, input_unit).unwrap();
+                if all_firing {
+                    assert!(int_conv.chunk < c_in, "several chunks per pixel");
+                }
+                let case = format!("{c_in}→{c_out} {geometry:?} graded {graded}");
+                for isa in isas() {
+                    let mut out = vec![f32::NAN; output_shape.len()];
+                    events::conv_int(
+                        isa,
+                        &int_conv,
+                        activity,
+                        &events,
+                        input_shape,
+                        output_shape,
+                        &mut out,
+                    );
+                    assert_eq!(out, expected, "{isa:?} {case}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn integer_convolution_fused_with_its_pool_matches_convolution_then_pool() {
+    for geometry in GEOMETRIES {
+        for (pool_kernel, pool_stride) in [(2, 2), (2, 1), (4, 4)] {
+            for (extreme, graded) in [(false, false), (false, true), (true, false)] {
+                let (c_in, c_out) = (12, 72);
+                let (conv, q, scale) = int8_conv(c_in, c_out, geometry, extreme);
+                let pool = AvgPool2d {
+                    kernel: pool_kernel,
+                    stride: pool_stride,
+                };
+                let input_shape = Shape::new(c_in, 11, 10);
+                let (h, w) = conv.output_size(11, 10).unwrap();
+                let conv_shape = Shape::new(c_out, h, w);
+                let Some((ph, pw)) = pool.output_size(h, w) else {
+                    continue;
+                };
+                let pooled_shape = Shape::new(c_out, ph, pw);
+                let chw = input_map(input_shape, graded);
+                let mut conv_out = vec![0.0; conv_shape.len()];
+                conv.forward_dense(&chw, input_shape, conv_shape, &mut conv_out);
+                let conv_out = channels_last(&conv_out, conv_shape);
+                let mut expected = vec![0.0; pooled_shape.len()];
+                pool::avg_pool(&pool, &conv_out, conv_shape, pooled_shape, &mut expected);
+
+                let hwc = channels_last(&chw, input_shape);
+                let mut events = Events::with_capacity(input_shape.plane(), input_shape.len());
+                let (activity, input_unit) = if graded {
+                    events.gather_values(&hwc, c_in);
+                    (Activity::Graded, 4)
+                } else {
+                    events.gather_spikes(&hwc, c_in);
+                    (Activity::Spikes, 1)
+                };
+                let case =
+                    format!("{geometry:?} pool {pool_kernel}/{pool_stride} {extreme} {graded}");
+                let int_conv = IntConv::new(&conv, &q, &scale, Some(&pool), input_unit)
+                    .unwrap_or_else(|e| panic!("{case}: {e}"));
+                for isa in isas() {
+                    let mut out = vec![f32::NAN; pooled_shape.len()];
+                    events::conv_int(
+                        isa,
+                        &int_conv,
+                        activity,
+                        &events,
+                        input_shape,
+                        pooled_shape,
+                        &mut out,
+                    );
+                    assert_eq!(out, expected, "{isa:?} {case}");
+                }
+            }
+        }
+    }
 }

@@ -41,15 +41,7 @@ impl Conv2d {
             out_channels * in_channels * kernel * kernel,
             "conv2d weight length"
         );
-        let taps = kernel * kernel;
-        let mut taps_major = vec![0.0; weight.len()];
-        for (out, filter) in weight.chunks_exact(in_channels * taps).enumerate() {
-            for (input, window) in filter.chunks_exact(taps).enumerate() {
-                for (tap, &w) in window.iter().enumerate() {
-                    taps_major[(tap * in_channels + input) * out_channels + out] = w;
-                }
-            }
-        }
+        let taps_major = taps_major(&weight, in_channels, out_channels, kernel);
         Conv2d {
             in_channels,
             out_channels,
@@ -140,6 +132,26 @@ impl Conv2d {
             }
         }
     }
+}
+
+/// `weight`, `[out][in][kernel][kernel]` as in the file, reordered taps-major:
+/// `[kh][kw][in][out]`.
+pub(crate) fn taps_major<T: Copy + Default>(
+    weight: &[T],
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+) -> Vec<T> {
+    let taps = kernel * kernel;
+    let mut taps_major = vec![T::default(); weight.len()];
+    for (out, filter) in weight.chunks_exact(in_channels * taps).enumerate() {
+        for (input, window) in filter.chunks_exact(taps).enumerate() {
+            for (tap, &w) in window.iter().enumerate() {
+                taps_major[(tap * in_channels + input) * out_channels + out] = w;
+            }
+        }
+    }
+    taps_major
 }
 
 #[cfg(test)]

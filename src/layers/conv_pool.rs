@@ -1,5 +1,7 @@
 //! A convolution and the average pool after it, as one convolution.
 
+use std::ops::AddAssign;
+
 use super::{AvgPool2d, CacheAligned, Conv2d};
 
 /// A convolution followed by an average pool, as one convolution.
@@ -33,30 +35,11 @@ pub(crate) struct ConvPool {
 
 impl ConvPool {
     pub fn new(conv: &Conv2d, pool: &AvgPool2d) -> ConvPool {
-        let (k, s) = (conv.kernel, conv.stride);
-        let kernel = (pool.kernel - 1) * s + k;
-        let (c_in, c_out) = (conv.in_channels, conv.out_channels);
-        let mut weight = vec![0.0f32; kernel * kernel * c_in * c_out];
-        let row = |ey: usize, ex: usize, ic: usize| ((ey * kernel + ex) * c_in + ic) * c_out;
-        for dy in 0..pool.kernel {
-            for dx in 0..pool.kernel {
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let (ey, ex) = (dy * s + ky, dx * s + kx);
-                        for ic in 0..c_in {
-                            let fused = &mut weight[row(ey, ex, ic)..][..c_out];
-                            for (oc, w) in fused.iter_mut().enumerate() {
-                                *w += conv.weight_at(oc, ic, ky, kx);
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let (kernel, weight) = fuse_taps(conv, pool, conv.weight());
         let window = (pool.kernel * pool.kernel) as f32;
         ConvPool {
             kernel,
-            stride: s * pool.stride,
+            stride: conv.stride * pool.stride,
             padding: conv.padding,
             weight: CacheAligned::new(&weight),
             bias: conv.bias().iter().map(|&b| b * window).collect(),
@@ -78,4 +61,37 @@ impl ConvPool {
     pub fn window(&self) -> f32 {
         self.window
     }
+}
+
+/// The fused kernel side `(k_p − 1)·s + k` and the fused taps-major weights of `conv` followed
+/// by `pool`, from `weights`, `conv`'s weights (or their integer values) taps-major: each fused
+/// weight at offset `e` sums, in one fixed order, the weights at every `(dy, ky)` with
+/// `dy·s + ky = e` (both axes).
+pub(crate) fn fuse_taps<T: Copy + Default + AddAssign>(
+    conv: &Conv2d,
+    pool: &AvgPool2d,
+    weights: &[T],
+) -> (usize, Vec<T>) {
+    let (k, s) = (conv.kernel, conv.stride);
+    let kernel = (pool.kernel - 1) * s + k;
+    let (c_in, c_out) = (conv.in_channels, conv.out_channels);
+    let mut fused = vec![T::default(); kernel * kernel * c_in * c_out];
+    let row = |ey: usize, ex: usize, ic: usize, side: usize| ((ey * side + ex) * c_in + ic) * c_out;
+    for dy in 0..pool.kernel {
+        for dx in 0..pool.kernel {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let (ey, ex) = (dy * s + ky, dx * s + kx);
+                    for ic in 0..c_in {
+                        let source = &weights[row(ky, kx, ic, k)..][..c_out];
+                        let target = &mut fused[row(ey, ex, ic, kernel)..][..c_out];
+                        for (w, &v) in target.iter_mut().zip(source) {
+                            *w += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (kernel, fused)
 }

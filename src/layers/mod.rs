@@ -16,6 +16,7 @@ mod avgpool2d;
 mod conv2d;
 mod conv_pool;
 mod global_avgpool;
+mod int_conv;
 mod linear;
 
 pub use aligned::CacheAligned;
@@ -23,6 +24,7 @@ pub use avgpool2d::AvgPool2d;
 pub use conv2d::Conv2d;
 pub(crate) use conv_pool::ConvPool;
 pub use global_avgpool::GlobalAvgPool;
+pub(crate) use int_conv::{IntConv, IntWeights};
 pub use linear::Linear;
 
 use std::ops::{Add, AddAssign, Div, Mul, Range};

@@ -11,7 +11,9 @@ use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
 use super::spec::{InputSpec, LayerSpec, ModelSpec, FORMAT, METADATA_KEY, VERSION};
 use super::{topology, Model, ModelError, SpikingStage};
-use crate::layers::{AvgPool2d, Conv2d, ConvPool, GlobalAvgPool, Layer, Linear, Op, Shape};
+use crate::layers::{
+    AvgPool2d, Conv2d, ConvPool, GlobalAvgPool, IntConv, Layer, Linear, Op, Shape,
+};
 
 pub(super) fn load(bytes: &[u8]) -> Result<Model, ModelError> {
     let (_, header) = SafeTensors::read_metadata(bytes)
@@ -35,6 +37,7 @@ pub(super) fn load(bytes: &[u8]) -> Result<Model, ModelError> {
     let mut shape = Shape::new(spec.input.channels, spec.input.height, spec.input.width);
     let mut layers: Vec<Layer> = Vec::with_capacity(spec.layers.len());
     let mut names = HashSet::new();
+    let mut quantized = Vec::with_capacity(spec.layers.len());
     for (index, value) in spec.layers.iter().enumerate() {
         let layer_spec = LayerSpec::from_json(value, index).map_err(|message| {
             let name = value.get("name").and_then(|n| n.as_str());
@@ -44,7 +47,8 @@ pub(super) fn load(bytes: &[u8]) -> Result<Model, ModelError> {
                 .unwrap_or("layer");
             ModelError::layer(index, name.unwrap_or(kind), message)
         })?;
-        let layer = build_layer(index, layer_spec, shape, &mut reader)?;
+        let (layer, int8) = build_layer(index, layer_spec, shape, &mut reader)?;
+        quantized.push(int8);
         if values(&layer.output_shape).is_none() {
             return Err(ModelError::layer(
                 index,
@@ -84,8 +88,14 @@ pub(super) fn load(bytes: &[u8]) -> Result<Model, ModelError> {
         .iter()
         .map(|stage| conv_pool(&layers, stage))
         .collect();
+    let int_convs = topology
+        .stages()
+        .iter()
+        .map(|stage| int_conv(&layers, &quantized, stage))
+        .collect();
     Ok(Model {
         conv_pools,
+        int_convs,
         name: spec.name,
         input: spec.input,
         classes: spec.classes,
@@ -108,6 +118,39 @@ fn conv_pool(layers: &[Layer], stage: &SpikingStage) -> Option<ConvPool> {
         (Op::Conv2d(conv), Some(Op::AvgPool2d(pool))) => Some(ConvPool::new(conv, pool)),
         _ => None,
     }
+}
+
+/// The stage's convolution in integers for the event-driven SNN (fused with the average pool
+/// after it, as [`conv_pool`] fuses it), if its weights are int8 in the file, only average
+/// pools of power-of-two windows lie between the IF layer and it (so its inputs are spike
+/// counts over a power of two), and [`IntConv::new`] finds the integer form exact.
+fn int_conv(
+    layers: &[Layer],
+    quantized: &[Option<Quantized>],
+    stage: &SpikingStage,
+) -> Option<IntConv> {
+    let Quantized { q, scale } = quantized[stage.weighted].as_ref()?;
+    let Op::Conv2d(conv) = &layers[stage.weighted].op else {
+        return None;
+    };
+    let mut input_unit = 1u32;
+    for layer in &layers[stage.downstream.start..stage.weighted] {
+        match &layer.op {
+            Op::AvgPool2d(pool) => {
+                let window = u32::try_from(pool.kernel * pool.kernel).ok()?;
+                input_unit = input_unit.checked_mul(window)?;
+            }
+            _ => return None,
+        }
+    }
+    if !input_unit.is_power_of_two() {
+        return None;
+    }
+    let pool = match layers.get(stage.weighted + 1).map(|l| &l.op) {
+        Some(Op::AvgPool2d(pool)) if stage.weighted + 1 < stage.downstream.end => Some(pool),
+        _ => None,
+    };
+    IntConv::new(conv, q, scale, pool, input_unit).ok()
 }
 
 /// Largest activation map accepted (64 Mi values): far above any CIFAR-scale network, and a
@@ -173,12 +216,27 @@ fn check_header(spec: &ModelSpec) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// A layer's weights as f32 (`[out][in][...]`), their dimensions, and the int8 values and row
+/// scales they came from, if the file has int8.
+struct Weight {
+    values: Vec<f32>,
+    dims: Vec<usize>,
+    quantized: Option<Quantized>,
+}
+
+/// The int8 weights of a layer as the file has them, `[out][in][...]`, and their row scales.
+struct Quantized {
+    q: Vec<i8>,
+    scale: Vec<f32>,
+}
+
 fn build_layer(
     index: usize,
     spec: LayerSpec,
     input_shape: Shape,
     reader: &mut TensorReader,
-) -> Result<Layer, ModelError> {
+) -> Result<(Layer, Option<Quantized>), ModelError> {
+    let mut quantized = None;
     let (name, op, output_shape) = match spec {
         LayerSpec::Conv2d {
             name,
@@ -186,7 +244,12 @@ fn build_layer(
             padding,
         } => {
             let err = |message: String| ModelError::layer(index, &name, message);
-            let (weight, dims) = reader.weight(&name, 4)?;
+            let Weight {
+                values: weight,
+                dims,
+                quantized: int8,
+            } = reader.weight(&name, 4)?;
+            quantized = int8;
             let [out_channels, in_channels, kh, kw] = [dims[0], dims[1], dims[2], dims[3]];
             if kh != kw || kh == 0 {
                 return Err(err(format!("kernel must be square and non-empty, the weight is {out_channels}×{in_channels}×{kh}×{kw}")));
@@ -245,7 +308,11 @@ fn build_layer(
             Shape::new(input_shape.channels, 1, 1),
         ),
         LayerSpec::Linear { name } => {
-            let (weight, dims) = reader.weight(&name, 2)?;
+            let Weight {
+                values: weight,
+                dims,
+                ..
+            } = reader.weight(&name, 2)?;
             let [out_features, in_features] = [dims[0], dims[1]];
             if in_features != input_shape.len() {
                 return Err(ModelError::layer(
@@ -273,12 +340,13 @@ fn build_layer(
             (name, Op::If { threshold: theta }, input_shape)
         }
     };
-    Ok(Layer {
+    let layer = Layer {
         name,
         op,
         input_shape,
         output_shape,
-    })
+    };
+    Ok((layer, quantized))
 }
 
 /// Reads weight and bias tensors by name, checking dtype, rank and values, and remembers
@@ -330,20 +398,25 @@ impl<'a> TensorReader<'a> {
     }
 
     /// `<layer>.weight`: int8 with one f32 scale per output row in `<layer>.weight_scale`
-    /// (f16 and f32 weights are accepted too), converted to f32 once.
-    fn weight(&mut self, layer: &str, rank: usize) -> Result<(Vec<f32>, Vec<usize>), ModelError> {
+    /// (f16 and f32 weights are accepted too), converted to f32 once; int8 weights are also
+    /// returned as they are, for the event-driven engine's integer form.
+    fn weight(&mut self, layer: &str, rank: usize) -> Result<Weight, ModelError> {
         let name = format!("{layer}.weight");
         let view = self.view(&name, &[Dtype::I8, Dtype::F16, Dtype::F32], rank)?;
         let dims = view.shape().to_vec();
+        let mut quantized = None;
         let values: Vec<f32> = match view.dtype() {
             Dtype::I8 => {
-                let scales = self.f32_vector(&format!("{name}_scale"), dims[0], "output row")?;
+                let scale = self.f32_vector(&format!("{name}_scale"), dims[0], "output row")?;
                 let row_len = dims[1..].iter().product::<usize>().max(1);
-                view.data()
+                let q: Vec<i8> = view.data().iter().map(|&b| b as i8).collect();
+                let values = q
                     .chunks(row_len)
-                    .zip(scales)
-                    .flat_map(|(row, scale)| row.iter().map(move |&q| f32::from(q as i8) * scale))
-                    .collect()
+                    .zip(&scale)
+                    .flat_map(|(row, &scale)| row.iter().map(move |&q| f32::from(q) * scale))
+                    .collect();
+                quantized = Some(Quantized { q, scale });
+                values
             }
             Dtype::F16 => view
                 .data()
@@ -356,7 +429,12 @@ impl<'a> TensorReader<'a> {
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect(),
         };
-        finite(&name, values).map(|v| (v, dims))
+        let values = finite(&name, values)?;
+        Ok(Weight {
+            values,
+            dims,
+            quantized,
+        })
     }
 
     /// `<layer>.bias`: f32 of length `len`.

@@ -8,7 +8,7 @@ mod topology;
 pub use spec::InputSpec;
 pub use topology::{SpikingStage, Topology};
 
-use crate::layers::{ConvPool, Layer};
+use crate::layers::{ConvPool, IntConv, Layer};
 
 /// Why a model file was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +79,9 @@ pub struct Model {
     /// Per stage, its weighted layer fused with the average pool after it, when that layer is
     /// a conv2d followed by an avgpool2d: built once here and shared by every simulation.
     conv_pools: Vec<Option<ConvPool>>,
+    /// Per stage, its convolution (fused like `conv_pools`) in integers for the event-driven
+    /// SNN, when its weights are int8 and the integer form is exact (`load::int_conv`).
+    int_convs: Vec<Option<IntConv>>,
     metadata_json: String,
 }
 
@@ -139,6 +142,22 @@ impl Model {
     /// pair in this form).
     pub(crate) fn conv_pool(&self, stage: usize) -> Option<&ConvPool> {
         self.conv_pools[stage].as_ref()
+    }
+
+    /// Stage `stage`'s convolution in integers, fused with its pool when
+    /// [`Model::conv_pool`] is: the event-driven SNN runs it on spikes (or spikes averaged by
+    /// power-of-two pools) when the model's weights allow it exactly.
+    pub(crate) fn int_conv(&self, stage: usize) -> Option<&IntConv> {
+        self.int_convs[stage].as_ref()
+    }
+
+    /// The stages whose convolution the event-driven engine runs in integers (see
+    /// [`Model::int_conv`]), for tests and benchmarks.
+    #[doc(hidden)]
+    pub fn integer_event_stages(&self) -> Vec<usize> {
+        (0..self.int_convs.len())
+            .filter(|&k| self.int_convs[k].is_some())
+            .collect()
     }
 
     /// The raw `dynconf` metadata JSON, including keys this crate does not interpret

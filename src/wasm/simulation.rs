@@ -137,6 +137,13 @@ impl WasmSimulation {
         })
     }
 
+    /// Whether the convolutions sum int8 weights in integers where the model allows (the
+    /// default) or add f32 weight rows: the same results; for `benches/wasm_vs_native.mjs`.
+    #[doc(hidden)]
+    pub fn set_integer_weights(&mut self, on: bool) {
+        self.simulation.set_integer_weights(on);
+    }
+
     /// A second simulation of the same model (shared, not copied) and input, at t = 0.
     pub fn fork(&self) -> WasmSimulation {
         let mut simulation = self.simulation.clone();

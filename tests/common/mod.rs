@@ -1,7 +1,8 @@
 //! Builds small random `dynconf-snn` model files in memory (docs/model-format.md): f16
-//! weights, f32 biases, the layer list as JSON under the `dynconf` metadata key. Weights of
-//! spike-fed layers and thresholds sit on the exporter's grids (2^-16, 2^-15), as in real
-//! models, so dense and event-driven engines must agree bit for bit.
+//! weights (or int8 with row scales, [`ModelBuilder::int8`]), f32 biases, the layer list as
+//! JSON under the `dynconf` metadata key. Weights of spike-fed layers and thresholds sit on the
+//! exporter's grids (2^-16, 2^-15), as in real models, so dense and event-driven engines must
+//! agree bit for bit.
 #![allow(dead_code)]
 
 pub mod corpus;
@@ -106,6 +107,8 @@ pub struct ModelBuilder {
     side: usize,
     /// Whether an IF layer has been added (weights after it go on the grid).
     spiking: bool,
+    /// Whether spike-fed weights are written as int8 with row scales, as the exporter does.
+    int8: bool,
 }
 
 /// Spike-fed weights are `k · 2^-12` with |k| ≤ 2048: on the 2^-16 grid and exact in f16.
@@ -130,7 +133,41 @@ impl ModelBuilder {
             channels,
             side,
             spiking: false,
+            int8: false,
         }
+    }
+
+    /// Spike-fed weights from here on are int8 `q` with one scale `c · 2^e` per output row
+    /// (c in 1..15, e ≥ -14: the exporter's choice for layers fed through a 2×2 pool, on the
+    /// 2^-16 grid either way), as `training/export.py` writes them.
+    pub fn int8(mut self) -> Self {
+        self.int8 = true;
+        self
+    }
+
+    /// The weight tensors of a weighted layer: `<name>.weight` (and `<name>.weight_scale`).
+    fn weight_tensors(&mut self, name: &str, shape: &[usize], gain: f64) {
+        let (out, fan_in) = (shape[0], shape[1..].iter().product::<usize>());
+        if !(self.spiking && self.int8) {
+            let weight = self.weights(out * fan_in, fan_in, gain);
+            self.tensors
+                .insert(format!("{name}.weight"), Tensor::f16(shape, &weight));
+            return;
+        }
+        // Uniform weights of the same spread as `weights`, in 127 steps of the row scale.
+        let spread = gain / (fan_in as f64).sqrt() * 3f64.sqrt();
+        let mut q = Vec::with_capacity(out * fan_in);
+        let mut scale = Vec::with_capacity(out);
+        for _ in 0..out {
+            let c = 1 + (self.rng.next_u64() % 15) as i32;
+            let e = (spread / 127.0 / c as f64).log2().round().max(-14.0) as i32;
+            scale.push(c as f32 * 2f32.powi(e));
+            q.extend((0..fan_in).map(|_| self.rng.int(127) as i8));
+        }
+        self.tensors
+            .insert(format!("{name}.weight"), Tensor::i8(shape, &q));
+        self.tensors
+            .insert(format!("{name}.weight_scale"), Tensor::f32(&[out], &scale));
     }
 
     fn push_layer(&mut self, layer: Value) {
@@ -177,13 +214,8 @@ impl ModelBuilder {
         padding: usize,
         gain: f64,
     ) -> Self {
-        let fan_in = self.channels * kernel * kernel;
-        let weight = self.weights(out * fan_in, fan_in, gain);
+        self.weight_tensors(name, &[out, self.channels, kernel, kernel], gain);
         let bias = self.biases(out, 0.1 * gain, 0.1 * gain);
-        self.tensors.insert(
-            format!("{name}.weight"),
-            Tensor::f16(&[out, self.channels, kernel, kernel], &weight),
-        );
         self.tensors
             .insert(format!("{name}.bias"), Tensor::f32(&[out], &bias));
         self.push_layer(
@@ -216,12 +248,8 @@ impl ModelBuilder {
 
     pub fn linear(mut self, name: &str, out: usize, gain: f64) -> Self {
         let fan_in = self.channels * self.side * self.side;
-        let weight = self.weights(out * fan_in, fan_in, gain);
+        self.weight_tensors(name, &[out, fan_in], gain);
         let bias = self.biases(out, 0.0, 0.05 * gain);
-        self.tensors.insert(
-            format!("{name}.weight"),
-            Tensor::f16(&[out, fan_in], &weight),
-        );
         self.tensors
             .insert(format!("{name}.bias"), Tensor::f32(&[out], &bias));
         self.push_layer(json!({"kind": "linear", "name": name}));
@@ -247,6 +275,26 @@ pub fn random_model(seed: u64) -> ModelBuilder {
         .conv("conv2", 12, 3, 2, 1, 2.5) // 4×4
         .if_layer("if2", 1.25)
         .conv("conv3", 16, 2, 1, 0, 2.5) // 3×3: the global average divides by 9
+        .if_layer("if3", 1.0)
+        .global_avgpool()
+        .linear("fc", 10, 4.0)
+}
+
+/// A small network with int8 weights, as the exporter writes them, that pools both ways: a
+/// convolution then its pool before an IF layer (fused by the event-driven engine) and an IF
+/// layer's spikes pooled before a convolution (graded inputs, k/4), as in the v5 and v6 models.
+pub fn random_int8_model(seed: u64) -> ModelBuilder {
+    ModelBuilder::new(seed, 3, 16, 4)
+        .int8()
+        .conv("conv0", 8, 2, 1, 0, 2.0) // 15×15
+        .if_layer("if0", 1.0)
+        .conv("conv1", 12, 3, 1, 1, 2.5)
+        .avgpool(2) // 7×7
+        .if_layer("if1", 0.75)
+        .conv("conv2", 16, 3, 1, 1, 2.5)
+        .if_layer("if2", 1.0)
+        .avgpool(2) // 3×3
+        .conv("conv3", 16, 3, 1, 1, 3.0)
         .if_layer("if3", 1.0)
         .global_avgpool()
         .linear("fc", 10, 4.0)
@@ -278,6 +326,26 @@ pub fn random_full_size_model(seed: u64) -> ModelBuilder {
             .conv(&format!("conv{index}"), width, 3, 1, 1, 2.0)
             .avgpool(2)
             .if_layer(&format!("if{index}"), 1.0)
+            .conv(&format!("conv{}", index + 1), width, 3, 1, 1, 2.0)
+            .if_layer(&format!("if{}", index + 1), 1.0);
+        index += 2;
+    }
+    builder.global_avgpool().linear("fc", 10, 4.0)
+}
+
+/// [`random_full_size_model`]'s widths laid out as the v6 model (each block pools its first
+/// IF layer's spikes), with int8 weights.
+pub fn random_full_size_int8_model(seed: u64) -> ModelBuilder {
+    let mut builder = ModelBuilder::new(seed, 3, 32, 4)
+        .int8()
+        .conv("whiten", 24, 2, 1, 0, 2.0)
+        .if_layer("if0", 1.0);
+    let mut index = 1;
+    for width in [64, 160, 256] {
+        builder = builder
+            .conv(&format!("conv{index}"), width, 3, 1, 1, 2.0)
+            .if_layer(&format!("if{index}"), 1.0)
+            .avgpool(2)
             .conv(&format!("conv{}", index + 1), width, 3, 1, 1, 2.0)
             .if_layer(&format!("if{}", index + 1), 1.0);
         index += 2;
