@@ -318,15 +318,25 @@ async function main() {
     assert.equal(await page.isVisible('#tradeoff-body'), true);
     assert.ok(bareTiming.longest <= LONG_TASK_MS, `a main-thread task of ${bareTiming.longest.toFixed(0)} ms during the evaluation`);
 
-    step('test_batch.bin with a model without calibration: the refusal');
+    step('test_batch.bin with a model without calibration: said before the click, then the refusal');
     await page.setInputFiles('#model-file', bare);
     await page.waitForFunction(() => document.querySelector('#model-info').dataset.calibrated === 'false');
     await page.setInputFiles('#batch-file', files['test_batch.bin']);
     await page.waitForFunction(() => document.querySelector('#batch-status').dataset.file === 'test_batch.bin');
+    assert.match(await page.textContent('#batch-status'), /test split is never calibrated on/);
     await evaluate(page, 'failed');
     const testRefusal = await page.textContent('#batch-error');
     step(`  ${testRefusal}`);
-    assert.match(testRefusal, /test/);
+    assert.match(testRefusal, /^test_batch\.bin is the test split: calibrating on it would tune the threshold on test data/);
+
+    step('a file that is not a model, given as one: named, and what was expected');
+    await page.setInputFiles('#model-file', files['test_batch.bin']);
+    const notModel = await page.waitForFunction(() => {
+      const e = document.querySelector('#model-error');
+      return !e.hidden && e.textContent;
+    }).then((h) => h.jsonValue());
+    step(`  ${notModel}`);
+    assert.match(notModel, /“test_batch\.bin”: not a model: expected a dynconf-snn model \(\.safetensors\)/);
     assert.equal(await page.evaluate(() => window.dynconfEvaluation.liveWorkers), 0);
 
     assert.deepEqual(problems, [], problems.join('\n'));

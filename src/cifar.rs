@@ -99,6 +99,15 @@ impl Batch {
     }
 }
 
+/// The official test batch's file name.
+pub const TEST_FILE: &str = "test_batch.bin";
+
+/// Whether split `split`, read from the file named `file_name`, is the official test split
+/// (`test`, or `test_batch.bin` under any split name): never calibrated on.
+pub fn is_test_split(split: &str, file_name: &str) -> bool {
+    split == "test" || file_name == TEST_FILE
+}
+
 /// Checks that a model with `input_values` inputs takes CIFAR-10 images.
 pub fn check_model_input(input_values: usize) -> Result<(), CifarError> {
     if input_values != IMAGE_BYTES {
@@ -158,7 +167,7 @@ impl SplitSource {
 pub fn split_path(dir: &Path, name: &str) -> SplitSource {
     match name {
         "test" => SplitSource {
-            path: dir.join("test_batch.bin"),
+            path: dir.join(TEST_FILE),
             records: None,
         },
         "validation" => SplitSource {

@@ -439,6 +439,15 @@ fn errors_are_messages_with_exit_code_one() {
         &[&["calibrate", "--split", "test"][..], &DATA, &MODEL].concat(),
     ));
     assert!(test_split.contains("test split"), "{test_split}");
+    // The test batch under its file's name is the test split too.
+    let test_file = failure(&dynconf(
+        &dir,
+        &[&["calibrate", "--split", "test_batch"][..], &DATA, &MODEL].concat(),
+    ));
+    assert!(
+        test_file.contains("test split (test_batch.bin)"),
+        "{test_file}"
+    );
 
     std::fs::write(dir.join("models/bad.safetensors"), b"garbage").unwrap();
     let bad_model = failure(&dynconf(

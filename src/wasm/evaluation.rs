@@ -220,11 +220,11 @@ impl WasmEvaluationSummary {
     }
 
     fn calibration(&self, split: &str, file_name: &str) -> Result<Calibration, JsError> {
-        if split == "test" || file_name == "test_batch.bin" {
-            return Err(JsError::new(
-                "calibrating on the test split would tune the threshold on test data; \
-                 calibrate on another batch (e.g. data_batch_5.bin), or give the page the model's calibration file",
-            ));
+        if cifar::is_test_split(split, file_name) {
+            return Err(JsError::new(&format!(
+                "{file_name} is the test split: calibrating on it would tune the threshold on test data; \
+                 calibrate on another batch (e.g. data_batch_5.bin), or give the page the model's calibration file"
+            )));
         }
         let runs = self.all_runs()?;
         let settings = CalibrationSettings {

@@ -453,6 +453,9 @@ async function onBatchFile(file) {
   renderBatch();
 }
 
+/** The official test batch (never calibrated on; the engine refuses as `dynconf calibrate` does). */
+const isTestSplit = (batch) => batch.split === 'test' || batch.fileName === 'test_batch.bin';
+
 /** The batch's line: its name, images and the CLI's split name; the buttons' state. */
 function renderBatch() {
   const batch = app.batch;
@@ -461,7 +464,7 @@ function renderBatch() {
     status.innerHTML = `<b>${escapeHtml(batch.fileName)}</b>: ${fmtInt(batch.count)} image${batch.count === 1 ? '' : 's'} `
       + `(<span class="mono">dynconf eval --split ${escapeHtml(batch.split)}</span> reads the same file). Click an image, or focus it and press Enter, to run it above; `
       + `"Evaluate all" runs every image to T<sub>max</sub> with ${escapeHtml(app.model.name)} in ${navigator.hardwareConcurrency || 1} Web Workers`
-      + `${app.cal ? '' : ', and calibrates the model on this batch first (it has no calibration)'}.`;
+      + `${app.cal ? '' : isTestSplit(batch) ? ', but not with this model: it has no calibration, and the test split is never calibrated on (give the page its calibration file, or calibrate on another batch)' : ', and calibrates the model on this batch first (it has no calibration)'}.`;
     Object.assign(status.dataset, { file: batch.fileName, split: batch.split, count: String(batch.count) });
   }
   $('evaluate').disabled = !batch || !!app.evaluation;
@@ -499,6 +502,11 @@ async function onModelFiles(files) {
   const modelFile = files.find((f) => /\.safetensors$/i.test(f.name));
   const calibrationFile = files.find((f) => /\.json$/i.test(f.name));
   const read = async (f) => new Uint8Array(await f.arrayBuffer());
+  if (!modelFile && !calibrationFile) {
+    const names = files.map((f) => `“${f.name}”`).join(', ');
+    showModelError(`${names}: not a model: expected a dynconf-snn model (.safetensors), its calibration (.calibration.json), or both`);
+    return;
+  }
   try {
     if (modelFile) {
       const bytes = await read(modelFile);
@@ -669,7 +677,7 @@ function setEvaluationState(state, reason = null) {
   $('batch-status').dataset.evaluation = state;
   // When it ended, on the page's clock (the end-to-end test measures long tasks up to here).
   $('batch-status').dataset.evaluationEnded = ['done', 'failed', 'cancelled'].includes(state) ? String(performance.now()) : '';
-  if (state === 'cancelled') text.textContent = `Evaluation cancelled${reason && reason !== 'cancelled' ? ` (${reason})` : ''}: no worker is running.`;
+  if (state === 'cancelled') text.textContent = `Evaluation cancelled${reason && reason !== 'cancelled' ? ` (${reason})` : ''}.`;
   if (state === 'done' || state === 'failed') text.textContent = '';
 }
 
@@ -1262,10 +1270,11 @@ function renderTradeoff() {
 function wireEvents() {
   attachImageInput({ dropzone: $('dropzone'), fileInput: $('file'), onFile, onDrop, onFiles });
   app.gallery = new Gallery({ root: $('gallery'), onOpen: openRecord });
-  for (const id of ['batch-file', 'model-file']) {
+  // The batch button sorts files by type as a drop does; the model button takes them as a model.
+  for (const [id, take] of [['batch-file', onFiles], ['model-file', onModelFiles]]) {
     const input = $(id);
     input.addEventListener('change', () => {
-      if (input.files.length) onFiles([...input.files]);
+      if (input.files.length) take([...input.files]);
       input.value = ''; // choosing the same file again fires change again
     });
     const label = input.closest('label');

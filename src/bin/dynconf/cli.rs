@@ -748,8 +748,14 @@ fn chosen_mark(decoder: &Decoder, calibration: &Calibration) -> &'static str {
 }
 
 fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
-    if args.data.split == "test" {
-        return Err("calibrating on the test split would tune the threshold on test data; use --split validation".into());
+    let source = cifar::split_path(&args.data.data, &args.data.split);
+    let file = source
+        .path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    if cifar::is_test_split(&args.data.split, &file) {
+        return Err(format!("calibrating on the test split ({file}) would tune the threshold on test data; use --split validation"));
     }
     let loaded = load_model(&args.model.model)?;
     let calibration = run_calibration(&loaded, &args.model, &args.data, &args.compare)?;
