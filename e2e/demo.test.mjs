@@ -391,7 +391,9 @@ async function main() {
     assert.deepEqual(previewPixel, [128, 128, 128, 255]);
     const memoryAfter = await wasmMemory(page);
     step(`wasm memory ${(memoryBefore / MB).toFixed(1)} MB before, ${(memoryAfter / MB).toFixed(1)} MB after`);
-    assert.ok(memoryAfter <= 32 * MB, `wasm memory grew to ${memoryAfter} bytes`);
+    // The whole image is 67 MB of RGBA; the strips and the model-sized sums must stay far below
+    // that (the model's own weights, f32 and int8 rows, are in `memoryBefore`).
+    assert.ok(memoryAfter - memoryBefore <= 8 * MB, `wasm memory grew by ${memoryAfter - memoryBefore} bytes (from ${memoryBefore})`);
 
     step('upload a generated PNG');
     await maxSpeed(page);
