@@ -20,11 +20,10 @@
 // uses that binary.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { extname, join, normalize, resolve, sep } from 'node:path';
-import { build, DIST, dynconfBinary, launch, MODEL, ROOT, step, TIMEOUT } from '../e2e/lib.mjs';
+import { join, resolve } from 'node:path';
+import { build, DIST, dynconfBinary, launch, MODEL, ROOT, serve, step, TIMEOUT } from '../e2e/lib.mjs';
 
 const RECORD = 3073;
 const args = process.argv.slice(2);
@@ -37,22 +36,6 @@ const SPLIT = option('split', 'data_batch_5');
 const LIMIT = option('limit', null);
 const SCALING_IMAGES = Number(option('scaling-images', 1000));
 const FULL = !args.includes('--no-full');
-
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
-
-/** dist/ plus the batch files under /bench/. */
-function serve(files) {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
-    let file = path.startsWith('/bench/') ? files[path.slice(7)] : normalize(join(DIST, path));
-    if (!file || (!path.startsWith('/bench/') && !file.startsWith(DIST + sep) && file !== DIST)) { res.writeHead(404).end(); return; }
-    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
-    if (!existsSync(file)) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] || 'application/octet-stream', 'Content-Length': statSync(file).size });
-    createReadStream(file).pipe(res);
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
 
 function cliEval(dynconf, dir, split, threads) {
   const argv = [...(threads ? ['--threads', String(threads)] : []), 'eval', '--json', '--model', join(ROOT, 'models', `${MODEL}.safetensors`), '--data', dir, '--split', split];
@@ -99,8 +82,10 @@ async function main() {
   let [dir, split] = [DATA, SPLIT];
   if (LIMIT) [dir, split] = [tmp, firstRecords(source, Number(LIMIT), tmp, `${SPLIT}-first${LIMIT}`)];
   const scalingSplit = firstRecords(source, SCALING_IMAGES, tmp, `${SPLIT}-first${SCALING_IMAGES}`);
-  const files = { [`${split}.bin`]: join(dir, `${split}.bin`), [`${scalingSplit}.bin`]: join(tmp, `${scalingSplit}.bin`) };
-  const server = await serve(files);
+  const server = await serve(DIST, {
+    [`/bench/${split}.bin`]: join(dir, `${split}.bin`),
+    [`/bench/${scalingSplit}.bin`]: join(tmp, `${scalingSplit}.bin`),
+  });
   const browser = await launch();
   try {
     const page = await browser.newPage();

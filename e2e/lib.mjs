@@ -47,11 +47,12 @@ const TYPES = {
   '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png', '.safetensors': 'application/octet-stream',
 };
 
-export function serve(dir) {
+/** Serves `dir`, and each `extra` URL path (e.g. `/bench/x.bin`) from the file it names. */
+export function serve(dir, extra = {}) {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
-    let file = normalize(join(dir, path));
-    if (!file.startsWith(dir + sep) && file !== dir) { res.writeHead(403).end(); return; }
+    let file = extra[path] || normalize(join(dir, path));
+    if (!extra[path] && !file.startsWith(dir + sep) && file !== dir) { res.writeHead(403).end(); return; }
     if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
     if (!existsSync(file)) { res.writeHead(404).end('not found'); return; }
     res.writeHead(200, { 'Content-Type': TYPES[extname(file)] || 'application/octet-stream', 'Content-Length': statSync(file).size });

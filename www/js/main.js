@@ -1173,7 +1173,7 @@ function renderFixed() {
       ? `<td>${escapeHtml(app.info.classes[res.prediction])}</td><td class="num">${charts.formatScore(res.score)}</td>`
         + `<td class="num opt">${fmtInt(res.spikes)}</td><td class="num opt">${fmtOps(res.ops)}</td>`
         + `<td class="opt"><div class="costbar" style="width:${(100 * res.ops) / maxOps}%"></div></td>`
-      : '<td class="pending" colspan="5">running…</td>';
+      : `<td class="pending" colspan="5">${run ? 'running…' : 'no image yet'}</td>`;
     const remove = r.removable ? ` <button type="button" class="remove" data-remove="${r.t}" title="Remove">×</button>` : '';
     const data = `data-run="${r.dc ? 'dc' : 'fixed'}" data-steps="${r.final ? (r.dc ? dcDone.t : r.t) : ''}" data-done="${r.final ? 1 : 0}"`
       + (res ? ` data-prediction="${escapeHtml(app.info.classes[res.prediction])}" data-ops="${res.ops}"` : '');
