@@ -210,15 +210,16 @@ function escapeHtml(text) {
 
 // ---------------------------------------------------------------- errors
 
-function showError(message) {
-  const box = $('error');
+/** Shows `message` in an error box: the image's (#error), the batch's or the model's. */
+function showError(message, id = 'error') {
+  const box = $(id);
   box.textContent = message;
   box.hidden = false;
 }
 
-function clearError() {
-  $('error').hidden = true;
-  $('error').textContent = '';
+function clearError(id = 'error') {
+  $(id).hidden = true;
+  $(id).textContent = '';
 }
 
 // ---------------------------------------------------------------- image
@@ -411,15 +412,8 @@ function onFiles(files) {
   if (images.length) onFile(images[0]);
 }
 
-function showBatchError(message) {
-  $('batch-error').textContent = message;
-  $('batch-error').hidden = false;
-}
-
-function clearBatchError() {
-  $('batch-error').hidden = true;
-  $('batch-error').textContent = '';
-}
+const showBatchError = (message) => showError(message, 'batch-error');
+const clearBatchError = () => clearError('batch-error');
 
 /**
  * A CIFAR-10 binary batch: checked by the engine (checkBatch, the CLI's messages), then shown
@@ -471,15 +465,8 @@ function renderBatch() {
   $('evaluate-cancel').hidden = !app.evaluation;
 }
 
-function showModelError(message) {
-  $('model-error').textContent = message;
-  $('model-error').hidden = false;
-}
-
-function clearModelError() {
-  $('model-error').hidden = true;
-  $('model-error').textContent = '';
-}
+const showModelError = (message) => showError(message, 'model-error');
+const clearModelError = () => clearError('model-error');
 
 /** An engine error of buildModel or adoptCalibration, naming the files as the CLI does. */
 function modelMessage(error, modelName, calibrationName) {
