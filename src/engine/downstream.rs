@@ -75,7 +75,7 @@ impl Downstream {
                 Activity::Spikes => scratch.events.gather_spikes(x, channels),
                 Activity::Graded => scratch.events.gather_values(x, channels),
             }
-            let Scratch { isa, events, .. } = &*scratch;
+            let Scratch { isa, events, .. } = &mut *scratch;
             if let (Op::Conv2d(_), Some(int_conv)) = (&layer.op, int_conv) {
                 // Fused, it writes the pool's output directly, as below.
                 let out = if int_conv.divisor.is_some() { i + 1 } else { i };

@@ -37,8 +37,17 @@ pub(crate) struct Events {
     channels: Vec<u32>,
     /// The events' values; filled only by [`Events::gather_values`].
     values: Vec<f32>,
+    /// The values times an integer convolution's input unit, as integers; filled only by
+    /// [`Events::integer_values`].
+    multipliers: Vec<i16>,
+    /// Each event's channel times `row_len`: where its weight row starts in a taps-major
+    /// weight matrix; filled only by [`Events::index_rows`].
+    row_offsets: Vec<u32>,
+    row_len: usize,
     /// Channels of the map last gathered: every listed channel is below it.
     width: usize,
+    /// Events of the map last gathered.
+    len: usize,
 }
 
 impl Events {
@@ -49,7 +58,11 @@ impl Events {
             // One spare slot: the compaction writes a candidate before deciding to keep it.
             channels: vec![0; values + 1],
             values: vec![0.0; values + 1],
+            multipliers: vec![0; values + 1],
+            row_offsets: vec![0; values + 1],
+            row_len: 0,
             width: 0,
+            len: 0,
         }
     }
 
@@ -100,6 +113,37 @@ impl Events {
             }
             *start = count as u32;
         }
+        self.len = count;
+    }
+
+    /// After [`Events::gather_values`]: every value times `unit`, which makes each an
+    /// integer from 0 to `unit` ([`IntConv::input_unit`]; exact, and at most `i16::MAX`),
+    /// kept for [`Events::multipliers`]. Once per gather: the convolution reads each value
+    /// once per kernel offset and channel tile, and converting it there cost the browser a
+    /// saturating conversion with a range check and a branch every time.
+    pub fn integer_values(&mut self, unit: f32) {
+        let count = self.len;
+        for (k, &v) in self.multipliers[..count]
+            .iter_mut()
+            .zip(&self.values[..count])
+        {
+            debug_assert!((v * unit).fract() == 0.0, "{v} × {unit}");
+            *k = (v * unit) as i16;
+        }
+    }
+
+    /// Each event's channel times `row_len` (a convolution's output channels), kept for
+    /// [`Events::row_offsets`]: once per gather instead of once per kernel offset and tile.
+    pub fn index_rows(&mut self, row_len: usize) {
+        let len = u32::try_from(row_len).expect("a weight row fits in u32");
+        let count = self.len;
+        for (offset, &c) in self.row_offsets[..count]
+            .iter_mut()
+            .zip(&self.channels[..count])
+        {
+            *offset = c * len;
+        }
+        self.row_len = row_len;
     }
 
     fn range(&self, pixel: usize) -> std::ops::Range<usize> {
@@ -114,6 +158,16 @@ impl Events {
     /// The values of [`Events::channels`] (after [`Events::gather_values`]).
     fn values(&self, pixel: usize) -> &[f32] {
         &self.values[self.range(pixel)]
+    }
+
+    /// Where the weight rows of [`Events::channels`] start (after [`Events::index_rows`]).
+    fn row_offsets(&self, pixel: usize) -> &[u32] {
+        &self.row_offsets[self.range(pixel)]
+    }
+
+    /// The integer values of [`Events::channels`] (after [`Events::integer_values`]).
+    fn multipliers(&self, pixel: usize) -> &[i16] {
+        &self.multipliers[self.range(pixel)]
     }
 }
 
@@ -351,16 +405,22 @@ const AVX2_INT_CHANNELS: usize = 64;
 /// Applies `conv`, a convolution in integers, to the events of an `input_shape` map, writing
 /// the channels-last `output_shape` map: [`IntConv`] says why the result equals the f32 form's
 /// ([`conv`]) bit for bit. `activity` must be spikes, or spikes averaged by pools whose windows
-/// multiply to `conv.input_unit`.
+/// multiply to `conv.input_unit`. Indexes the events' weight rows (and, graded, turns their
+/// values into integers) first: once per event instead of once per kernel offset and tile.
 pub(crate) fn conv_int(
     isa: Isa,
     conv: &IntConv,
     activity: Activity,
-    events: &Events,
+    events: &mut Events,
     input_shape: Shape,
     output_shape: Shape,
     output: &mut [f32],
 ) {
+    events.index_rows(output_shape.channels);
+    if activity == Activity::Graded {
+        events.integer_values(conv.input_unit);
+    }
+    let events = &*events;
     let geometry = IntGeometry {
         conv,
         input: input_shape,
@@ -461,10 +521,12 @@ fn int_pixels<const OC: usize, const VALUES: bool, W: IntWeight>(
     let (c_in, c_out) = (geometry.input.channels, geometry.output.channels);
     let (in_h, in_w) = (geometry.input.height, geometry.input.width);
     let (out_h, out_w) = (geometry.output.height, geometry.output.width);
-    let (chunk, input_unit) = (conv.chunk, conv.input_unit);
+    let chunk = conv.chunk;
     let tap_len = c_in * c_out;
-    // Every event's channel is below `events.width`: with this, the rows below are in bounds.
-    assert!(events.width == c_in && weights.len() == kernel * kernel * tap_len);
+    // Every event's channel is below `events.width`, and its row offset is that channel times
+    // `c_out`: with this, the rows below are in bounds.
+    assert!(events.width == c_in && events.row_len == c_out);
+    assert!(weights.len() == kernel * kernel * tap_len);
     for first_channel in tile_starts(c_out, OC) {
         let bias: &[f32; OC] = conv.bias[first_channel..][..OC].try_into().unwrap();
         let unit: &[f32; OC] = conv.unit[first_channel..][..OC].try_into().unwrap();
@@ -479,21 +541,26 @@ fn int_pixels<const OC: usize, const VALUES: bool, W: IntWeight>(
                     let iy = oy * stride + ky - padding;
                     for kx in kxs.clone() {
                         let pixel = iy * in_w + ox * stride + kx - padding;
-                        let channels = events.channels(pixel);
-                        if channels.is_empty() {
+                        let offsets = events.row_offsets(pixel);
+                        if offsets.is_empty() {
                             continue;
                         }
                         let tile = &weights[(ky * kernel + kx) * tap_len + first_channel..];
-                        let row = |c: u32| -> &[W; OC] {
-                            let start = c as usize * c_out;
+                        let row = |offset: u32| -> &[W; OC] {
+                            let start = offset as usize;
                             debug_assert!(start + OC <= tile.len());
-                            // SAFETY: `c < c_in` (asserted through `events.width`) and
-                            // `first_channel + OC <= c_out`, so the row lies within `weights`.
+                            // SAFETY: `start = c · c_out` with `c < c_in` (asserted through
+                            // `events.width` and `events.row_len`) and `first_channel + OC <=
+                            // c_out`, so the row lies within `weights`.
                             unsafe { &*tile.as_ptr().add(start).cast::<[W; OC]>() }
                         };
-                        let values = if VALUES { events.values(pixel) } else { &[] };
+                        let multipliers = if VALUES {
+                            events.multipliers(pixel)
+                        } else {
+                            &[]
+                        };
                         let mut first = 0;
-                        while first < channels.len() {
+                        while first < offsets.len() {
                             if count == chunk {
                                 for j in 0..OC {
                                     wide[j] = wide[j].wrapping_add(i32::from(acc[j]));
@@ -501,12 +568,11 @@ fn int_pixels<const OC: usize, const VALUES: bool, W: IntWeight>(
                                 acc = [0; OC];
                                 count = 0;
                             }
-                            let end = channels.len().min(first + (chunk - count));
+                            let end = offsets.len().min(first + (chunk - count));
                             if VALUES {
-                                for (&c, &v) in channels[first..end].iter().zip(&values[first..end])
+                                for (&c, &k) in
+                                    offsets[first..end].iter().zip(&multipliers[first..end])
                                 {
-                                    // An integer from 0 to `input_unit`: exact.
-                                    let k = (v * input_unit) as i32 as i16;
                                     let row = row(c);
                                     for j in 0..OC {
                                         acc[j] =
@@ -514,7 +580,7 @@ fn int_pixels<const OC: usize, const VALUES: bool, W: IntWeight>(
                                     }
                                 }
                             } else {
-                                for &c in &channels[first..end] {
+                                for &c in &offsets[first..end] {
                                     let row = row(c);
                                     for j in 0..OC {
                                         acc[j] = acc[j].wrapping_add(row[j].widen());
@@ -626,5 +692,23 @@ mod tests {
         };
         assert_eq!(events.channels(0), expected(0).as_slice());
         assert_eq!(events.channels(1), expected(1).as_slice());
+    }
+
+    #[test]
+    fn rows_and_integer_values_cover_the_map_last_gathered() {
+        // A larger map with fewer events first: its pixel count's entry of `starts` is stale
+        // (1 event) when the smaller map, with 3 events, is indexed.
+        let mut events = Events::with_capacity(4, 16);
+        let mut larger = [0.0; 16];
+        larger[5] = 1.0;
+        events.gather_values(&larger, 4);
+        events.gather_values(&[0.0, 0.25, 0.75, 0.0, 0.5, 0.0], 3);
+        events.index_rows(10);
+        events.integer_values(4.0);
+        assert_eq!(events.row_offsets(0), &[10, 20]);
+        assert_eq!(events.multipliers(0), &[1, 3]);
+        assert_eq!(events.row_offsets(1), &[10]);
+        assert_eq!(events.multipliers(1), &[2]);
+        assert_eq!(events.len, 3);
     }
 }
