@@ -43,6 +43,7 @@ pub(crate) struct Events {
     /// Each event's channel times `row_len`: where its weight row starts in a taps-major
     /// weight matrix; filled only by [`Events::index_rows`].
     row_offsets: Vec<u32>,
+    /// The `row_len` of the offsets, 0 when they are not of the map last gathered.
     row_len: usize,
     /// Channels of the map last gathered: every listed channel is below it.
     width: usize,
@@ -114,6 +115,8 @@ impl Events {
             *start = count as u32;
         }
         self.len = count;
+        // The row offsets are of the previous map's events until `index_rows` runs again.
+        self.row_len = 0;
     }
 
     /// After [`Events::gather_values`]: every value times `unit`, which makes each an
@@ -524,7 +527,7 @@ fn int_pixels<const OC: usize, const VALUES: bool, W: IntWeight>(
     let chunk = conv.chunk;
     let tap_len = c_in * c_out;
     // Every event's channel is below `events.width`, and its row offset is that channel times
-    // `c_out`: with this, the rows below are in bounds.
+    // `c_out` (`row_len` is reset by every gather): with this, the rows below are in bounds.
     assert!(events.width == c_in && events.row_len == c_out);
     assert!(weights.len() == kernel * kernel * tap_len);
     for first_channel in tile_starts(c_out, OC) {
@@ -570,18 +573,18 @@ fn int_pixels<const OC: usize, const VALUES: bool, W: IntWeight>(
                             }
                             let end = offsets.len().min(first + (chunk - count));
                             if VALUES {
-                                for (&c, &k) in
+                                for (&offset, &k) in
                                     offsets[first..end].iter().zip(&multipliers[first..end])
                                 {
-                                    let row = row(c);
+                                    let row = row(offset);
                                     for j in 0..OC {
                                         acc[j] =
                                             acc[j].wrapping_add(k.wrapping_mul(row[j].widen()));
                                     }
                                 }
                             } else {
-                                for &c in &offsets[first..end] {
-                                    let row = row(c);
+                                for &offset in &offsets[first..end] {
+                                    let row = row(offset);
                                     for j in 0..OC {
                                         acc[j] = acc[j].wrapping_add(row[j].widen());
                                     }
