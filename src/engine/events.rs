@@ -124,7 +124,7 @@ impl Events {
     /// kept for [`Events::multipliers`]. Once per gather: the convolution reads each value
     /// once per kernel offset and channel tile, and converting it there cost the browser a
     /// saturating conversion with a range check and a branch every time.
-    pub fn integer_values(&mut self, unit: f32) {
+    fn integer_values(&mut self, unit: f32) {
         let count = self.len;
         for (k, &v) in self.multipliers[..count]
             .iter_mut()
@@ -137,14 +137,14 @@ impl Events {
 
     /// Each event's channel times `row_len` (a convolution's output channels), kept for
     /// [`Events::row_offsets`]: once per gather instead of once per kernel offset and tile.
-    pub fn index_rows(&mut self, row_len: usize) {
-        let len = u32::try_from(row_len).expect("a weight row fits in u32");
+    fn index_rows(&mut self, row_len: usize) {
+        let stride = u32::try_from(row_len).expect("a weight row fits in u32");
         let count = self.len;
         for (offset, &c) in self.row_offsets[..count]
             .iter_mut()
             .zip(&self.channels[..count])
         {
-            *offset = c * len;
+            *offset = c * stride;
         }
         self.row_len = row_len;
     }
