@@ -117,20 +117,27 @@ class Lookahead:
             sd[k].copy_(e)
 
 
+def normalise(images_u8):
+    """uint8 [N, 3, 32, 32] -> float32, airbench's per-channel constants."""
+    return (torch.from_numpy(images_u8).float() / 255 - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
+
+
 @torch.no_grad()
-def evaluate(net, x, y, tta):
-    """fp32. TTA: original and mirror 1/4 each; 1-px shifts up-left and down-right (reflect),
-    each also mirrored, 1/8 each."""
+def tta_logits(net, xb):
+    """Six-view TTA logits [B, 10], fp32: original and mirror 1/4 each; 1-px shifts up-left and
+    down-right (reflect), each also mirrored, 1/8 each."""
     net.eval()
     mirror = lambda v: 0.5 * net(v) + 0.5 * net(v.flip(-1))
-    out = []
-    for xb in x.split(1000):
-        xb = xb.contiguous(memory_format=CL)
-        if not tta:
-            out.append(net(xb))
-            continue
-        p = F.pad(xb, (1,) * 4, mode="reflect")
-        out.append(0.5 * mirror(xb) + 0.25 * (mirror(p[:, :, :32, :32]) + mirror(p[:, :, 2:, 2:])))
+    xb = xb.contiguous(memory_format=CL)
+    p = F.pad(xb, (1,) * 4, mode="reflect")
+    return 0.5 * mirror(xb) + 0.25 * (mirror(p[:, :, :32, :32]) + mirror(p[:, :, 2:, 2:]))
+
+
+@torch.no_grad()
+def evaluate(net, x, y, tta):
+    """Validation accuracy in fp32, with or without the six-view TTA."""
+    net.eval()
+    out = [tta_logits(net, xb) if tta else net(xb.contiguous(memory_format=CL)) for xb in x.split(1000)]
     return (torch.cat(out).argmax(1) == y).float().mean().item()
 
 
@@ -169,8 +176,7 @@ def main():
     batch, lr_per_1024, wd_per_1024, momentum = 1024, 11.5, 0.0153, 0.85
     if args.smoke:
         (tx, ty), (vx, vy), batch, args.epochs = (tx[:128], ty[:128]), (vx[:256], vy[:256]), 64, 2.5
-    norm = lambda a: (torch.from_numpy(a).float() / 255 - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
-    train_t, val_t = norm(tx), norm(vx)
+    train_t, val_t = normalise(tx), normalise(vx)
     train_y, val_y = torch.from_numpy(ty), torch.from_numpy(vy)
 
     net = make_net(args.pool, args.act, args.levels)

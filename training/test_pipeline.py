@@ -220,21 +220,72 @@ class Int8Tests(unittest.TestCase):
         self.assertEqual(q.tolist(), [[0, 0, 1], [0, 0, 0]])
 
 
+class DistillTests(unittest.TestCase):
+    def test_loss_is_cross_entropy_without_weight_and_zero_for_a_perfect_copy(self):
+        import distill
+        torch.manual_seed(0)
+        s, t, y = torch.randn(16, 10), torch.randn(16, 10), torch.randint(0, 10, (16,))
+        ce = torch.nn.functional.cross_entropy(s, y, label_smoothing=0.2)
+        torch.testing.assert_close(distill.kd_loss(s, t, y, 0.0, 4.0, 0.2), ce)
+        self.assertAlmostEqual(distill.kd_loss(s, s, y, 1.0, 4.0, 0.2).item(), 0.0, places=5)
+        self.assertGreater(distill.kd_loss(s, t, y, 1.0, 4.0, 0.2).item(), 0.01)
+
+    def test_targets_of_another_training_set_are_rejected_by_name(self):
+        import distill
+        from safetensors.torch import save_file
+        x = np.zeros((4, 3, 32, 32), np.uint8)
+        y = np.arange(4)
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "t.safetensors"
+            with self.assertRaisesRegex(distill.TeacherError, "not found: write them with"):
+                distill.load_targets(path, x, y)
+            save_file({"logits": torch.zeros(4, 10)}, str(path), metadata={"train_sha256": distill.fingerprint(x, y)})
+            self.assertEqual(tuple(distill.load_targets(path, x, y)[0].shape), (4, 10))
+            with self.assertRaisesRegex(distill.TeacherError, "another training set"):
+                distill.load_targets(path, x + 1, y)
+            with self.assertRaisesRegex(distill.TeacherError, r"shape \(4, 10\), expected \(3, 10\)"):
+                distill.load_targets(path, x[:3], y[:3])
+            path.write_bytes(b"garbage")
+            with self.assertRaisesRegex(distill.TeacherError, "not a teacher file"):
+                distill.load_targets(path, x, y)
+
+
 class SmokeRun(unittest.TestCase):
-    def test_train_export_reload_fixtures(self):
+    def test_train_stop_resume_export_reload_fixtures(self):
+        """Two epochs on the smoke subset, distilling from random teacher targets: --max-minutes stops
+        after the first (status 3), the same command resumes, exports and writes fixtures."""
         if not (data.DEFAULT_DATA_DIR / "data_batch_1.bin").is_file():
             self.skipTest(f"CIFAR-10 not found at {data.DEFAULT_DATA_DIR} (see ../shared/cifar10/README.md)")
+        import distill
+        from safetensors.torch import save_file
+        (tx, ty), _ = data.load_splits(data.DEFAULT_DATA_DIR, limit=512)
         with tempfile.TemporaryDirectory() as d:
-            out, fx = Path(d) / "smoke.safetensors", Path(d) / "fixtures"
-            subprocess.run([sys.executable, str(HERE / "train.py"), "--smoke", "--out", str(out),
-                            "--fixtures", str(fx), "--checkpoint", str(Path(d) / "smoke.pt")],
-                           check=True, timeout=600)
+            out, fx, ckpt, teacher = (Path(d) / n for n in ("smoke.safetensors", "fixtures", "smoke.pt", "t.safetensors"))
+            save_file({"logits": torch.randn(len(ty), 10)}, str(teacher),
+                      metadata={"train_sha256": distill.fingerprint(tx, ty)})
+            command = [sys.executable, str(HERE / "train.py"), "--smoke", "--epochs", "2", "--max-minutes", "0.001",
+                       "--teacher", str(teacher), "--out", str(out), "--fixtures", str(fx), "--checkpoint", str(ckpt)]
+            first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+            self.assertEqual(first.returncode, 3, first.stdout + first.stderr)
+            self.assertIn("stopping after epoch 1/2", first.stdout)
+            self.assertFalse(out.exists())
+            second = subprocess.run(command, capture_output=True, text=True, timeout=600)
+            self.assertEqual(second.returncode, 0, second.stdout + second.stderr)
+            self.assertIn("resumed from", second.stdout)
+            self.assertNotIn("epoch 1/2:", second.stdout)
+            self.assertFalse(train_resume_file(ckpt).exists())
             meta = reference.Deployed(out).meta
+            self.assertEqual(meta["training"]["teacher"]["weight"], 0.5)
+            self.assertEqual(len(meta["training"]["history"]), 2)
             self.assertEqual(meta["format"], "dynconf-snn")
             self.assertEqual(len(meta["validation"]["snn_accuracy_per_step"]), 8)
             fixtures = json.loads((fx / "smoke.json").read_text())
             self.assertEqual(len(fixtures["cases"]), 6)
             self.assertEqual(np.array(fixtures["cases"][0]["snn_outputs"]).shape, (32, 10))
+
+
+def train_resume_file(ckpt):
+    return ckpt.with_name(ckpt.stem + ".resume.pt")
 
 
 if __name__ == "__main__":

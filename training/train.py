@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import data
+import distill
 import export
 import fixtures
 import reference
@@ -30,8 +31,11 @@ def parse_args():
     p.add_argument("--out", type=Path, default=ROOT / "models/dynconf-cifar10-v6.safetensors")
     p.add_argument("--fixtures", type=Path, default=ROOT / "tests/fixtures")
     p.add_argument("--checkpoint", type=Path, help="where to save the trained weights "
-                   "(default training/runs/<model name>.pt)")
-    p.add_argument("--epochs", type=int, default=36)
+                   "(default training/runs/<model name>.pt); CHECKPOINT.resume.pt is written after every epoch "
+                   "and resumed from by the same command")
+    p.add_argument("--max-minutes", type=float, help="stop after the last epoch that fits in this many minutes "
+                   "(of this process) and exit with status 3; the same command resumes (stages of a long recipe)")
+    p.add_argument("--epochs", type=int, help="default 36 (--smoke: 1)")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (SGD, Nesterov)")
     p.add_argument("--warmup", type=float, default=1.5, help="epochs of linear warm-up")
@@ -54,6 +58,10 @@ def parse_args():
     p.add_argument("--threads", type=int, default=2, help="intra-op threads")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--smoke", action="store_true", help="tiny subset, 1 epoch: checks the pipeline only")
+    p.add_argument("--teacher", type=Path, metavar="TARGETS",
+                   help="distil from these teacher logits (training/distill.py writes them from a ladder.py network)")
+    p.add_argument("--kd-weight", type=float, default=0.5, help="weight α of the distillation term (--teacher)")
+    p.add_argument("--kd-temperature", type=float, default=4.0, help="softmax temperature τ of the distillation term")
     p.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
                    help="start training from these weights (a second stage) instead of a fresh network")
     p.add_argument("--export-from", type=Path, metavar="CHECKPOINT",
@@ -85,7 +93,8 @@ def main():
     np.random.seed(args.seed)
     torch.set_num_threads(args.threads)
     if args.smoke:
-        args.epochs, args.steps = 1, 8
+        args.steps = 8
+    args.epochs = args.epochs or (1 if args.smoke else 36)
     started = time.time()
 
     try:
@@ -100,6 +109,14 @@ def main():
     to_tensor = lambda a: ((torch.from_numpy(a).float() / 255 - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None])
     train_t, val_t = to_tensor(train_x), to_tensor(val_x_u8)
     train_y_t, val_y_t = torch.from_numpy(train_y), torch.from_numpy(val_y)
+    teacher = None
+    if args.teacher and not args.export_from:
+        try:
+            teacher = distill.load_targets(args.teacher, train_x, train_y)
+        except distill.TeacherError as e:
+            sys.exit(f"error: {e}")
+        log(f"distilling from {args.teacher} (teacher with TTA: training split {teacher[1].get('train_accuracy_tta', '?')}, "
+            f"validation split {teacher[1].get('validation_accuracy_tta', '?')}): α = {args.kd_weight}, τ = {args.kd_temperature}")
     log(f"data: {len(train_y)} training, {len(val_y)} validation images "
         f"(validation = {data.VALIDATION_FILE} records {data.VALIDATION_START}..)")
 
@@ -110,19 +127,30 @@ def main():
             sys.exit("error: the checkpoint was trained with other normalisation constants (another --data?)")
         training_meta = ckpt["training"]
     else:
-        net, training_meta = train(args, train_t, train_y_t, val_t, val_y_t)
         ckpt = args.checkpoint or ROOT / "training/runs" / f"{args.out.stem}{'-smoke' if args.smoke else ''}.pt"
         ckpt.parent.mkdir(parents=True, exist_ok=True)
+        net, training_meta = train(args, train_t, train_y_t, val_t, val_y_t, teacher, resume_path(ckpt))
         torch.save({"state": net.state_dict(), "training": training_meta, "mean": mean, "std": std}, ckpt)
+        resume_path(ckpt).unlink(missing_ok=True)
         log(f"saved checkpoint {ckpt}")
     net = net.cpu().eval()
     export_and_check(args, net, mean, std, classes, training_meta, val_x_u8, val_y)
     log(f"total time {fmt_time(time.time() - started)}")
 
 
-def train(args, train_t, train_y_t, val_t, val_y_t):
+def resume_path(ckpt: Path) -> Path:
+    return ckpt.with_name(ckpt.stem + ".resume.pt")
+
+
+# The arguments a resumed run must share with the run that wrote the resume file.
+RESUME_SETTINGS = ("epochs", "batch", "lr", "warmup", "wd", "label_smoothing", "ema", "levels", "translate", "cutout",
+                   "precision", "widths", "pool", "seed", "smoke", "init_from", "teacher", "kd_weight", "kd_temperature")
+
+
+def train(args, train_t, train_y_t, val_t, val_y_t, teacher, resume):
     """Trains the QCFS network; returns it (final or EMA weights, whichever validates better)
-    with a record of the run."""
+    with a record of the run. `teacher`: (logits [N, 10], metadata) or None. After every epoch
+    the whole state goes to `resume`, and a run with the same settings continues from it."""
     device = torch.device(args.device)
     widths = tuple(int(w) for w in args.widths.split(","))
     net = Net(widths=widths, levels=args.levels, pool=args.pool)
@@ -159,10 +187,26 @@ def train(args, train_t, train_y_t, val_t, val_y_t):
         return args.lr * max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
     ema = copy.deepcopy(net) if args.ema > 0 else None
-    step = 0
-    history = []
-    train_started = time.time()
-    for epoch in range(1, args.epochs + 1):
+    step, first_epoch, history, spent = 0, 1, [], 0.0
+    settings = {k: str(getattr(args, k)) for k in RESUME_SETTINGS}
+    if resume.is_file():
+        state = torch.load(resume, weights_only=False)
+        if state["settings"] != settings:
+            changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
+            sys.exit(f"error: {resume} was written by a run with other settings ({', '.join(changed)}); "
+                     "delete it to start afresh, or pass the same arguments to resume")
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        torch.set_rng_state(state["rng"])
+        step, history, spent = state["step"], state["history"], state["train_seconds"]
+        first_epoch = history[-1]["epoch"] + 1
+        log(f"resumed from {resume} after epoch {first_epoch - 1}/{args.epochs} ({fmt_time(spent)} spent)")
+    teacher_logits = teacher[0].to(device) if teacher else None
+    train_started = time.time() - spent
+    process_started = time.time()
+    for epoch in range(first_epoch, args.epochs + 1):
         net.train()
         perm = torch.randperm(n_train)
         loss_sum = correct = seen = 0
@@ -174,7 +218,11 @@ def train(args, train_t, train_y_t, val_t, val_y_t):
                 g["lr"] = lr_at(step)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
                 out = net(xb).float()
-            loss = F.cross_entropy(out, yb, label_smoothing=args.label_smoothing)
+            if teacher_logits is None:
+                loss = F.cross_entropy(out, yb, label_smoothing=args.label_smoothing)
+            else:
+                loss = distill.kd_loss(out, teacher_logits[idx.to(device)], yb, args.kd_weight,
+                                       args.kd_temperature, args.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -195,11 +243,21 @@ def train(args, train_t, train_y_t, val_t, val_y_t):
                 log(f"  epoch 1 batch {b}/{steps_per_epoch}: {rate:.0f} img/s, loss {loss_sum / seen:.3f}")
         val_acc = accuracy(ema if ema is not None else net, val_t, val_y_t, device)
         elapsed = time.time() - train_started
-        eta = elapsed / epoch * (args.epochs - epoch)
         history.append({"epoch": epoch, "train_loss": round(loss_sum / seen, 4),
                         "train_accuracy": round(correct / seen, 4), "validation_accuracy": val_acc})
+        eta = (time.time() - process_started) / (epoch - first_epoch + 1) * (args.epochs - epoch)
         log(f"epoch {epoch}/{args.epochs}: loss {loss_sum / seen:.3f} train {correct / seen:.4f} "
             f"val{' (EMA)' if ema is not None else ''} {val_acc:.4f} | elapsed {fmt_time(elapsed)} ETA {fmt_time(eta)}")
+        tmp = resume.with_suffix(".tmp")
+        torch.save({"settings": settings, "net": net.state_dict(), "opt": opt.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else None, "rng": torch.get_rng_state(),
+                    "step": step, "history": history, "train_seconds": elapsed}, tmp)
+        tmp.replace(resume)
+        per_epoch = (time.time() - process_started) / (epoch - first_epoch + 1)
+        if args.max_minutes and epoch < args.epochs and time.time() - process_started + per_epoch > 60 * args.max_minutes:
+            log(f"stopping after epoch {epoch}/{args.epochs}: the next would end past --max-minutes "
+                f"{args.max_minutes:g}; run the same command again to resume from {resume}")
+            sys.exit(3)
 
     # Choose between the final weights and their EMA on the validation split; the last epoch
     # already scored the EMA weights (or the final ones when EMA is off).
@@ -219,6 +277,8 @@ def train(args, train_t, train_y_t, val_t, val_y_t):
                      "float_ann_validation_accuracy": scores[chosen],
                      "train_images": n_train, "train_seconds": round(time.time() - train_started),
                      "threads": args.threads, "device": args.device, "history": history,
+                     "teacher": None if teacher is None else {"targets": str(args.teacher), **teacher[1],
+                                                              "weight": args.kd_weight, "temperature": args.kd_temperature},
                      "command": "training/train.py " + " ".join(sys.argv[1:])}
     if previous_stage is not None:
         training_meta["previous_stage"] = previous_stage["training"]
