@@ -539,7 +539,7 @@ fn print_eval(s: &Summary, args: &EvalArgs, rule: &DynamicRule, seconds: f64) {
         say!(
             "\nDynamic Confidence at {} θ = {} ({})",
             d.decoder,
-            d.threshold,
+            finite_threshold(d.threshold).map_or_else(|| "-inf".into(), |t| t.to_string()),
             rule.describe()
         );
         say!(
@@ -738,6 +738,12 @@ fn print_decoders(calibration: &Calibration) {
     );
 }
 
+/// The threshold, or `None` for the sweep's "below every score" point when some image never
+/// produced a finite score (`calibrate::sweep` stores -f64::MAX; tables print `-inf`).
+fn finite_threshold(threshold: f64) -> Option<f64> {
+    (threshold > -f64::MAX).then_some(threshold)
+}
+
 /// Marks the calibration's chosen decoder in a table row.
 fn chosen_mark(decoder: &Decoder, calibration: &Calibration) -> &'static str {
     if *decoder == calibration.decoder {
@@ -764,9 +770,9 @@ fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
     for row in &calibration.candidates {
         let mark = chosen_mark(&row.decoder, &calibration);
         say!(
-            "  {:<32} {:>10.4} {:>11.2} {:>9}  {:>12}{mark}",
+            "  {:<32} {:>10} {:>11.2} {:>9}  {:>12}{mark}",
             row.decoder.to_string(),
-            row.threshold,
+            finite_threshold(row.threshold).map_or_else(|| "-inf".into(), |t| format!("{t:.4}")),
             row.mean_steps,
             percent(row.accuracy),
             row.front_points
