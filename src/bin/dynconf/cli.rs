@@ -539,7 +539,7 @@ fn print_eval(s: &Summary, args: &EvalArgs, rule: &DynamicRule, seconds: f64) {
         say!(
             "\nDynamic Confidence at {} θ = {} ({})",
             d.decoder,
-            finite_threshold(d.threshold).map_or_else(|| "-inf".into(), |t| t.to_string()),
+            threshold_text(d.threshold, None),
             rule.describe()
         );
         say!(
@@ -738,10 +738,15 @@ fn print_decoders(calibration: &Calibration) {
     );
 }
 
-/// The threshold, or `None` for the sweep's "below every score" point when some image never
-/// produced a finite score (`calibrate::sweep` stores -f64::MAX; tables print `-inf`).
-fn finite_threshold(threshold: f64) -> Option<f64> {
-    (threshold > -f64::MAX).then_some(threshold)
+/// A threshold as printed, with `decimals` or in full: `-inf` for the sweep's "below every
+/// score" point when some image never produced a finite score (`calibrate::sweep` stores
+/// -f64::MAX, 309 digits in print).
+fn threshold_text(threshold: f64, decimals: Option<usize>) -> String {
+    match decimals {
+        _ if threshold <= -f64::MAX => "-inf".into(),
+        Some(decimals) => format!("{threshold:.decimals$}"),
+        None => threshold.to_string(),
+    }
 }
 
 /// Marks the calibration's chosen decoder in a table row.
@@ -772,7 +777,7 @@ fn calibrate_command(args: CalibrateArgs) -> CliResult<()> {
         say!(
             "  {:<32} {:>10} {:>11.2} {:>9}  {:>12}{mark}",
             row.decoder.to_string(),
-            finite_threshold(row.threshold).map_or_else(|| "-inf".into(), |t| format!("{t:.4}")),
+            threshold_text(row.threshold, Some(4)),
             row.mean_steps,
             percent(row.accuracy),
             row.front_points
@@ -1096,4 +1101,17 @@ fn bench_step_command(args: BenchStepArgs) -> CliResult<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threshold_text;
+
+    #[test]
+    fn the_below_every_score_threshold_prints_as_minus_infinity() {
+        assert_eq!(threshold_text(-f64::MAX, Some(4)), "-inf");
+        assert_eq!(threshold_text(f64::NEG_INFINITY, None), "-inf");
+        assert_eq!(threshold_text(0.25, Some(4)), "0.2500");
+        assert_eq!(threshold_text(4.641, None), "4.641");
+    }
 }
