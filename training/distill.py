@@ -24,10 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data  # noqa: E402
+import ladder  # noqa: E402
 
 
 class TeacherError(Exception):
@@ -60,10 +62,9 @@ def load_targets(path: Path, train_x: np.ndarray, train_y: np.ndarray) -> tuple[
         raise TeacherError(f"teacher targets {path} not found: write them with "
                            f"training/distill.py LADDER_CHECKPOINT {path}")
     try:
-        from safetensors import safe_open
         with safe_open(str(path), "pt") as f:
             meta = f.metadata() or {}
-        logits = load_file(str(path))["logits"]
+            logits = f.get_tensor("logits")
     except Exception as e:  # safetensors raises several types for a damaged file
         raise TeacherError(f"{path}: not a teacher file written by training/distill.py ({e})") from e
     if tuple(logits.shape) != (len(train_y), 10):
@@ -76,22 +77,17 @@ def load_targets(path: Path, train_x: np.ndarray, train_y: np.ndarray) -> tuple[
 
 
 @torch.no_grad()
-def teacher_logits(checkpoint: Path, train_x: np.ndarray, batch=500, log=print) -> tuple[torch.Tensor, dict]:
-    """Six-view TTA logits [N, 10] of the ladder network saved at `checkpoint` (ladder.py's
-    per-epoch checkpoint of a finished run), on uint8 images [N, 3, 32, 32]."""
-    import ladder
-    ck = torch.load(checkpoint, weights_only=False)
-    s = ck["settings"]
-    net = ladder.make_net(s["pool"], s["act"], s["levels"] or 8)
-    net.load_state_dict(ck["net"])
-    net = net.to(memory_format=ladder.CL).eval()
-    x = ladder.normalise(train_x)
+def teacher_logits(net, images: np.ndarray, batch=500, log=print) -> torch.Tensor:
+    """Six-view TTA logits [N, 10] of a ladder network (`ladder.load_network`) on uint8 images
+    [N, 3, 32, 32]."""
+    net = net.to(memory_format=ladder.CL)
+    x = ladder.normalise(images)
     out, started = [], time.time()
     for i, xb in enumerate(x.split(batch)):
         out.append(ladder.tta_logits(net, xb))
         if i % 20 == 0:
             log(f"  {min(len(x), (i + 1) * batch)}/{len(x)} images, {time.time() - started:.0f} s")
-    return torch.cat(out).float(), s
+    return torch.cat(out).float()
 
 
 def main():
@@ -110,9 +106,11 @@ def main():
         sys.exit(f"error: {e}")
     started = time.time()
     print(f"teacher {args.checkpoint}: six-view TTA logits on {len(ty)} training images", flush=True)
-    logits, settings = teacher_logits(args.checkpoint, tx, log=lambda m: print(m, flush=True))
+    net, ck = ladder.load_network(args.checkpoint)
+    settings = ck["settings"]
+    logits = teacher_logits(net, tx, log=lambda m: print(m, flush=True))
     train_acc = (logits.argmax(1) == torch.from_numpy(ty)).float().mean().item()
-    val_logits, _ = teacher_logits(args.checkpoint, vx, log=lambda m: None)
+    val_logits = teacher_logits(net, vx, log=lambda m: None)
     val_acc = (val_logits.argmax(1) == torch.from_numpy(vy)).float().mean().item()
     meta = {"format": "dynconf-teacher/1", "checkpoint": str(args.checkpoint), "settings": repr(settings),
             "train_sha256": fingerprint(tx, ty), "train_accuracy_tta": f"{train_acc:.4f}",

@@ -117,6 +117,16 @@ class Lookahead:
             sd[k].copy_(e)
 
 
+def load_network(checkpoint):
+    """The network saved in a ladder.py checkpoint, in eval mode, and the checkpoint (its
+    "settings", "step", ...)."""
+    ck = torch.load(checkpoint, weights_only=False)
+    s = ck["settings"]
+    net = make_net(s["pool"], s["act"], s["levels"])
+    net.load_state_dict(ck["net"])
+    return net.eval(), ck
+
+
 def normalise(images_u8):
     """uint8 [N, 3, 32, 32] -> float32, airbench's per-channel constants."""
     return (torch.from_numpy(images_u8).float() / 255 - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]

@@ -42,13 +42,10 @@ def main():
     ap.add_argument("out", type=Path, help="the .safetensors file to write")
     ap.add_argument("--weights", choices=export.WEIGHT_FORMATS, default="int8")
     args = ap.parse_args()
-    ck = torch.load(args.checkpoint, weights_only=False)
+    net, ck = ladder.load_network(args.checkpoint)
     s = ck["settings"]
     if s["act"] != "qcfs":
         sys.exit(f"{args.checkpoint}: a {s['act']} rung has no QCFS thresholds to convert; expected --act qcfs")
-    net = ladder.make_net(s["pool"], s["act"], s["levels"])
-    net.load_state_dict(ck["net"])
-    net.eval()
     meta = export.write_model(args.out, Folded(net, s["levels"]), ladder.MEAN, ladder.STD, data.DEFAULT_CLASSES,
                               {"training": {"ladder": s, "steps": ck["step"], "source": str(args.checkpoint)}},
                               args.weights)

@@ -273,7 +273,8 @@ class SmokeRun(unittest.TestCase):
             self.assertEqual(second.returncode, 0, second.stdout + second.stderr)
             self.assertIn("resumed from", second.stdout)
             self.assertNotIn("epoch 1/2:", second.stdout)
-            self.assertFalse(train_resume_file(ckpt).exists())
+            from train import resume_path
+            self.assertFalse(resume_path(ckpt).exists())
             meta = reference.Deployed(out).meta
             self.assertEqual(meta["training"]["teacher"]["weight"], 0.5)
             self.assertEqual(len(meta["training"]["history"]), 2)
@@ -282,10 +283,6 @@ class SmokeRun(unittest.TestCase):
             fixtures = json.loads((fx / "smoke.json").read_text())
             self.assertEqual(len(fixtures["cases"]), 6)
             self.assertEqual(np.array(fixtures["cases"][0]["snn_outputs"]).shape, (32, 10))
-
-
-def train_resume_file(ckpt):
-    return ckpt.with_name(ckpt.stem + ".resume.pt")
 
 
 if __name__ == "__main__":
