@@ -23,7 +23,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    ckpt = torch.load(args.checkpoint, weights_only=False)
+    ckpt = torch.load(args.checkpoint, weights_only=False, map_location="cpu")
     net = Net.from_checkpoint(ckpt).eval()
     _, (val_x, val_y) = data.load_splits(args.data)
     images, labels = torch.from_numpy(val_x), torch.from_numpy(val_y)

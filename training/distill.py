@@ -77,14 +77,14 @@ def load_targets(path: Path, train_x: np.ndarray, train_y: np.ndarray) -> tuple[
 
 
 @torch.no_grad()
-def teacher_logits(net, images: np.ndarray, batch=500, log=print) -> torch.Tensor:
-    """Six-view TTA logits [N, 10] of a ladder network (`ladder.load_network`) on uint8 images
-    [N, 3, 32, 32]."""
-    net = net.to(memory_format=ladder.CL)
+def teacher_logits(net, images: np.ndarray, batch=500, log=print, device="cpu") -> torch.Tensor:
+    """Six-view TTA logits [N, 10] (float32, on the CPU) of a ladder network (`ladder.load_network`)
+    on uint8 images [N, 3, 32, 32], computed on `device`."""
+    net = net.to(device, memory_format=ladder.CL)
     x = ladder.normalise(images)
     out, started = [], time.time()
     for i, xb in enumerate(x.split(batch)):
-        out.append(ladder.tta_logits(net, xb))
+        out.append(ladder.tta_logits(net, xb.to(device)).cpu())
         if i % 20 == 0:
             log(f"  {min(len(x), (i + 1) * batch)}/{len(x)} images, {time.time() - started:.0f} s")
     return torch.cat(out).float()
@@ -96,6 +96,7 @@ def main():
     ap.add_argument("out", type=Path, help="where to write the targets (.safetensors)")
     ap.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if not args.checkpoint.is_file():
@@ -108,9 +109,9 @@ def main():
     print(f"teacher {args.checkpoint}: six-view TTA logits on {len(ty)} training images", flush=True)
     net, ck = ladder.load_network(args.checkpoint)
     settings = ck["settings"]
-    logits = teacher_logits(net, tx, log=lambda m: print(m, flush=True))
+    logits = teacher_logits(net, tx, log=lambda m: print(m, flush=True), device=args.device)
     train_acc = (logits.argmax(1) == torch.from_numpy(ty)).float().mean().item()
-    val_logits = teacher_logits(net, vx, log=lambda m: None)
+    val_logits = teacher_logits(net, vx, log=lambda m: None, device=args.device)
     val_acc = (val_logits.argmax(1) == torch.from_numpy(vy)).float().mean().item()
     meta = {"format": "dynconf-teacher/1", "checkpoint": str(args.checkpoint), "settings": repr(settings),
             "train_sha256": fingerprint(tx, ty), "train_accuracy_tta": f"{train_acc:.4f}",

@@ -120,7 +120,7 @@ class Lookahead:
 def load_network(checkpoint):
     """The network saved in a ladder.py checkpoint, in eval mode, and the checkpoint (its
     "settings", "step", ...)."""
-    ck = torch.load(checkpoint, weights_only=False)
+    ck = torch.load(checkpoint, weights_only=False, map_location="cpu")
     s = ck["settings"]
     net = make_net(s["pool"], s["act"], s["levels"])
     net.load_state_dict(ck["net"])
@@ -144,10 +144,14 @@ def tta_logits(net, xb):
 
 
 @torch.no_grad()
-def evaluate(net, x, y, tta):
-    """Validation accuracy in fp32, with or without the six-view TTA."""
+def evaluate(net, x, y, tta, device="cpu"):
+    """Validation accuracy in fp32, with or without the six-view TTA; x [N, 3, 32, 32] on the CPU,
+    batches moved to `device` (where the network is)."""
     net.eval()
-    out = [tta_logits(net, xb) if tta else net(xb.contiguous(memory_format=CL)) for xb in x.split(1000)]
+    out = []
+    for xb in x.split(1000):
+        xb = xb.to(device)
+        out.append((tta_logits(net, xb) if tta else net(xb.contiguous(memory_format=CL))).cpu())
     return (torch.cat(out).argmax(1) == y).float().mean().item()
 
 
@@ -171,6 +175,7 @@ def main():
     ap.add_argument("--epochs", type=float, default=9.9)
     ap.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (figures in training/README.md are CPU runs)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR)
     ap.add_argument("--checkpoint", type=Path, help="saved every epoch; resumed from if it exists")
@@ -193,7 +198,8 @@ def main():
     init_whitening(net[0], train_t[:5000])
     if args.act == "qcfs":
         init_qcfs(net, train_t[:512])
-    net = net.to(memory_format=CL)
+    device = torch.device(args.device)
+    net = net.to(device, memory_format=CL)
     params = sum(p.numel() for p in net.parameters())
 
     # Decoupled hyperparameters -> PyTorch: lr = 11.5 / (1024 (1 + 1/(1-m))), wd*lr equal across groups.
@@ -224,10 +230,10 @@ def main():
 
     step, epoch, history, spent_wall, spent_cpu = 0, 0, [], 0.0, 0.0
     if args.checkpoint and args.checkpoint.exists():
-        ck = torch.load(args.checkpoint, weights_only=False)
+        ck = torch.load(args.checkpoint, weights_only=False, map_location="cpu")
         assert ck["settings"] == settings(args), f"checkpoint settings differ: {ck['settings']}"
         net.load_state_dict(ck["net"]), opt.load_state_dict(ck["opt"])
-        lookahead.ema = ck["ema"]
+        lookahead.ema = {k: v.to(device) for k, v in ck["ema"].items()}
         gen.set_state(ck["gen"]), torch.set_rng_state(ck["torch_rng"])
         step, epoch, history, spent_wall, spent_cpu = ck["step"], ck["epoch"], ck["history"], ck["wall_s"], ck["cpu_s"]
         log(f"resumed from {args.checkpoint} at epoch {epoch}, step {step}/{total}")
@@ -244,10 +250,11 @@ def main():
         loss_sum = seen = 0
         for i in range(steps_per_epoch):
             idx = perm[i * batch:(i + 1) * batch]
-            xb, yb = images[idx].contiguous(memory_format=CL), train_y[idx]
+            xb = images[idx].to(device).contiguous(memory_format=CL)
+            yb = train_y[idx].to(device)
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * lr_factor(step)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
                 out = net(xb)
             loss = F.cross_entropy(out.float(), yb, label_smoothing=0.2, reduction="sum")
             opt.zero_grad(set_to_none=True)
@@ -261,7 +268,7 @@ def main():
                 lookahead.update(net, 1.0)  # the final network is the EMA
                 break
         epoch += 1
-        val = evaluate(net, val_t, val_y, tta=False)
+        val = evaluate(net, val_t, val_y, tta=False, device=device)
         history.append(dict(epoch=epoch, step=step, train_loss=round(loss_sum / seen, 4), val_acc=val))
         eta = wall() / step * (total - step)
         log(f"epoch {epoch}/{n_epochs} step {step}/{total}: train loss {loss_sum / seen:.4f}, val {100 * val:.2f}%, "
@@ -274,13 +281,14 @@ def main():
                             history=history, wall_s=wall(), cpu_s=cpu()), tmp)
             os.replace(tmp, args.checkpoint)
 
-    val, val_tta = evaluate(net, val_t, val_y, tta=False), evaluate(net, val_t, val_y, tta=True)
+    val, val_tta = evaluate(net, val_t, val_y, tta=False, device=device), evaluate(net, val_t, val_y, tta=True, device=device)
+    net = net.cpu()
     ru = resource.getrusage(resource.RUSAGE_SELF)
     result = dict(settings(args), smoke=args.smoke, steps=step, params=params, val_acc=val, val_acc_tta=val_tta,
                   wall_min=round(wall() / 60, 2), cpu_min=round(cpu() / 60, 2),
                   cpu_min_this_process_rusage=round((ru.ru_utime + ru.ru_stime) / 60, 2),
                   split="validation: records 5000..9999 of data_batch_5.bin", history=history,
-                  command=" ".join(sys.argv), torch=torch.__version__, finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+                  command=" ".join(sys.argv), torch=torch.__version__, device=args.device, finished=time.strftime("%Y-%m-%d %H:%M:%S"))
     if args.act == "qcfs":
         log("SNN: simulating 32 time steps on the validation split ...")
         result["snn"] = ladder_snn.evaluate_snn(net, QCFS, val_t.contiguous(), val_y)

@@ -123,7 +123,7 @@ def main():
         f"(validation = {data.VALIDATION_FILE} records {data.VALIDATION_START}..)")
 
     if args.export_from:
-        ckpt = torch.load(args.export_from, weights_only=False)
+        ckpt = torch.load(args.export_from, weights_only=False, map_location="cpu")
         net = Net.from_checkpoint(ckpt)
         if (ckpt["mean"], ckpt["std"]) != (mean, std):
             sys.exit("error: the checkpoint was trained with other normalisation constants (another --data?)")
@@ -192,7 +192,7 @@ def train(args, train_t, train_y_t, val_t, val_y_t, teacher, resume):
     step, first_epoch, history, spent = 0, 1, [], 0.0
     settings = {k: str(getattr(args, k)) for k in RESUME_SETTINGS}
     if resume.is_file():
-        state = torch.load(resume, weights_only=False)
+        state = torch.load(resume, weights_only=False, map_location="cpu")
         if state["settings"] != settings:
             changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
             sys.exit(f"error: {resume} was written by a run with other settings ({', '.join(changed)}); "
