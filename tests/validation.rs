@@ -55,8 +55,12 @@ fn snn_and_dynamic_confidence_on_the_validation_split() {
         "validation: ANN {ann:.4}, SNN T=32 {full:.4}, DC {dynamic:.4} in {mean_steps:.2} mean steps \
          (in-sample), cross-fitted {crossfit:.4} in {crossfit_steps:.2}"
     );
-    // The method's requirements.
-    assert!((full - ann).abs() <= 0.005, "SNN T=32 {full} vs ANN {ann}");
+    // The method's requirements. Issue 14: the SNN at T_max at most 0.3 points under its
+    // quantized ANN. It may pass it, since an IF neuron run for T > L steps quantizes its rate
+    // to T levels rather than L (the GPU sweeps' L = 4 student: +0.76 points), but more than
+    // a point above would mean the conversion is wrong.
+    assert!(full >= ann - 0.003, "SNN T=32 {full} vs ANN {ann}");
+    assert!(full <= ann + 0.01, "SNN T=32 {full} vs ANN {ann}");
     assert!(
         crossfit >= full - 0.003,
         "cross-fitted DC {crossfit} vs T=32 {full}"

@@ -281,14 +281,16 @@ def main():
                             history=history, wall_s=wall(), cpu_s=cpu()), tmp)
             os.replace(tmp, args.checkpoint)
 
-    val, val_tta = evaluate(net, val_t, val_y, tta=False, device=device), evaluate(net, val_t, val_y, tta=True, device=device)
+    val = evaluate(net, val_t, val_y, tta=False, device=device)
+    val_tta = evaluate(net, val_t, val_y, tta=True, device=device)
     net = net.cpu()
     ru = resource.getrusage(resource.RUSAGE_SELF)
     result = dict(settings(args), smoke=args.smoke, steps=step, params=params, val_acc=val, val_acc_tta=val_tta,
                   wall_min=round(wall() / 60, 2), cpu_min=round(cpu() / 60, 2),
                   cpu_min_this_process_rusage=round((ru.ru_utime + ru.ru_stime) / 60, 2),
                   split="validation: records 5000..9999 of data_batch_5.bin", history=history,
-                  command=" ".join(sys.argv), torch=torch.__version__, device=args.device, finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+                  command=" ".join(sys.argv), torch=torch.__version__, device=args.device,
+                  finished=time.strftime("%Y-%m-%d %H:%M:%S"))
     if args.act == "qcfs":
         log("SNN: simulating 32 time steps on the validation split ...")
         result["snn"] = ladder_snn.evaluate_snn(net, QCFS, val_t.contiguous(), val_y)
