@@ -81,13 +81,13 @@ def teacher_logits(net, images: np.ndarray, batch=500, log=print, device="cpu") 
     """Six-view TTA logits [N, 10] (float32, on the CPU) of a ladder network (`ladder.load_network`)
     on uint8 images [N, 3, 32, 32], computed on `device`."""
     net = net.to(device, memory_format=ladder.CL)
-    x = ladder.normalise(images)
-    out, started = [], time.time()
-    for i, xb in enumerate(x.split(batch)):
-        out.append(ladder.tta_logits(net, xb.to(device)).cpu())
+    started = time.time()
+
+    def progress(i, done):
         if i % 20 == 0:
-            log(f"  {min(len(x), (i + 1) * batch)}/{len(x)} images, {time.time() - started:.0f} s")
-    return torch.cat(out).float()
+            log(f"  {done}/{len(images)} images, {time.time() - started:.0f} s")
+
+    return ladder.logits(net, ladder.normalise(images), tta=True, device=device, batch=batch, progress=progress)
 
 
 def main():

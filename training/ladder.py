@@ -144,15 +144,24 @@ def tta_logits(net, xb):
 
 
 @torch.no_grad()
-def evaluate(net, x, y, tta, device="cpu"):
-    """Validation accuracy in fp32, with or without the six-view TTA; x [N, 3, 32, 32] on the CPU,
-    batches moved to `device` (where the network is)."""
+def logits(net, x, tta, device="cpu", batch=1000, progress=None):
+    """fp32 logits [N, 10] on the CPU, with or without the six-view TTA, of normalised images
+    x [N, 3, 32, 32] on the CPU, in batches moved to `device` (where the network is);
+    progress(batch index, images done) after each batch."""
     net.eval()
-    out = []
-    for xb in x.split(1000):
-        xb = xb.to(device)
-        out.append((tta_logits(net, xb) if tta else net(xb.contiguous(memory_format=CL))).cpu())
-    return (torch.cat(out).argmax(1) == y).float().mean().item()
+    out, done = [], 0
+    for i, xb in enumerate(x.split(batch)):
+        xb = xb.to(device).contiguous(memory_format=CL)
+        out.append((tta_logits(net, xb) if tta else net(xb)).float().cpu())
+        done += len(xb)
+        if progress:
+            progress(i, done)
+    return torch.cat(out)
+
+
+def evaluate(net, x, y, tta, device="cpu"):
+    """Validation accuracy in fp32, with or without the six-view TTA (`logits`)."""
+    return (logits(net, x, tta, device).argmax(1) == y).float().mean().item()
 
 
 def epoch_images(padded, epoch, gen):
