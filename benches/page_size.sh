@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIST=${1:-dist}
-MODEL=${MODEL:-models/dynconf-cifar10-v6}   # path without extension
+MODEL=${MODEL:-models/dynconf-cifar10-v7}   # path without extension
 if [ -d "$DIST" ]; then
   mapfile -t files < <(find "$DIST" -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' -o -name '*.html' \
     -o -name "$(basename $MODEL).safetensors" -o -name "$(basename $MODEL).calibration.json" \))
@@ -25,4 +25,4 @@ for f in "${files[@]}"; do
   total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
   printf '%10d %10d  %s\n' "$raw" "$gz" "$f"
 done
-printf '%10d %10d  total (%.2f MB gzip; target 3 MB)\n' "$total_raw" "$total_gz" "$(echo "$total_gz / 1000000" | bc -l)"
+printf '%10d %10d  total (%.2f MB gzip; target 2 MB)\n' "$total_raw" "$total_gz" "$(echo "$total_gz / 1000000" | bc -l)"

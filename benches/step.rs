@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench step` (plain harness, prints a table and the ratio).
 //!
-//! - Model: `$DYNCONF_BENCH_MODEL`, else `models/dynconf-cifar10-v6.safetensors`, else
+//! - Model: `$DYNCONF_BENCH_MODEL`, else `models/dynconf-cifar10-v7.safetensors`, else
 //!   `models/dev-smoke.safetensors`, else a random network of the same shape.
 //! - Inputs: the first `$DYNCONF_BENCH_IMAGES` (default 8) validation images (records
 //!   5000.. of `data_batch_5.bin` in `../shared/cifar10/cifar-10-batches-bin`), so the layers
@@ -36,7 +36,7 @@ fn load_model() -> (String, Arc<Model>) {
     let candidates: Vec<PathBuf> = match std::env::var_os("DYNCONF_BENCH_MODEL") {
         Some(path) => vec![PathBuf::from(path)],
         None => vec![
-            root.join("models/dynconf-cifar10-v6.safetensors"),
+            root.join("models/dynconf-cifar10-v7.safetensors"),
             root.join("models/dev-smoke.safetensors"),
         ],
     };

@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MODEL=models/dynconf-cifar10-v6.safetensors
+MODEL=models/dynconf-cifar10-v7.safetensors
 DATA=../shared/cifar10/cifar-10-batches-bin
 LIMIT=256
 STEPS=32

@@ -26,7 +26,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 function options() {
   const defaults = {
-    model: 'models/dynconf-cifar10-v6.safetensors',
+    model: 'models/dynconf-cifar10-v7.safetensors',
     calibration: null,
     data: '../shared/cifar10/cifar-10-batches-bin',
     images: '8',

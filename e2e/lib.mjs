@@ -15,7 +15,7 @@ export const DIST = resolve(ROOT, process.env.E2E_DIST || 'dist');
 export const SCREENSHOT = resolve(ROOT, process.env.E2E_SCREENSHOT || 'target/e2e/screenshot.png');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const TIMEOUT = 120_000;
-export const MODEL = process.env.E2E_MODEL || 'dynconf-cifar10-v6';
+export const MODEL = process.env.E2E_MODEL || 'dynconf-cifar10-v7';
 
 const require = createRequire(join(ROOT, '.tools', 'package.json'));
 export const { chromium } = require('playwright-core');

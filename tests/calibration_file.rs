@@ -7,8 +7,8 @@ use std::path::Path;
 
 use dynconf::calibrate::{self, Calibration};
 
-const MODEL: &str = "models/dynconf-cifar10-v6.safetensors";
-const CALIBRATION: &str = "models/dynconf-cifar10-v6.calibration.json";
+const MODEL: &str = "models/dynconf-cifar10-v7.safetensors";
+const CALIBRATION: &str = "models/dynconf-cifar10-v7.calibration.json";
 
 fn load() -> (Vec<u8>, Calibration) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

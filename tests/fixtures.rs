@@ -12,8 +12,8 @@ use dynconf::snn::{Engine, Simulation};
 use dynconf::{ann, decode};
 use serde::Deserialize;
 
-const MODEL: &str = "models/dynconf-cifar10-v6.safetensors";
-const FIXTURES: &str = "tests/fixtures/dynconf-cifar10-v6.json";
+const MODEL: &str = "models/dynconf-cifar10-v7.safetensors";
+const FIXTURES: &str = "tests/fixtures/dynconf-cifar10-v7.json";
 
 #[derive(Deserialize)]
 struct Fixtures {

@@ -86,7 +86,7 @@ fn engines_agree_at_the_real_network_size() {
     assert_full_size_engines_agree(model);
 }
 
-/// The same with int8 weights in the v6 layout (pooled spikes feed every other convolution;
+/// The same with int8 weights in the v5–v7 layout (pooled spikes feed every other convolution;
 /// 160 channels leave a partial register tile), the convolutions summed in integers.
 #[test]
 fn integer_engines_agree_at_the_real_network_size() {

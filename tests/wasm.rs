@@ -19,9 +19,9 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 /// The published model, its fixture and its calibration file (embedded in the test module).
-const MODEL: &[u8] = include_bytes!("../models/dynconf-cifar10-v6.safetensors");
-const FIXTURE: &str = include_str!("fixtures/dynconf-cifar10-v6.json");
-const CALIBRATION: &[u8] = include_bytes!("../models/dynconf-cifar10-v6.calibration.json");
+const MODEL: &[u8] = include_bytes!("../models/dynconf-cifar10-v7.safetensors");
+const FIXTURE: &str = include_str!("fixtures/dynconf-cifar10-v7.json");
+const CALIBRATION: &[u8] = include_bytes!("../models/dynconf-cifar10-v7.calibration.json");
 
 #[derive(Deserialize)]
 struct Fixture {

@@ -1,7 +1,7 @@
 """Throughput of the PyTorch reference SNN (reference.Deployed.snn_run) on validation images,
 for comparison with the Rust engine (benches/vs_pytorch.sh runs both).
 
-    training/.venv/bin/python training/bench_reference.py --model models/dynconf-cifar10-v6.safetensors \
+    training/.venv/bin/python training/bench_reference.py --model models/dynconf-cifar10-v7.safetensors \
         --limit 256 --steps 32 --threads 2 --batches 1,16,64,256
 
 Prints one JSON object: for each batch size, the images run, the seconds they took and the
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=ROOT / "models/dynconf-cifar10-v6.safetensors")
+    p.add_argument("--model", type=Path, default=ROOT / "models/dynconf-cifar10-v7.safetensors")
     p.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR)
     p.add_argument("--limit", type=int, default=256, help="first N validation images")
     p.add_argument("--steps", type=int, default=32, help="time steps per image (T)")

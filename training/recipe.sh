@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The recipe of the distilled v7 candidate (issue 14; not the committed model yet, see training/README.md
-# "Step 2"), as three stages on this 2-core CPU (about 3.5 h in all):
+# The recipe of the committed model v7 (issue 14; training/README.md, "Reproduce the committed model"),
+# as three stages on this 2-core CPU (about 3.6 h in all):
 #   1. teacher: ladder rung a at 4x the epochs (airbench94: GELU, max pooling; ~70 min)
 #   2. its six-view TTA logits on the 45,000 training images (distill.py; ~8 min)
-#   3. the student: train.py's network with L = 4 (the GPU sweeps' choice) distilled from them,
-#      45 epochs in calls of at most --max-minutes 140 (~130 min), then export, reference check and fixtures.
+#   3. the student: train.py's network with L = 4 distilled from them, 45 epochs in calls of at most
+#      --max-minutes 140 (~127 min), then export, reference check and fixtures (~5 min).
 # Every stage writes a checkpoint each epoch: after an interruption run this script again; finished
 # stages are skipped and the unfinished one resumes. Extra arguments go to every stage (e.g.
 # --data DIR, --threads N, --device cuda). Timings and figures: training/README.md.

@@ -15,7 +15,7 @@
 //! convolutions run in integers instead ([`conv_int`]): a quarter of the weight bytes, and
 //! twice the lanes per vector (i16 instead of f32), which matters most for simd128. They take
 //! the output pixels one at a time and sum the events under every kernel offset into one i16
-//! register tile, then write the output once. The i8 weights are 1.3 MB for the v6 model
+//! register tile, then write the output once. The i8 weights are 1.3 MB for the v7 model
 //! against 5.2 MB in f32: a quarter of the bytes each step streams.
 
 use super::isa::{tile_starts, Isa};

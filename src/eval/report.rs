@@ -88,7 +88,7 @@ mod tests {
     use super::*;
 
     fn calibrated_on(split: &str) -> Calibration {
-        let json = include_str!("../../models/dynconf-cifar10-v6.calibration.json");
+        let json = include_str!("../../models/dynconf-cifar10-v7.calibration.json");
         let mut c = Calibration::from_json(json.as_bytes()).unwrap();
         c.split = split.into();
         c

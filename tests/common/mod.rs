@@ -282,7 +282,7 @@ pub fn random_model(seed: u64) -> ModelBuilder {
 
 /// A small network with int8 weights, as the exporter writes them, that pools both ways: a
 /// convolution then its pool before an IF layer (fused by the event-driven engine) and an IF
-/// layer's spikes pooled before a convolution (graded inputs, k/4), as in the v5 and v6 models.
+/// layer's spikes pooled before a convolution (graded inputs, k/4), as in the v5–v7 models.
 pub fn random_int8_model(seed: u64) -> ModelBuilder {
     ModelBuilder::new(seed, 3, 16, 4)
         .int8()
@@ -333,7 +333,7 @@ pub fn random_full_size_model(seed: u64) -> ModelBuilder {
     builder.global_avgpool().linear("fc", 10, 4.0)
 }
 
-/// [`random_full_size_model`]'s widths laid out as the v6 model (each block pools its first
+/// [`random_full_size_model`]'s widths laid out as the v5–v7 models (each block pools its first
 /// IF layer's spikes), with int8 weights.
 pub fn random_full_size_int8_model(seed: u64) -> ModelBuilder {
     let mut builder = ModelBuilder::new(seed, 3, 32, 4)

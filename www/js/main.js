@@ -13,7 +13,7 @@ import { hideResults, redrawResults, showResults } from './results.js';
 
 const params = new URLSearchParams(location.search);
 // ?model=NAME loads models/NAME.safetensors and models/NAME.calibration.json (development).
-const MODEL_NAME = /^[\w.-]+$/.test(params.get('model') || '') ? params.get('model') : 'dynconf-cifar10-v6';
+const MODEL_NAME = /^[\w.-]+$/.test(params.get('model') || '') ? params.get('model') : 'dynconf-cifar10-v7';
 const MODEL_URL = `models/${MODEL_NAME}.safetensors`;
 const CALIBRATION_URL = `models/${MODEL_NAME}.calibration.json`;
 const SPEEDS = [1, 2, 4, 8, 16, 32, Infinity]; // steps per second; Infinity: as fast as frames allow

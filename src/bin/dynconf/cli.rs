@@ -27,7 +27,7 @@ use dynconf::eval::{self, Confusion, CrossFitSettings, ImageRun, Summary};
 use dynconf::image_file::{self, ColourProfile};
 use dynconf::{preprocess, Decoder, Engine, Model, Simulation, StopRule};
 
-const DEFAULT_MODEL: &str = "models/dynconf-cifar10-v6.safetensors";
+const DEFAULT_MODEL: &str = "models/dynconf-cifar10-v7.safetensors";
 const DEFAULT_DATA: &str = "../shared/cifar10/cifar-10-batches-bin";
 
 #[derive(Parser)]
