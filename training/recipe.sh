@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The recipe of the committed model v7 (issue 14; training/README.md, "Reproduce the committed model"),
-# as three stages on this 2-core CPU (about 3.6 h in all):
+# as three stages on this 2-core CPU (about 3.5 h in all):
 #   1. teacher: ladder rung a at 4x the epochs (airbench94: GELU, max pooling; ~70 min)
 #   2. its six-view TTA logits on the 45,000 training images (distill.py; ~8 min)
 #   3. the student: train.py's network with L = 4 distilled from them, 45 epochs in calls of at most

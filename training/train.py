@@ -2,7 +2,7 @@
 conversion with the reference SNN, and write the Rust fixtures. The defaults are the committed
 model's student (L = 4, 45 epochs); training/recipe.sh runs its whole recipe (teacher, targets, student):
 
-    training/recipe.sh                                      # the committed model, ~3.6 h on 2 CPU cores
+    training/recipe.sh                                      # the committed model, ~3.5 h on 2 CPU cores
     training/.venv/bin/python training/train.py --teacher TARGETS.safetensors   # its student stage
     training/.venv/bin/python training/train.py --smoke     # pipeline check in ~1 minute
 """
