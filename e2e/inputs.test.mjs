@@ -9,8 +9,9 @@
 //   and calibration from dist/models/, --max-steps = the calibration's max_steps), as in
 //   e2e/agreement.test.mjs.
 //
-// Cases in REPORT_ONLY run and are reported, not asserted (README, "Not done yet"), each with
-// the measured difference.
+// Cases in REPORT_ONLY (pixels Chromium decodes differently; README, "Not done yet") are
+// reported with the measured difference and need only the CLI's class and crop within
+// REPORT_ONLY_STEPS of its stop step.
 //
 //   node e2e/inputs.test.mjs        (scripts/test-web.sh e2e runs it after demo.test.mjs)
 //   E2E_SKIP_BUILD=1                use the existing dist/
@@ -43,8 +44,13 @@ const PAGE_WORDS = {
   'scan.tif': ['is not an image this browser can decode'],
 };
 
-// Valid files whose stop step or class may differ, with what was measured (see the README).
-const REPORT_ONLY = {};
+// Valid files whose pixels Chromium decodes differently from the CLI, with what was measured
+// (README, "Not done yet"): they must still give the CLI's class within two steps of its stop.
+const REPORT_ONLY = {
+  'deep.png': 'Chromium takes the high byte of 16-bit samples where the CLI rounds (14% of the values a level '
+    + 'apart); given those pixels the CLI stops at 8 too (score 0.02405, θ = 0.02400)',
+};
+const REPORT_ONLY_STEPS = 2;
 
 // The type a browser gives a chosen file, from its extension.
 const MIME = {
@@ -140,7 +146,9 @@ async function main() {
           && got.rect === expected.crop_rect.join(',');
         row.agree = agree ? 'yes' : REPORT_ONLY[c.name] ? `no (known: ${REPORT_ONLY[c.name]})` : 'NO';
         rows.push(row);
-        if (!agree && !REPORT_ONLY[c.name]) {
+        const near = !got.error && got.prediction === expected.prediction && got.rect === expected.crop_rect.join(',')
+          && Math.abs(got.stop - expected.stop_step) <= REPORT_ONLY_STEPS;
+        if (!agree && !(REPORT_ONLY[c.name] && near)) {
           failures.push(`${c.name}: the page ${row.result} (crop ${got.rect}), the CLI ${row.cli} (crop ${expected.crop_rect})`);
         }
       } else {
