@@ -71,8 +71,8 @@ fn load_inputs(model: &Model, count: usize) -> (String, Vec<Vec<f64>>) {
 
 /// Multiply-accumulates of one dense step: every weighted layer after the analog ones.
 fn dense_macs_per_step(model: &Model) -> u64 {
-    (0..model.stages().len())
-        .flat_map(|k| model.downstream_layers(k))
+    model.layers()[model.spiking_layers()]
+        .iter()
         .map(|layer| match &layer.op {
             Op::Conv2d(conv) => {
                 (layer.output_shape.len() * conv.in_channels * conv.kernel * conv.kernel) as u64

@@ -3,7 +3,7 @@
 //! approaches these logits; at T = L a single IF layer reproduces them exactly.
 
 use crate::analog::AnalogPrefix;
-use crate::engine::{to_channels_last, Activity, Downstream, Scratch};
+use crate::engine::{to_channels_last, Graph, Kernels, QcfsLayer, Scratch};
 use crate::model::{InputError, Model};
 
 /// QCFS activation in units of θ (the next layer's weights carry θ): `k / L`, with `L / θ`
@@ -20,28 +20,32 @@ pub fn qcfs(z: f32, levels: u32, threshold: f32) -> f32 {
 /// skipping the zeros; every product k/L · w is the one the dense form computes. A pool after
 /// a convolution is fused into it (as in the SNN) only when L is a power of two: then every
 /// k/L · w is exact on the weight grid, while for other L it is rounded, and the fused weights
-/// would round a different sum.
+/// would round a different sum. In an `add`, an activation contributes θ · k/L, as the ANN's
+/// QCFS output.
 #[derive(Clone, Debug)]
 pub struct QuantizedAnn {
     analog: AnalogPrefix,
     /// The analog layers' output, channels-first.
     current: Vec<f32>,
-    /// Each IF layer's activation, channels-last.
-    activations: Vec<Vec<f32>>,
-    downstream: Vec<Downstream>,
+    /// The same, channels-last.
+    current_hwc: Vec<f32>,
+    graph: Graph<QcfsLayer>,
     scratch: Scratch,
 }
 
 impl QuantizedAnn {
     pub fn new(model: &Model) -> Self {
-        let stages = model.stages();
+        let activations = model
+            .stages()
+            .iter()
+            .map(|s| QcfsLayer::new(model.levels(), s.threshold, s.neurons()))
+            .collect();
+        let current = model.analog_output_shape().len();
         QuantizedAnn {
             analog: AnalogPrefix::new(model),
-            current: vec![0.0; stages[0].neurons()],
-            activations: stages.iter().map(|s| vec![0.0; s.neurons()]).collect(),
-            downstream: (0..stages.len())
-                .map(|k| Downstream::new(model.downstream_layers(k)))
-                .collect(),
+            current: vec![0.0; current],
+            current_hwc: vec![0.0; current],
+            graph: Graph::new(model, activations),
             scratch: Scratch::new(model),
         }
     }
@@ -49,27 +53,17 @@ impl QuantizedAnn {
     /// Logits for one normalised CHW input. `model` must be the one this was built for.
     pub fn logits(&mut self, model: &Model, input: &[f64]) -> Result<&[f32], InputError> {
         self.analog.input_current(model, input, &mut self.current)?;
-        let stages = model.stages();
-        to_channels_last(&self.current, stages[0].shape, &mut self.activations[0]);
-        for (k, stage) in stages.iter().enumerate() {
-            let (upstream, rest) = self.downstream.split_at_mut(k);
-            let activation = &mut self.activations[k];
-            if let Some(previous) = upstream.last() {
-                activation.copy_from_slice(previous.output());
-            }
-            for a in activation.iter_mut() {
-                *a = qcfs(*a, model.levels(), stage.threshold);
-            }
-            rest[0].forward_events(
-                model,
-                k,
-                activation,
-                Activity::Graded,
-                model.levels().is_power_of_two(),
-                &mut self.scratch,
-            );
-        }
-        Ok(self.downstream.last().map_or(&[][..], |s| s.output()))
+        to_channels_last(
+            &self.current,
+            model.analog_output_shape(),
+            &mut self.current_hwc,
+        );
+        let kernels = Kernels::Events {
+            fuse: model.levels().is_power_of_two(),
+        };
+        self.graph
+            .forward(model, &self.current_hwc, kernels, &mut self.scratch);
+        Ok(self.graph.output())
     }
 }
 

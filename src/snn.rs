@@ -2,14 +2,15 @@
 //!
 //! A [`Simulation`] owns every buffer of a run (like the Game of Life's `Universe`): set an
 //! input, then call [`Simulation::step`] once per time step. Within a step all layers advance
-//! together: the first IF layer integrates the constant input current, its spikes drive the
-//! next IF layer in the same step, and so on; the last layer's output is added to O(t).
+//! together, in the order of the model's layer graph: the first IF layer integrates the
+//! constant input current, its spikes drive the layers that read it (a block's convolution,
+//! a shortcut) in the same step, and so on; the last layer's output is added to O(t).
 
 use std::sync::Arc;
 
 use crate::analog::AnalogPrefix;
 use crate::decode::{self, Decision, Decoder, DecoderState};
-use crate::engine::{to_channels_last, Activity, ChannelsFirst, Downstream, Scratch};
+use crate::engine::{to_channels_last, ChannelsFirst, Graph, Kernels, Scratch};
 use crate::model::{InputError, Model};
 use crate::neurons::IfNeurons;
 
@@ -65,9 +66,9 @@ pub struct Simulation {
     /// The same, channels-last, as the engine reads it. Every map from here on is
     /// channels-last (see [`crate::engine`]).
     input_current_hwc: Vec<f32>,
-    neurons: Vec<IfNeurons>,
-    /// The layers after each IF layer; the last one's output is this step's output increment.
-    downstream: Vec<Downstream>,
+    /// The IF neurons and every buffer of the layers after the analog prefix; the last
+    /// layer's output is this step's output increment.
+    graph: Graph<IfNeurons>,
     scratch: Scratch,
     output: Vec<f32>,
     probabilities: Vec<f32>,
@@ -86,17 +87,14 @@ impl Simulation {
             .iter()
             .map(|s| IfNeurons::new(s.threshold, s.neurons()))
             .collect();
-        let downstream = (0..stages.len())
-            .map(|k| Downstream::new(model.downstream_layers(k)))
-            .collect();
         let classes = model.classes().len();
+        let current = model.analog_output_shape().len();
         let mut simulation = Simulation {
             analog: AnalogPrefix::new(&model),
             image: vec![0.0; model.input().len()],
-            input_current: vec![0.0; stages[0].neurons()],
-            input_current_hwc: vec![0.0; stages[0].neurons()],
-            neurons,
-            downstream,
+            input_current: vec![0.0; current],
+            input_current_hwc: vec![0.0; current],
+            graph: Graph::new(&model, neurons),
             scratch: Scratch::new(&model),
             output: vec![0.0; classes],
             probabilities: vec![1.0 / classes as f32; classes],
@@ -147,7 +145,7 @@ impl Simulation {
             .input_current(&self.model, &self.image, &mut self.input_current)?;
         to_channels_last(
             &self.input_current,
-            self.model.stages()[0].shape,
+            self.model.analog_output_shape(),
             &mut self.input_current_hwc,
         );
         self.reset();
@@ -156,7 +154,7 @@ impl Simulation {
 
     /// Back to t = 0 with the same input: potentials at θ/2, no spikes, O = 0.
     pub fn reset(&mut self) {
-        self.neurons.iter_mut().for_each(IfNeurons::reset);
+        self.graph.ifs_mut().iter_mut().for_each(IfNeurons::reset);
         self.output.fill(0.0);
         let classes = self.output.len();
         self.probabilities.fill(1.0 / classes as f32);
@@ -171,32 +169,22 @@ impl Simulation {
     pub fn step(&mut self) -> StepReport<'_> {
         let model = &*self.model;
         self.t += 1;
+        let kernels = match self.engine {
+            Engine::Dense => Kernels::Dense,
+            Engine::EventDriven => Kernels::Events { fuse: true },
+        };
+        self.graph
+            .forward(model, &self.input_current_hwc, kernels, &mut self.scratch);
         let (mut spikes, mut synaptic_ops) = (0u64, 0u64);
         for (k, stage) in model.stages().iter().enumerate() {
-            let (upstream, rest) = self.downstream.split_at_mut(k);
-            let current = upstream
-                .last()
-                .map_or(self.input_current_hwc.as_slice(), |s| s.output());
-            let neurons = &mut self.neurons[k];
-            let fired = neurons.step(current);
+            let fired = self.graph.fired()[k];
             self.spikes_per_layer[k] = fired;
             spikes += fired as u64;
-            synaptic_ops += stage.synaptic_ops_channels_last(neurons.spikes());
-            let layers = model.downstream_layers(k);
-            let scratch = &mut self.scratch;
-            match self.engine {
-                Engine::Dense => rest[0].forward_dense(layers, neurons.spikes(), scratch),
-                Engine::EventDriven => rest[0].forward_events(
-                    model,
-                    k,
-                    neurons.spikes(),
-                    Activity::Spikes,
-                    true,
-                    scratch,
-                ),
+            if fired > 0 {
+                synaptic_ops += stage.synaptic_ops_channels_last(self.graph.ifs()[k].spikes());
             }
         }
-        let increment = self.downstream.last().map_or(&[][..], |s| s.output());
+        let increment = self.graph.output();
         for (o, &d) in self.output.iter_mut().zip(increment) {
             *o += d;
         }
@@ -275,18 +263,18 @@ impl Simulation {
     /// Number of IF layers; `layer` arguments below index them (see [`Model::stages`] for
     /// names, shapes and thresholds).
     pub fn if_layer_count(&self) -> usize {
-        self.neurons.len()
+        self.graph.ifs().len()
     }
 
     /// Spikes (0.0 or 1.0) of IF layer `layer` in the latest step, read in CHW order.
     pub fn spikes(&self, layer: usize) -> ChannelsFirst<'_> {
-        self.channels_first(layer, self.neurons[layer].spikes())
+        self.channels_first(layer, self.graph.ifs()[layer].spikes())
     }
 
     /// Membrane potentials of IF layer `layer` after the latest step, read in CHW order, in
     /// the units of its threshold (they start at θ/2; a spike subtracts θ).
     pub fn membrane(&self, layer: usize) -> ChannelsFirst<'_> {
-        self.channels_first(layer, self.neurons[layer].potential())
+        self.channels_first(layer, self.graph.ifs()[layer].potential())
     }
 
     fn channels_first<'a>(&self, layer: usize, map: &'a [f32]) -> ChannelsFirst<'a> {

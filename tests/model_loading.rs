@@ -89,13 +89,18 @@ fn pooling_before_a_weighted_layer_is_folded_into_its_synapses() {
         .global_avgpool()
         .linear("fc", 10, 1.0);
     let model = Model::from_bytes(&builder.build()).unwrap();
-    // Each stage names its one weighted layer: conv1 behind the pool, fc behind the average.
-    let weighted: Vec<&str> = model
-        .stages()
-        .iter()
-        .map(|s| model.layers()[s.weighted].name.as_str())
-        .collect();
-    assert_eq!(weighted, ["conv1", "fc"]);
+    // Each IF layer's spikes reach one weighted layer: conv1 behind the pool, fc behind the
+    // average.
+    let reads = |layer: &str| -> Vec<&str> {
+        let i = model.layers().iter().position(|l| l.name == layer).unwrap();
+        model
+            .consumers(i)
+            .iter()
+            .map(|&c| model.layers()[c].name.as_str())
+            .collect()
+    };
+    assert_eq!(reads("avgpool2d_2"), ["conv1"]);
+    assert_eq!(reads("global_avgpool_5"), ["fc"]);
     // Pixel (0,0) is in pool cell (0,0), which reaches conv outputs rows 0..=1, cols 0..=1.
     assert_eq!(model.stages()[0].fan_out()[0], 2 * 2 * 3);
     // Pixel (3,3) is in pool cell (1,1): rows 0..=2 and cols 0..=2.
@@ -149,7 +154,7 @@ fn rejects_missing_or_invalid_metadata() {
     );
 
     let mut wrong_version = builder.clone();
-    wrong_version.metadata["version"] = json!(2);
+    wrong_version.metadata["version"] = json!(3);
     assert_mentions(&load_error(&wrong_version.build()), &["version"]);
 
     let mut bad_std = builder.clone();
@@ -483,4 +488,124 @@ fn rejects_absurd_sizes_without_panicking() {
             "`kernel` must be a non-negative integer, found -2",
         ],
     );
+}
+
+/// Format version 2: a residual graph loads with its edges, signals and fan-outs.
+#[test]
+fn residual_graph_loads_with_its_edges() {
+    use dynconf::model::Signal;
+    let model = Model::from_bytes(&common::random_residual_model(1).build()).expect("valid");
+    let index = |name: &str| model.layers().iter().position(|l| l.name == name).unwrap();
+    let names = |layers: &[usize]| -> Vec<String> {
+        layers
+            .iter()
+            .map(|&i| model.layers()[i].name.clone())
+            .collect()
+    };
+    assert_eq!(names(model.consumers(index("if0"))), ["b1.conv1", "b1.add"]);
+    assert_eq!(
+        names(&model.layers()[index("b2.add")].inputs),
+        ["b2.conv2", "b2.shortcut"]
+    );
+    assert_eq!(
+        model.signal(index("b3.pool")),
+        Signal::Spikes {
+            source: index("b3.if1")
+        }
+    );
+    assert_eq!(
+        model.signal(index("b1.add")),
+        Signal::Current {
+            from: index("b1.add")
+        }
+    );
+    assert_eq!(model.stages().len(), 8);
+    // if0 (8×16×16) feeds b1.conv1 (3×3, 8 outputs) and, through the identity shortcut,
+    // one value of b1.add: 9·8 + 1 synapses inside, 4·8 + 1 in a corner.
+    assert_eq!(model.stages()[0].fan_out()[5 * 16 + 5], 9 * 8 + 1);
+    assert_eq!(model.stages()[0].fan_out()[0], 4 * 8 + 1);
+    // b1.if2 feeds b2.conv1 (3×3 stride 2 pad 1) and b2.shortcut (1×1 stride 2): pixel (1,1)
+    // reaches conv rows/cols 0..=1 (4 positions × 12) and no shortcut position (odd pixel).
+    let b1 = model
+        .stages()
+        .iter()
+        .position(|s| s.name == "b1.if2")
+        .unwrap();
+    assert_eq!(model.stages()[b1].fan_out()[16 + 1], 4 * 12);
+    // Pixel (2,2) reaches conv rows/cols 1..=1 … 0..=1: window_reach gives rows 1..=1 for
+    // pixel 2 (o·2 − 1 ≤ 2 ≤ o·2 + 1 → o = 1), 1 position × 12, plus shortcut (1,1) × 12.
+    assert_eq!(model.stages()[b1].fan_out()[2 * 16 + 2], 12 + 12);
+}
+
+/// Every rule of the layer graph, refused with a message naming the layer and what was
+/// expected (docs/model-format.md, "Validation").
+#[test]
+fn rejects_bad_graphs_by_name() {
+    let base = common::random_residual_model(1);
+    let position = |b: &common::ModelBuilder, name: &str| {
+        b.metadata["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|l| l["name"] == name)
+            .unwrap()
+    };
+    let with = |edit: &dyn Fn(&mut common::ModelBuilder)| {
+        let mut b = base.clone();
+        edit(&mut b);
+        load_error(&b.build())
+    };
+    let set_inputs = |b: &mut common::ModelBuilder, layer: &str, inputs: serde_json::Value| {
+        let i = position(b, layer);
+        b.metadata["layers"][i]["inputs"] = inputs;
+    };
+
+    // A cycle: b1.conv1 reads b1.add, which (through b1.conv2, b1.if1) reads b1.conv1.
+    let cycle = with(&|b| set_inputs(b, "b1.conv1", json!(["b1.add"])));
+    assert_mentions(
+        &cycle,
+        &["b1.conv1", "cycle", "b1.add", "b1.conv2", "b1.if1"],
+    );
+    // A later layer that does not close a cycle.
+    assert_mentions(
+        &cycle,
+        &["b1.conv1 → b1.if1 → b1.conv2 → b1.add → b1.conv1"],
+    );
+    let later = with(&|b| set_inputs(b, "b2.conv2", json!(["b2.shortcut"])));
+    assert_mentions(&later, &["b2.conv2", "b2.shortcut", "listed after"]);
+    let missing = with(&|b| set_inputs(b, "b1.add", json!(["b1.conv2", "if9"])));
+    assert_mentions(&missing, &["b1.add", "`if9` is no layer"]);
+    let shapes = with(&|b| set_inputs(b, "b2.add", json!(["b2.conv2", "b1.if2"])));
+    assert_mentions(
+        &shapes,
+        &["b2.add", "b1.if2", "12×8×8", "8×16×16", "one shape"],
+    );
+    let one_input = with(&|b| set_inputs(b, "b1.add", json!(["b1.conv2"])));
+    assert_mentions(&one_input, &["b1.add", "two or more"]);
+    let two_inputs = with(&|b| set_inputs(b, "b1.conv2", json!(["b1.if1", "if0"])));
+    assert_mentions(&two_inputs, &["b1.conv2", "takes one input", "2"]);
+    let not_names = with(&|b| set_inputs(b, "b1.add", json!("b1.conv2")));
+    assert_mentions(&not_names, &["b1.add", "list of layer names"]);
+    // The shortcut conv's output read by nothing: b2.add takes the block's conv twice.
+    let unused = with(&|b| set_inputs(b, "b2.add", json!(["b2.conv2", "b2.conv2"])));
+    assert_mentions(&unused, &["b2.shortcut", "feeds no layer"]);
+    // An IF layer fed by spikes, a weighted layer fed by a current.
+    let spikes_into_if = with(&|b| set_inputs(b, "b1.if2", json!(["b1.if1"])));
+    assert_mentions(
+        &spikes_into_if,
+        &["b1.if2", "spikes of `b1.if1`", "weighted layer"],
+    );
+    let current_into_conv = with(&|b| set_inputs(b, "b2.shortcut", json!(["b1.add"])));
+    assert_mentions(
+        &current_into_conv,
+        &["b2.shortcut", "current of `b1.add`", "no `if` layer"],
+    );
+    // Reading the analog prefix from anywhere but an IF layer.
+    let analog_add = with(&|b| set_inputs(b, "b1.add", json!(["b1.conv2", "stem"])));
+    assert_mentions(&analog_add, &["b1.add", "`stem`", "image alone"]);
+    // Version 1 files are chains.
+    let v1 = with(&|b| b.metadata["version"] = json!(1));
+    assert_mentions(&v1, &["b1.add", "version 2"]);
+    let first = with(&|b| set_inputs(b, "stem", json!(["if0"])));
+    assert_mentions(&first, &["stem", "first layer", "image"]);
 }

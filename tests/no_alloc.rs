@@ -74,3 +74,28 @@ fn steps_do_not_allocate() {
         assert_eq!(after - before, 0, "{engine:?}: step allocated");
     }
 }
+
+/// The same on the shapes of the field's networks: a residual graph (ResNet-18's) and a deep
+/// chain (VGG-16's).
+#[test]
+fn steps_of_resnet18_and_vgg16_shapes_do_not_allocate() {
+    for builder in [
+        common::random_resnet18_shape(2),
+        common::random_vgg16_shape(2),
+    ] {
+        let model = Arc::new(Model::from_bytes(&builder.build()).unwrap());
+        let input = common::random_input(1, model.input().len());
+        let mut sim = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+        sim.set_input_f64(&input).unwrap();
+        let before = allocations_on_this_thread();
+        for _ in 0..3 {
+            std::hint::black_box(sim.step().spikes);
+        }
+        assert_eq!(
+            allocations_on_this_thread() - before,
+            0,
+            "{}: step allocated",
+            model.name()
+        );
+    }
+}

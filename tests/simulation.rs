@@ -314,3 +314,136 @@ fn quantized_ann_matches_a_plain_dense_forward_pass() {
         }
     }
 }
+
+/// Residual graphs (format version 2): identity shortcuts of spikes and of pooled spikes, a
+/// strided 1×1 convolution shortcut, pools before and after IF layers. Both engines, and the
+/// integer and f32 event paths, give the same spikes, potentials and outputs bit for bit.
+#[test]
+fn engines_agree_on_residual_graphs() {
+    for seed in 1..4 {
+        let model =
+            Arc::new(Model::from_bytes(&common::random_residual_model(seed).build()).unwrap());
+        assert_engines_agree(seed, Arc::clone(&model));
+        let int8 = common::random_residual_int8_model(seed);
+        let model = Arc::new(Model::from_bytes(&int8.build()).unwrap());
+        assert_eq!(
+            model.integer_event_stages(),
+            [0, 1, 2, 3, 4, 5, 6, 7],
+            "every spike-fed convolution"
+        );
+        assert_engines_agree(seed, Arc::clone(&model));
+        assert_integer_and_f32_event_paths_agree(seed, model);
+    }
+}
+
+fn assert_integer_and_f32_event_paths_agree(seed: u64, model: Arc<Model>) {
+    let mut integer = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+    let mut float = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+    float.set_integer_weights(false);
+    let input = random_input(seed, model.input().len());
+    integer.set_input_f64(&input).unwrap();
+    float.set_input_f64(&input).unwrap();
+    for t in 1..=16 {
+        let a = integer.step().output.to_vec();
+        assert_eq!(a, float.step().output, "seed {seed} t {t}");
+        for layer in 0..integer.if_layer_count() {
+            assert_eq!(integer.spikes(layer), float.spikes(layer), "t {t}");
+        }
+    }
+}
+
+/// The quantized ANN on a residual graph equals a direct channels-first evaluation of the
+/// graph (the layers' reference forms, an add summing its inputs with spiking ones times
+/// their IF layer's θ), and the SNN's O(T)/T approaches it.
+#[test]
+fn quantized_ann_follows_the_graph() {
+    use dynconf::layers::Op;
+    use dynconf::model::Signal;
+    for seed in 1..4 {
+        let model =
+            Arc::new(Model::from_bytes(&common::random_residual_model(seed).build()).unwrap());
+        let input = random_input(seed, model.input().len());
+        let mut sim = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+        sim.set_input_f64(&input).unwrap();
+        let layers = model.layers();
+        let mut values: Vec<Vec<f32>> = vec![Vec::new(); layers.len()];
+        let last_analog = model.spiking_layers().start - 1;
+        values[last_analog] = sim.input_current().to_vec();
+        for i in model.spiking_layers() {
+            let layer = &layers[i];
+            let x = |k: usize| values[layer.inputs[k]].as_slice();
+            let mut y = vec![0.0f32; layer.output_shape.len()];
+            match &layer.op {
+                Op::If { threshold } => {
+                    for (o, &z) in y.iter_mut().zip(x(0)) {
+                        *o = ann::qcfs(z, model.levels(), *threshold);
+                    }
+                }
+                Op::Add => {
+                    for k in 0..layer.inputs.len() {
+                        let scale = match model.signal(layer.inputs[k]) {
+                            Signal::Spikes { source } => match layers[source].op {
+                                Op::If { threshold } => threshold,
+                                _ => unreachable!(),
+                            },
+                            _ => 1.0,
+                        };
+                        for (o, &v) in y.iter_mut().zip(x(k)) {
+                            *o += v * scale;
+                        }
+                    }
+                }
+                _ => layer.forward_dense(x(0), &mut y),
+            }
+            values[i] = y;
+        }
+        let expected = values.last().unwrap();
+        let logits = ann::logits(&model, &input).unwrap();
+        for (a, b) in logits.iter().zip(expected) {
+            assert!(
+                (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                "{logits:?} vs {expected:?}"
+            );
+        }
+        let steps = 64;
+        for _ in 0..steps {
+            sim.step();
+        }
+        let rate: Vec<f32> = sim.output().iter().map(|o| o / steps as f32).collect();
+        let spread = expected.iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
+        let gap = rate
+            .iter()
+            .zip(expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(gap < 0.25 * spread, "O(T)/T {rate:?} vs ANN {expected:?}");
+    }
+}
+
+/// The shapes of the field's networks load and run, both engines agreeing: the CIFAR
+/// ResNet-18 (identity and 1×1 convolution shortcuts) and VGG-16 (a linear classifier with IF
+/// layers between its layers).
+#[test]
+fn resnet18_and_vgg16_shapes_load_and_run() {
+    for (name, builder, if_layers) in [
+        ("ResNet-18", common::random_resnet18_shape(1), 17),
+        ("VGG-16", common::random_vgg16_shape(1), 15),
+    ] {
+        let model =
+            Arc::new(Model::from_bytes(&builder.build()).unwrap_or_else(|e| panic!("{name}: {e}")));
+        assert_eq!(model.stages().len(), if_layers, "{name}");
+        let mut dense = Simulation::new(Arc::clone(&model), Engine::Dense);
+        let mut events = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+        let input = random_input(5, model.input().len());
+        dense.set_input_f64(&input).unwrap();
+        events.set_input_f64(&input).unwrap();
+        for t in 1..=3 {
+            let a = dense.step();
+            let (spikes, output) = (a.spikes_per_layer.to_vec(), a.output.to_vec());
+            let b = events.step();
+            assert_eq!(spikes, b.spikes_per_layer, "{name} t {t}");
+            assert_eq!(output, b.output, "{name} t {t}");
+        }
+        assert!(events.cumulative_spikes() > 0, "{name} spikes");
+    }
+}

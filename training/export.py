@@ -65,6 +65,50 @@ def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return q.float() * scale.view(-1, *[1] * (q.ndim - 1))
 
 
+def weights_on_grid(w: torch.Tensor, divisor: int = 1, weights: str = "int8") -> dict:
+    """The stored form of spike-fed weights `w` (threshold already folded in) on GRID * divisor:
+    {"weight": int8, "weight_scale": f32} for "int8", {"weight": f16} for "f16", {"weight": f32}
+    for "f32" (exact: every multiple of 2^-16 below 2^8 is an f32)."""
+    if weights == "int8":
+        q, scale = int8_on_grid(w, divisor)
+        return {"weight": q, "weight_scale": scale}
+    if weights == "f16":
+        return {"weight": f16_on_grid(w, divisor)}
+    if weights == "f32":
+        return {"weight": on_grid(w, GRID * divisor).float()}
+    raise ValueError(f"unknown weight format {weights!r}")
+
+
+def spike_fed_tensors(name: str, w: torch.Tensor, b: torch.Tensor, theta_prev: float, divisor: int = 1,
+                      weights: str = "int8") -> dict:
+    """Tensors of a weighted layer fed by the unit spikes of an IF layer with threshold `theta_prev`
+    (through average pools whose windows multiply to `divisor`): exported weight = theta_prev * W on
+    the grid, bias on the grid in f32."""
+    out = {f"{name}.{k}": v for k, v in weights_on_grid(w.double() * theta_prev, divisor, weights).items()}
+    out[f"{name}.bias"] = on_grid(b).float()
+    return out
+
+
+def analog_tensors(name: str, w: torch.Tensor, b: torch.Tensor) -> dict:
+    """Tensors of the first weighted layer, fed by the analog image and computed in f64 by both
+    engines. Kept in f32: it is tiny, and whitening weights are large enough that f16 would move
+    many activations."""
+    return {f"{name}.weight": w.float(), f"{name}.bias": b.float()}
+
+
+def fold_batchnorm(weight: torch.Tensor, bias: torch.Tensor, bn: nn.BatchNorm2d):
+    """(weight, bias) of a convolution with the (eval-mode) BatchNorm after it folded in, in f64."""
+    scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+    weight = weight.double() * scale.view(-1, *[1] * (weight.ndim - 1))
+    bias = (bias.double() - bn.running_mean.double()) * scale + bn.bias.double()
+    return weight, bias
+
+
+def round_threshold(threshold: torch.Tensor) -> float:
+    """An IF threshold (a QCFS lambda) on THRESHOLD_GRID, at least one grid step."""
+    return float(on_grid(threshold.detach().double().clamp_min(THRESHOLD_GRID), THRESHOLD_GRID))
+
+
 @torch.no_grad()
 def fold(net: Net, weights: str = "int8"):
     """Returns (layers, tensors): the ordered layer list and its tensors, spike-fed weights in
@@ -78,20 +122,13 @@ def fold(net: Net, weights: str = "int8"):
     def emit_current():
         name, w, b = current["name"], current["weight"], current["bias"]
         if prev_threshold is None:
-            # Fed by the analog image and computed in f64 by both engines. Kept in f32: it is
-            # tiny, and whitening weights are large enough that f16 would move many activations.
-            tensors[f"{name}.weight"] = w.float()
-            tensors[f"{name}.bias"] = b.float()
+            tensors.update(analog_tensors(name, w, b))
         else:
             # Pooled spikes are multiples of 1/window, so the weights they scale sit on a coarser grid.
             divisor = 1
             for pool in pools_before:
                 divisor *= pool["kernel"] ** 2
-            if weights == "int8":
-                tensors[f"{name}.weight"], tensors[f"{name}.weight_scale"] = int8_on_grid(w * prev_threshold, divisor)
-            else:
-                tensors[f"{name}.weight"] = f16_on_grid(w * prev_threshold, divisor)
-            tensors[f"{name}.bias"] = on_grid(b).float()
+            tensors.update(spike_fed_tensors(name, w, b, prev_threshold, divisor, weights))
         layers.extend(pools_before)
         pools_before.clear()
         layers.append(current["spec"])
@@ -108,12 +145,11 @@ def fold(net: Net, weights: str = "int8"):
             pool = {"kind": "avgpool2d", "kernel": int(m.kernel_size), "stride": int(m.stride)}
             (current["ops_after"] if current is not None else pools_before).append(pool)
         elif isinstance(m, nn.BatchNorm2d):
-            scale = m.weight.double() / torch.sqrt(m.running_var.double() + m.eps)
-            current["weight"] = current["weight"] * scale[:, None, None, None]
-            current["bias"] = (current["bias"] - m.running_mean.double()) * scale + m.bias.double()
+            # Per-channel affine: it commutes with an average pool between the conv and itself.
+            current["weight"], current["bias"] = fold_batchnorm(current["weight"], current["bias"], m)
         elif isinstance(m, QCFS):
             emit_current()
-            theta = float(on_grid(m.threshold.detach().double().clamp_min(THRESHOLD_GRID), THRESHOLD_GRID))
+            theta = round_threshold(m.threshold)
             layers.append({"kind": "if", "name": f"if{n_if}", "threshold": theta})
             n_if += 1
             prev_threshold = theta
@@ -127,13 +163,18 @@ def fold(net: Net, weights: str = "int8"):
     return layers, tensors
 
 
+def save_model(path, meta: dict, tensors: dict):
+    """Writes `tensors` with `meta` as the dynconf metadata."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Serialised in memory and written with the usual permissions: save_file writes through a
+    # private (0600) file that a web server running as another user could not serve.
+    path.write_bytes(save({k: v.contiguous() for k, v in tensors.items()}, metadata={"dynconf": json.dumps(meta)}))
+
+
 def write_model(path, net: Net, mean, std, classes, extra: dict, weights: str = "int8"):
     layers, tensors = fold(net, weights)
     meta = {"format": "dynconf-snn", "version": 1, "name": path.stem,
             "input": {"channels": 3, "height": 32, "width": 32, "mean": list(mean), "std": list(std)},
             "classes": list(classes), "levels": net.levels, "layers": layers, **extra}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Serialised in memory and written with the usual permissions: save_file writes through a
-    # private (0600) file that a web server running as another user could not serve.
-    path.write_bytes(save({k: v.contiguous() for k, v in tensors.items()}, metadata={"dynconf": json.dumps(meta)}))
+    save_model(path, meta, tensors)
     return meta

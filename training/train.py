@@ -19,6 +19,7 @@ import torch.nn.functional as F
 import data
 import distill
 import export
+import export_torch
 import fixtures
 import reference
 from augment import augment
@@ -53,6 +54,9 @@ def parse_args():
     p.add_argument("--widths", default="64,160,256", help="channels of the three blocks")
     p.add_argument("--pool", choices=POOLS, default="after",
                    help="average pool of each block's first conv: before its activation or after it (on spikes)")
+    p.add_argument("--residual", action="store_true",
+                   help="an identity shortcut around each block's second conv (model.ResidualBlock); "
+                        "exported as a format-2 layer graph by export_torch.py")
     p.add_argument("--weights", choices=export.WEIGHT_FORMATS, default="int8",
                    help="storage of the spike-fed weights: int8 with a scale per row, or f16 (twice the bytes)")
     p.add_argument("--steps", type=int, default=32, help="SNN time steps for the conversion check")
@@ -148,7 +152,7 @@ def resume_path(ckpt: Path) -> Path:
 
 # The arguments a resumed run must share with the run that wrote the resume file.
 RESUME_SETTINGS = ("epochs", "batch", "lr", "warmup", "wd", "label_smoothing", "ema", "levels", "translate", "cutout",
-                   "precision", "widths", "pool", "seed", "smoke", "init_from", "teacher", "kd_weight", "kd_temperature")
+                   "precision", "widths", "pool", "residual", "seed", "smoke", "init_from", "teacher", "kd_weight", "kd_temperature")
 
 
 def train(args, train_t, train_y_t, val_t, val_y_t, teacher, resume):
@@ -157,7 +161,7 @@ def train(args, train_t, train_y_t, val_t, val_y_t, teacher, resume):
     the whole state goes to `resume`, and a run with the same settings continues from it."""
     device = torch.device(args.device)
     widths = tuple(int(w) for w in args.widths.split(","))
-    net = Net(widths=widths, levels=args.levels, pool=args.pool)
+    net = Net(widths=widths, levels=args.levels, pool=args.pool, residual=args.residual)
     previous_stage = None
     if args.init_from:
         previous_stage = torch.load(args.init_from, weights_only=False)
@@ -276,6 +280,7 @@ def train(args, train_t, train_y_t, val_t, val_y_t, teacher, resume):
     training_meta = {"seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
                      "warmup_epochs": args.warmup, "weight_decay": args.wd,
                      "label_smoothing": args.label_smoothing, "ema": args.ema, "widths": list(widths), "pool": args.pool,
+                     "residual": args.residual,
                      "levels": args.levels, "translate": args.translate, "cutout": args.cutout,
                      "precision": args.precision, "parameters": params, "weights_exported": chosen,
                      "float_ann_validation_accuracy": scores[chosen],
@@ -292,7 +297,9 @@ def train(args, train_t, train_y_t, val_t, val_y_t, teacher, resume):
 def export_and_check(args, net, mean, std, classes, training_meta, val_x_u8, val_y):
     """Exports the model, checks the conversion with the reference SNN on the validation
     split, stores those figures in the model's metadata, and writes the Rust fixtures."""
-    export.write_model(args.out, net, mean, std, classes, {"training": training_meta}, args.weights)
+    # The chain folds layer by layer (format 1); a residual net is a graph, traced by torch.fx (format 2).
+    writer = export_torch.write_model if net.residual else export.write_model
+    writer(args.out, net, mean, std, classes, {"training": training_meta}, args.weights)
     log(f"checking the conversion with the reference SNN on {len(val_y)} validation images, T={args.steps}")
     deployed = reference.Deployed(args.out)
     report = reference.evaluate(deployed, val_x_u8, val_y, args.steps, log=log)

@@ -67,6 +67,11 @@ impl Events {
         }
     }
 
+    /// Whether this list has no room (made by `default`, for a map no weighted layer reads).
+    pub fn is_unused(&self) -> bool {
+        self.starts.is_empty()
+    }
+
     /// Lists the non-zero channels of each pixel of a map whose non-zero values are all 1.
     pub fn gather_spikes(&mut self, map: &[f32], channels: usize) {
         self.gather::<false>(map, channels);

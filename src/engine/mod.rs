@@ -11,29 +11,28 @@
 //! - [`dense`]: the dense (reference) forms: a register-tiled direct convolution.
 //! - [`events`]: the event-driven forms: per-pixel event lists, accumulate-only kernels.
 //! - [`pool`]: average pooling, always dense (it acts on values, not on events).
-//! - [`downstream`]: runs the layers after one IF layer with preallocated buffers.
+//! - [`graph`]: one pass through the layer graph (an SNN step, an ANN forward pass) with
+//!   preallocated buffers.
 //! - [`isa`]: AVX2 on x86-64 when the CPU has it, the baseline (SSE2, simd128) otherwise.
 
 mod dense;
-mod downstream;
 mod events;
+mod graph;
 mod isa;
 mod layout;
 mod pool;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use downstream::Downstream;
-pub(crate) use events::Activity;
+pub(crate) use graph::{Graph, Kernels, QcfsLayer};
 pub(crate) use layout::to_channels_last;
 pub use layout::{ChannelsFirst, ChannelsFirstIter};
 
 use crate::layers::Op;
 use crate::model::Model;
-use events::Events;
 use isa::Isa;
 
-/// Working memory shared by the stages of one simulation, sized so that a step never
+/// Working memory shared by the layers of one simulation, sized so that a step never
 /// allocates.
 #[derive(Clone, Debug)]
 pub(crate) struct Scratch {
@@ -44,28 +43,22 @@ pub(crate) struct Scratch {
     integer_weights: bool,
     /// A zero-padded copy of a dense convolution's input.
     padded: Vec<f32>,
-    events: Events,
 }
 
 impl Scratch {
     pub fn new(model: &Model) -> Self {
-        let (mut padded, mut pixels, mut values) = (0, 0, 0);
-        for layer in (0..model.stages().len()).flat_map(|k| model.downstream_layers(k)) {
+        let mut padded = 0;
+        for layer in &model.layers()[model.spiking_layers()] {
             let s = layer.input_shape;
             if let Op::Conv2d(conv) = &layer.op {
                 let p = 2 * conv.padding;
                 padded = padded.max((s.height + p) * (s.width + p) * s.channels);
-            }
-            if layer.is_weighted() {
-                pixels = pixels.max(s.plane());
-                values = values.max(s.len());
             }
         }
         Scratch {
             isa: Isa::get(),
             integer_weights: integer_weights(),
             padded: vec![0.0; padded],
-            events: Events::with_capacity(pixels, values),
         }
     }
 

@@ -129,16 +129,24 @@ pub enum Op {
         /// when its potential reaches θ. The quantized ANN's QCFS activation uses the same θ.
         threshold: f32,
     },
+    /// Elementwise sum of the layer's inputs, in the order listed (`add`, a residual
+    /// connection). An input that carries spikes (an IF layer, or average pools of one)
+    /// contributes them times that IF layer's θ: the current its QCFS output gives in the ANN.
+    Add,
 }
 
-/// One entry of the model's sequential layer list, with its activation shapes resolved.
+/// One entry of the model's layer list (a graph in topological order), with its inputs and
+/// activation shapes resolved.
 #[derive(Clone, Debug)]
 pub struct Layer {
-    /// The layer's name in the file (unique; `<kind>_<index>` for unnamed pooling and IF
+    /// The layer's name in the file (unique; `<kind>_<index>` for unnamed pooling, IF and add
     /// layers); weighted layers' tensors are `<name>.weight` and `<name>.bias`.
     pub name: String,
     /// What the layer computes.
     pub op: Op,
+    /// Indices in the layer list of the layers it reads, all earlier in the list: empty for
+    /// the first layer (it reads the image), two or more for [`Op::Add`], one otherwise.
+    pub inputs: Vec<usize>,
     /// Shape of the map the layer reads.
     pub input_shape: Shape,
     /// Shape of the map the layer writes.
@@ -154,6 +162,7 @@ impl Layer {
             Op::GlobalAvgPool(_) => "global_avgpool",
             Op::Linear(_) => "linear",
             Op::If { .. } => "if",
+            Op::Add => "add",
         }
     }
 
@@ -162,12 +171,12 @@ impl Layer {
         matches!(self.op, Op::Conv2d(_) | Op::Linear(_))
     }
 
-    /// Dense forward pass of a linear (non-IF) layer: `input` is an `input_shape` map and
-    /// `output` an `output_shape` map, both flattened CHW.
+    /// Dense forward pass of a linear one-input (non-IF, non-add) layer: `input` is an
+    /// `input_shape` map and `output` an `output_shape` map, both flattened CHW.
     ///
     /// # Panics
-    /// On an IF layer (not a linear op) or on buffers of the wrong length; both are bugs in
-    /// the caller, since shapes are checked when the model is loaded.
+    /// On an IF or add layer or on buffers of the wrong length; these are bugs in the caller,
+    /// since shapes are checked when the model is loaded.
     pub fn forward_dense<T: Real>(&self, input: &[T], output: &mut [T]) {
         assert_eq!(
             input.len(),
@@ -188,7 +197,9 @@ impl Layer {
             Op::AvgPool2d(pool) => pool.forward(input, self.input_shape, self.output_shape, output),
             Op::GlobalAvgPool(pool) => pool.forward(input, self.input_shape, output),
             Op::Linear(linear) => linear.forward_dense(input, output),
-            Op::If { .. } => panic!("{}: an IF layer has no dense linear forward", self.name),
+            Op::If { .. } | Op::Add => {
+                panic!("{}: not a one-input linear layer", self.name)
+            }
         }
     }
 }

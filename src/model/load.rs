@@ -4,13 +4,16 @@
 //! and shapes, the chain of activation shapes from the input size), so the simulation can run
 //! without checks. Errors name the layer or tensor and say what was expected.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use half::f16;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
-use super::spec::{InputSpec, LayerSpec, ModelSpec, FORMAT, METADATA_KEY, VERSION};
-use super::{topology, Model, ModelError, SpikingStage};
+use super::spec::{
+    inputs_from_json, InputSpec, LayerSpec, ModelSpec, FORMAT, METADATA_KEY, OLDEST_VERSION,
+    VERSION,
+};
+use super::{topology, Model, ModelError, Signal, Topology};
 use crate::layers::{
     AvgPool2d, Conv2d, ConvPool, GlobalAvgPool, IntConv, Layer, Linear, Op, Shape,
 };
@@ -29,25 +32,34 @@ pub(super) fn load(bytes: &[u8]) -> Result<Model, ModelError> {
     let spec: ModelSpec =
         serde_json::from_str(&metadata_json).map_err(|e| ModelError::Json(e.to_string()))?;
     check_header(&spec)?;
+    let entries = read_entries(&spec)?;
 
     let mut reader = TensorReader {
         tensors: &tensors,
         used: HashSet::new(),
     };
-    let mut shape = Shape::new(spec.input.channels, spec.input.height, spec.input.width);
-    let mut layers: Vec<Layer> = Vec::with_capacity(spec.layers.len());
-    let mut names = HashSet::new();
-    let mut quantized = Vec::with_capacity(spec.layers.len());
-    for (index, value) in spec.layers.iter().enumerate() {
-        let layer_spec = LayerSpec::from_json(value, index).map_err(|message| {
-            let name = value.get("name").and_then(|n| n.as_str());
-            let kind = value
-                .get("kind")
-                .and_then(|k| k.as_str())
-                .unwrap_or("layer");
-            ModelError::layer(index, name.unwrap_or(kind), message)
-        })?;
-        let (layer, int8) = build_layer(index, layer_spec, shape, &mut reader)?;
+    let image = Shape::new(spec.input.channels, spec.input.height, spec.input.width);
+    let mut layers: Vec<Layer> = Vec::with_capacity(entries.len());
+    let mut index_of: HashMap<&str, usize> = HashMap::new();
+    let mut quantized = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let name = entry.spec.name();
+        let inputs = resolve_inputs(&entries, index, &index_of)?;
+        let input_shape = match inputs.first() {
+            None => image,
+            Some(&first) => layers[first].output_shape,
+        };
+        for &other in inputs.iter().skip(1) {
+            let shape = layers[other].output_shape;
+            if shape != input_shape {
+                return Err(ModelError::layer(index, name, format!(
+                    "input `{}` is {shape} but input `{}` is {input_shape}; an `add` needs inputs of one shape",
+                    layers[other].name, layers[inputs[0]].name
+                )));
+            }
+        }
+        let (mut layer, int8) = build_layer(index, entry.spec.clone(), input_shape, &mut reader)?;
+        layer.inputs = inputs;
         quantized.push(int8);
         if values(&layer.output_shape).is_none() {
             return Err(ModelError::layer(
@@ -59,14 +71,13 @@ pub(super) fn load(bytes: &[u8]) -> Result<Model, ModelError> {
                 ),
             ));
         }
-        if !names.insert(layer.name.clone()) {
+        if index_of.insert(name, index).is_some() {
             return Err(ModelError::layer(
                 index,
-                &layer.name,
+                name,
                 "the layer name is used twice".into(),
             ));
         }
-        shape = layer.output_shape;
         layers.push(layer);
     }
     reader.check_all_used()?;
@@ -83,15 +94,11 @@ pub(super) fn load(bytes: &[u8]) -> Result<Model, ModelError> {
             ),
         ));
     }
-    let conv_pools = topology
-        .stages()
-        .iter()
-        .map(|stage| conv_pool(&layers, stage))
+    let conv_pools: Vec<Option<ConvPool>> = (0..layers.len())
+        .map(|i| conv_pool(&layers, &topology, i))
         .collect();
-    let int_convs = topology
-        .stages()
-        .iter()
-        .map(|stage| int_conv(&layers, &quantized, stage))
+    let int_convs = (0..layers.len())
+        .map(|i| int_conv(&layers, &topology, &quantized, i))
         .collect();
     Ok(Model {
         conv_pools,
@@ -106,39 +113,206 @@ pub(super) fn load(bytes: &[u8]) -> Result<Model, ModelError> {
     })
 }
 
-/// The stage's weighted layer and the layer after it as one convolution, if they are a
-/// conv2d and an avgpool2d.
-fn conv_pool(layers: &[Layer], stage: &SpikingStage) -> Option<ConvPool> {
-    let downstream = &layers[stage.downstream.clone()];
-    let weighted = stage.weighted - stage.downstream.start;
-    match (
-        &downstream[weighted].op,
-        downstream.get(weighted + 1).map(|l| &l.op),
-    ) {
-        (Op::Conv2d(conv), Some(Op::AvgPool2d(pool))) => Some(ConvPool::new(conv, pool)),
+/// One entry of the metadata's `layers`, parsed: what it is and the names of its inputs.
+struct Entry {
+    spec: LayerSpec,
+    /// `None`: the previous layer (the image for the first).
+    inputs: Option<Vec<String>>,
+}
+
+/// Parses every entry of `layers`, so that inputs can be checked against the whole list.
+fn read_entries(spec: &ModelSpec) -> Result<Vec<Entry>, ModelError> {
+    spec.layers
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let fail = |message: String| {
+                let name = value.get("name").and_then(|n| n.as_str());
+                let kind = value
+                    .get("kind")
+                    .and_then(|k| k.as_str())
+                    .unwrap_or("layer");
+                ModelError::layer(index, name.unwrap_or(kind), message)
+            };
+            let layer_spec = LayerSpec::from_json(value, index).map_err(fail)?;
+            let inputs = inputs_from_json(value).map_err(fail)?;
+            if spec.version < 2 && (inputs.is_some() || matches!(layer_spec, LayerSpec::Add { .. }))
+            {
+                return Err(fail(format!(
+                    "`inputs` and `add` layers need format version 2; the file says version {}",
+                    spec.version
+                )));
+            }
+            Ok(Entry {
+                spec: layer_spec,
+                inputs,
+            })
+        })
+        .collect()
+}
+
+/// The indices of entry `index`'s inputs, all earlier layers (`index_of` holds those): the
+/// previous layer when it names none. Errors say which name is wrong and why: no such layer,
+/// a layer listed later (and the cycle, if it is one), the wrong number of inputs.
+fn resolve_inputs(
+    entries: &[Entry],
+    index: usize,
+    index_of: &HashMap<&str, usize>,
+) -> Result<Vec<usize>, ModelError> {
+    let entry = &entries[index];
+    let name = entry.spec.name();
+    let fail = |message: String| ModelError::layer(index, name, message);
+    let Some(names) = &entry.inputs else {
+        return Ok(index.checked_sub(1).into_iter().collect());
+    };
+    if index == 0 {
+        return Err(fail(
+            "the first layer reads the image and takes no `inputs`".into(),
+        ));
+    }
+    let is_add = matches!(entry.spec, LayerSpec::Add { .. });
+    match (is_add, names.len()) {
+        (true, 0 | 1) => {
+            return Err(fail(format!(
+                "an `add` needs two or more `inputs`, found {}",
+                names.len()
+            )))
+        }
+        (false, n) if n != 1 => {
+            return Err(fail(format!(
+                "a `{}` layer takes one input, found {n} in `inputs`",
+                kind_of(&entry.spec)
+            )))
+        }
+        _ => {}
+    }
+    names
+        .iter()
+        .map(|input| {
+            if let Some(&i) = index_of.get(input.as_str()) {
+                return Ok(i);
+            }
+            let later = (index..entries.len()).find(|&i| entries[i].spec.name() == input);
+            Err(fail(match later {
+                None => format!("input `{input}` is no layer of the model"),
+                Some(later) => match cycle(entries, later, index) {
+                    Some(path) => format!(
+                        "input `{input}` depends on this layer: the layers form a cycle ({}, in the direction data flows)",
+                        path.join(" → ")
+                    ),
+                    None => format!(
+                        "input `{input}` is listed after this layer; list every layer after its inputs"
+                    ),
+                },
+            }))
+        })
+        .collect()
+}
+
+/// Names along the data flow from entry `to` to entry `from`, then `to` again, if `from`
+/// depends on `to` (so that `to` reading `from` closes a cycle).
+fn cycle(entries: &[Entry], from: usize, to: usize) -> Option<Vec<String>> {
+    let by_name: HashMap<&str, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.spec.name(), i))
+        .collect();
+    let inputs_of = |i: usize| -> Vec<usize> {
+        match &entries[i].inputs {
+            None => i.checked_sub(1).into_iter().collect(),
+            Some(names) => names
+                .iter()
+                .filter_map(|n| by_name.get(n.as_str()).copied())
+                .collect(),
+        }
+    };
+    // Depth-first search from `from` through inputs, remembering how each entry was reached.
+    let mut reached_from: Vec<Option<usize>> = vec![None; entries.len()];
+    let mut stack = vec![from];
+    let mut seen = vec![false; entries.len()];
+    seen[from] = true;
+    while let Some(i) = stack.pop() {
+        if i == to {
+            let mut path = vec![entries[to].spec.name().to_string()];
+            let mut at = to;
+            while let Some(next) = reached_from[at] {
+                path.push(entries[next].spec.name().to_string());
+                at = next;
+            }
+            path.push(entries[to].spec.name().to_string());
+            return Some(path);
+        }
+        for input in inputs_of(i) {
+            if !seen[input] {
+                seen[input] = true;
+                reached_from[input] = Some(i);
+                stack.push(input);
+            }
+        }
+    }
+    None
+}
+
+fn kind_of(spec: &LayerSpec) -> &'static str {
+    match spec {
+        LayerSpec::Conv2d { .. } => "conv2d",
+        LayerSpec::AvgPool2d { .. } => "avgpool2d",
+        LayerSpec::GlobalAvgPool { .. } => "global_avgpool",
+        LayerSpec::Linear { .. } => "linear",
+        LayerSpec::If { .. } => "if",
+        LayerSpec::Add { .. } => "add",
+    }
+}
+
+/// The average pool that alone reads layer `layer`, if `layer` is a spike-fed conv2d: the
+/// event-driven engine runs the pair as one convolution.
+fn fused_pool(layers: &[Layer], topology: &Topology, layer: usize) -> Option<usize> {
+    if !matches!(layers[layer].op, Op::Conv2d(_))
+        || !matches!(topology.signal(layer), Signal::Current { .. })
+    {
+        return None;
+    }
+    match topology.consumers(layer) {
+        [only] if matches!(layers[*only].op, Op::AvgPool2d(_)) => Some(*only),
         _ => None,
     }
 }
 
-/// The stage's convolution in integers for the event-driven SNN (fused with the average pool
-/// after it, as [`conv_pool`] fuses it), if its weights are int8 in the file, only average
-/// pools of power-of-two windows lie between the IF layer and it (so its inputs are spike
-/// counts over a power of two), and [`IntConv::new`] finds the integer form exact.
+/// Layer `layer` and the average pool that alone reads it as one convolution (see
+/// [`fused_pool`]).
+fn conv_pool(layers: &[Layer], topology: &Topology, layer: usize) -> Option<ConvPool> {
+    let pool = fused_pool(layers, topology, layer)?;
+    match (&layers[layer].op, &layers[pool].op) {
+        (Op::Conv2d(conv), Op::AvgPool2d(pool)) => Some(ConvPool::new(conv, pool)),
+        _ => None,
+    }
+}
+
+/// Layer `layer`'s convolution in integers for the event-driven SNN (fused with the average
+/// pool that alone reads it, as [`conv_pool`] fuses it), if its weights are int8 in the file,
+/// only average pools of power-of-two windows lie between the IF layer and it (so its inputs
+/// are spike counts over a power of two), and [`IntConv::new`] finds the integer form exact.
 fn int_conv(
     layers: &[Layer],
+    topology: &Topology,
     quantized: &[Option<Quantized>],
-    stage: &SpikingStage,
+    layer: usize,
 ) -> Option<IntConv> {
-    let Quantized { q, scale } = quantized[stage.weighted].as_ref()?;
-    let Op::Conv2d(conv) = &layers[stage.weighted].op else {
+    let Quantized { q, scale } = quantized[layer].as_ref()?;
+    let Op::Conv2d(conv) = &layers[layer].op else {
         return None;
     };
+    if !matches!(topology.signal(layer), Signal::Current { .. }) {
+        return None; // the analog prefix's
+    }
     let mut input_unit = 1u32;
-    for layer in &layers[stage.downstream.start..stage.weighted] {
-        match &layer.op {
+    let mut at = layers[layer].inputs[0];
+    while !matches!(layers[at].op, Op::If { .. }) {
+        match &layers[at].op {
             Op::AvgPool2d(pool) => {
                 let window = u32::try_from(pool.kernel * pool.kernel).ok()?;
                 input_unit = input_unit.checked_mul(window)?;
+                at = layers[at].inputs[0];
             }
             _ => return None,
         }
@@ -146,10 +320,10 @@ fn int_conv(
     if !input_unit.is_power_of_two() {
         return None;
     }
-    let pool = match layers.get(stage.weighted + 1).map(|l| &l.op) {
-        Some(Op::AvgPool2d(pool)) if stage.weighted + 1 < stage.downstream.end => Some(pool),
-        _ => None,
-    };
+    let pool = fused_pool(layers, topology, layer).map(|p| match &layers[p].op {
+        Op::AvgPool2d(pool) => pool,
+        _ => unreachable!("fused_pool finds average pools"),
+    });
     IntConv::new(conv, q, scale, pool, input_unit).ok()
 }
 
@@ -174,9 +348,9 @@ fn check_header(spec: &ModelSpec) -> Result<(), ModelError> {
             spec.format
         ));
     }
-    if spec.version != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&spec.version) {
         return fail(format!(
-            "`version` is {}, this build reads version {VERSION}",
+            "`version` is {}, this build reads versions {OLDEST_VERSION} to {VERSION}",
             spec.version
         ));
     }
@@ -339,10 +513,12 @@ fn build_layer(
             }
             (name, Op::If { threshold: theta }, input_shape)
         }
+        LayerSpec::Add { name } => (name, Op::Add, input_shape),
     };
     let layer = Layer {
         name,
         op,
+        inputs: Vec::new(),
         input_shape,
         output_shape,
     };

@@ -1,12 +1,13 @@
 //! The model: its file format ([`spec`]), loading and validation (`load.rs`), and its
-//! structure as an analog prefix plus spiking stages ([`Topology`]).
+//! structure as a layer graph: an analog prefix, IF layers, and what each layer's output
+//! carries ([`Topology`], [`Signal`]).
 
 mod load;
 pub mod spec;
 mod topology;
 
 pub use spec::InputSpec;
-pub use topology::{SpikingStage, Topology};
+pub use topology::{Signal, SpikingStage, Topology};
 
 use crate::layers::{ConvPool, IntConv, Layer};
 
@@ -76,11 +77,12 @@ pub struct Model {
     levels: u32,
     layers: Vec<Layer>,
     topology: Topology,
-    /// Per stage, its weighted layer fused with the average pool after it, when that layer is
-    /// a conv2d followed by an avgpool2d: built once here and shared by every simulation.
+    /// Per layer, a spike-fed conv2d fused with the average pool that alone reads it: built
+    /// once here and shared by every simulation.
     conv_pools: Vec<Option<ConvPool>>,
-    /// Per stage, its convolution (fused like `conv_pools`) in integers for the event-driven
-    /// SNN, when its weights are int8 and the integer form is exact (`load::int_conv`).
+    /// Per layer, a spike-fed convolution (fused like `conv_pools`) in integers for the
+    /// event-driven SNN, when its weights are int8 and the integer form is exact
+    /// (`load::int_conv`).
     int_convs: Vec<Option<IntConv>>,
     metadata_json: String,
 }
@@ -111,25 +113,62 @@ impl Model {
         self.levels
     }
 
-    /// All layers, in file order, with resolved shapes.
+    /// All layers, in file order (topological: every layer after its inputs), with resolved
+    /// inputs and shapes.
     pub fn layers(&self) -> &[Layer] {
         &self.layers
     }
 
-    /// Layers before the first IF layer (the analog prefix: one weighted layer and any
-    /// pooling, computed once per image in f64; its output is the constant input current).
+    /// Layers before the first IF layer (the analog prefix: a chain of one weighted layer and
+    /// any pooling, computed once per image in f64; its output is the constant input current
+    /// of the IF layers that read it).
     pub fn analog_layers(&self) -> &[Layer] {
         &self.layers[self.topology.analog()]
     }
 
-    /// The IF layers in order, each with the layers that follow it.
+    /// Shape of the analog prefix's output: the constant input current of the IF layers that
+    /// read it ([`crate::snn::Simulation::input_current`]).
+    pub fn analog_output_shape(&self) -> crate::layers::Shape {
+        self.layers[self.topology.analog().end - 1].output_shape
+    }
+
+    /// Indices of the layers after the analog prefix, the ones every time step runs, in the
+    /// order they run.
+    pub fn spiking_layers(&self) -> std::ops::Range<usize> {
+        self.topology.analog().end..self.layers.len()
+    }
+
+    /// The IF layers in order.
     pub fn stages(&self) -> &[SpikingStage] {
         self.topology.stages()
     }
 
-    /// The linear layers between stage `stage`'s IF layer and the next one (or the output).
-    pub fn downstream_layers(&self, stage: usize) -> &[Layer] {
-        &self.layers[self.topology.stages()[stage].downstream.clone()]
+    /// What the output of layer `layer` (an index into [`Model::layers`]) carries.
+    pub fn signal(&self, layer: usize) -> Signal {
+        self.topology.signal(layer)
+    }
+
+    /// The layers that read layer `layer`'s output, in list order.
+    pub fn consumers(&self, layer: usize) -> &[usize] {
+        self.topology.consumers(layer)
+    }
+
+    /// The stage (IF layer number, an index into [`Model::stages`]) of layer `layer`, if it
+    /// is an IF layer.
+    pub fn stage_of(&self, layer: usize) -> Option<usize> {
+        self.topology.stage_of(layer)
+    }
+
+    /// The factor input `input` of `add` layer `layer` is multiplied by: the θ of the IF
+    /// layer whose spikes it carries, or `None` for a current.
+    pub(crate) fn add_scale(&self, layer: usize, input: usize) -> Option<f32> {
+        match self.signal(self.layers[layer].inputs[input]) {
+            Signal::Spikes { source } => {
+                let stage = self.stage_of(source).expect("spikes come from an IF layer");
+                Some(self.stages()[stage].threshold)
+            }
+            Signal::Analog | Signal::Current { .. } => None,
+        }
     }
 
     /// Total number of IF neurons, all layers.
@@ -137,26 +176,30 @@ impl Model {
         self.stages().iter().map(SpikingStage::neurons).sum()
     }
 
-    /// Stage `stage`'s convolution and the average pool after it as one convolution, if its
-    /// weighted layer is a conv2d followed by an avgpool2d (the event-driven engine runs the
-    /// pair in this form).
-    pub(crate) fn conv_pool(&self, stage: usize) -> Option<&ConvPool> {
-        self.conv_pools[stage].as_ref()
+    /// Layer `layer`'s convolution and the average pool that alone reads it as one
+    /// convolution, if `layer` is a spike-fed conv2d read only by an avgpool2d (the
+    /// event-driven engine runs the pair in this form).
+    pub(crate) fn conv_pool(&self, layer: usize) -> Option<&ConvPool> {
+        self.conv_pools[layer].as_ref()
     }
 
-    /// Stage `stage`'s convolution in integers, fused with its pool when
+    /// Layer `layer`'s convolution in integers, fused with its pool when
     /// [`Model::conv_pool`] is: the event-driven SNN runs it on spikes (or spikes averaged by
     /// power-of-two pools) when the model's weights allow it exactly.
-    pub(crate) fn int_conv(&self, stage: usize) -> Option<&IntConv> {
-        self.int_convs[stage].as_ref()
+    pub(crate) fn int_conv(&self, layer: usize) -> Option<&IntConv> {
+        self.int_convs[layer].as_ref()
     }
 
-    /// The stages whose convolution the event-driven engine runs in integers (see
-    /// [`Model::int_conv`]), for tests and benchmarks.
+    /// The spike-fed convolutions the event-driven engine runs in integers (see
+    /// [`Model::int_conv`]), numbered in list order among the model's weighted layers after
+    /// the analog prefix, for tests and benchmarks.
     #[doc(hidden)]
     pub fn integer_event_stages(&self) -> Vec<usize> {
-        (0..self.int_convs.len())
-            .filter(|&k| self.int_convs[k].is_some())
+        self.spiking_layers()
+            .filter(|&i| self.layers[i].is_weighted())
+            .enumerate()
+            .filter(|&(_, i)| self.int_convs[i].is_some())
+            .map(|(k, _)| k)
             .collect()
     }
 

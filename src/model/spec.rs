@@ -4,8 +4,11 @@ use serde::{Deserialize, Serialize};
 
 /// Value of the metadata's `format` field.
 pub const FORMAT: &str = "dynconf-snn";
-/// The format version this crate reads.
-pub const VERSION: u32 = 1;
+/// The newest format version this crate reads: 2, the layer graph (`inputs`, `add`). Version 1
+/// files (a chain, no `inputs`, no `add`) still load.
+pub const VERSION: u32 = 2;
+/// The oldest format version this crate reads.
+pub const OLDEST_VERSION: u32 = 1;
 /// The safetensors `__metadata__` key that holds the JSON.
 pub const METADATA_KEY: &str = "dynconf";
 
@@ -15,7 +18,7 @@ pub const METADATA_KEY: &str = "dynconf";
 pub struct ModelSpec {
     /// Must be [`FORMAT`].
     pub format: String,
-    /// Must be [`VERSION`].
+    /// [`OLDEST_VERSION`] to [`VERSION`].
     pub version: u32,
     /// Free text; empty when absent.
     #[serde(default)]
@@ -58,8 +61,8 @@ impl InputSpec {
     }
 }
 
-/// One entry of `layers`, told apart by its `kind`. Layers without a `name` (pooling, IF)
-/// are named `<kind>_<index>`.
+/// One entry of `layers`, told apart by its `kind`. Layers without a `name` (pooling, IF,
+/// add) are named `<kind>_<index>`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LayerSpec {
     /// Channels and kernel size come from the tensor `<name>.weight`, `[out][in][k][k]`;
@@ -84,12 +87,53 @@ pub enum LayerSpec {
     /// Integrate-and-fire neurons; `threshold` θ is in the units of their input current
     /// (read as f32).
     If { name: String, threshold: f64 },
+    /// The elementwise sum of two or more inputs of one shape (version 2): a residual
+    /// connection. An input carrying spikes contributes them times its IF layer's θ.
+    Add { name: String },
 }
 
 /// The layer kinds this version reads.
-pub const LAYER_KINDS: [&str; 5] = ["conv2d", "avgpool2d", "global_avgpool", "linear", "if"];
+pub const LAYER_KINDS: [&str; 6] = [
+    "conv2d",
+    "avgpool2d",
+    "global_avgpool",
+    "linear",
+    "if",
+    "add",
+];
+
+/// An entry's `inputs`: the names of the layers it reads (version 2), `None` when absent
+/// (the previous layer in the list, or the image for the first).
+pub fn inputs_from_json(value: &serde_json::Value) -> Result<Option<Vec<String>>, String> {
+    let Some(inputs) = value.get("inputs") else {
+        return Ok(None);
+    };
+    let list = inputs
+        .as_array()
+        .ok_or_else(|| format!("`inputs` must be a list of layer names, found {inputs}"))?;
+    list.iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("`inputs` must hold layer names (strings), found {v}"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
 
 impl LayerSpec {
+    /// The layer's name (given, or `<kind>_<index>`).
+    pub fn name(&self) -> &str {
+        match self {
+            LayerSpec::Conv2d { name, .. }
+            | LayerSpec::AvgPool2d { name, .. }
+            | LayerSpec::GlobalAvgPool { name }
+            | LayerSpec::Linear { name }
+            | LayerSpec::If { name, .. }
+            | LayerSpec::Add { name } => name,
+        }
+    }
+
     /// Reads entry `index` of `layers`. Errors name the offending field (read by hand
     /// rather than by serde, whose messages for tagged enums omit the field).
     pub fn from_json(value: &serde_json::Value, index: usize) -> Result<LayerSpec, String> {
@@ -125,6 +169,9 @@ impl LayerSpec {
                 threshold: fields
                     .number("threshold")?
                     .ok_or("missing `threshold` (the IF layer's firing threshold)")?,
+                name: name.unwrap_or_else(default_name),
+            },
+            "add" => LayerSpec::Add {
                 name: name.unwrap_or_else(default_name),
             },
             other => {
@@ -215,6 +262,23 @@ mod tests {
                 threshold: 1.5
             })
         );
+        assert_eq!(
+            read(json!({"kind": "add", "inputs": ["a", "b"]})),
+            Ok(LayerSpec::Add {
+                name: "add_3".into()
+            })
+        );
+        assert_eq!(
+            inputs_from_json(&json!({"inputs": ["a", "b"]})),
+            Ok(Some(vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(inputs_from_json(&json!({"kind": "if"})), Ok(None));
+        assert!(inputs_from_json(&json!({"inputs": "a"}))
+            .unwrap_err()
+            .contains("list of layer names"));
+        assert!(inputs_from_json(&json!({"inputs": [1]}))
+            .unwrap_err()
+            .contains("strings"));
     }
 
     #[test]

@@ -109,6 +109,10 @@ pub struct ModelBuilder {
     spiking: bool,
     /// Whether spike-fed weights are written as int8 with row scales, as the exporter does.
     int8: bool,
+    /// Channels and side of every layer so far, by name, for [`ModelBuilder::from`].
+    shapes: HashMap<String, (usize, usize)>,
+    /// The `inputs` of the next layer, if it does not read the previous one.
+    inputs: Option<Vec<String>>,
 }
 
 /// Spike-fed weights are `k · 2^-12` with |k| ≤ 2048: on the 2^-16 grid and exact in f16.
@@ -134,7 +138,26 @@ impl ModelBuilder {
             side,
             spiking: false,
             int8: false,
+            shapes: HashMap::new(),
+            inputs: None,
         }
+    }
+
+    /// The next layer reads layer `name` instead of the previous one (format version 2).
+    pub fn from(mut self, name: &str) -> Self {
+        (self.channels, self.side) = self.shapes[name];
+        self.inputs = Some(vec![name.to_string()]);
+        self.metadata["version"] = json!(2);
+        self
+    }
+
+    /// An `add` of the named layers (format version 2), all of one shape.
+    pub fn add(mut self, name: &str, inputs: &[&str]) -> Self {
+        (self.channels, self.side) = self.shapes[inputs[0]];
+        self.inputs = Some(inputs.iter().map(|s| s.to_string()).collect());
+        self.metadata["version"] = json!(2);
+        self.push_layer(json!({"kind": "add", "name": name}));
+        self
     }
 
     /// Spike-fed weights from here on are int8 `q` with one scale `c · 2^e` per output row
@@ -170,11 +193,18 @@ impl ModelBuilder {
             .insert(format!("{name}.weight_scale"), Tensor::f32(&[out], &scale));
     }
 
-    fn push_layer(&mut self, layer: Value) {
-        self.metadata["layers"]
-            .as_array_mut()
-            .expect("layers")
-            .push(layer);
+    /// Appends `layer`, whose output has the builder's current channels and side.
+    fn push_layer(&mut self, mut layer: Value) {
+        if let Some(inputs) = self.inputs.take() {
+            layer["inputs"] = json!(inputs);
+        }
+        let layers = self.metadata["layers"].as_array_mut().expect("layers");
+        let name = match layer["name"].as_str() {
+            Some(name) => name.to_string(),
+            None => format!("{}_{}", layer["kind"].as_str().unwrap(), layers.len()),
+        };
+        layers.push(layer);
+        self.shapes.insert(name, (self.channels, self.side));
     }
 
     /// Random weights scaled so a unit input pattern drives currents of about `gain`.
@@ -218,23 +248,32 @@ impl ModelBuilder {
         let bias = self.biases(out, 0.1 * gain, 0.1 * gain);
         self.tensors
             .insert(format!("{name}.bias"), Tensor::f32(&[out], &bias));
+        self.channels = out;
+        self.side = (self.side + 2 * padding - kernel) / stride + 1;
         self.push_layer(
             json!({"kind": "conv2d", "name": name, "stride": stride, "padding": padding}),
         );
-        self.channels = out;
-        self.side = (self.side + 2 * padding - kernel) / stride + 1;
         self
     }
 
     pub fn avgpool(mut self, kernel: usize) -> Self {
-        self.push_layer(json!({"kind": "avgpool2d", "kernel": kernel, "stride": kernel}));
         self.side /= kernel;
+        self.push_layer(json!({"kind": "avgpool2d", "kernel": kernel, "stride": kernel}));
+        self
+    }
+
+    /// An average pool named `name` (for [`ModelBuilder::add`] and [`ModelBuilder::from`]).
+    pub fn avgpool_as(mut self, name: &str, kernel: usize) -> Self {
+        self.side /= kernel;
+        self.push_layer(
+            json!({"kind": "avgpool2d", "name": name, "kernel": kernel, "stride": kernel}),
+        );
         self
     }
 
     pub fn global_avgpool(mut self) -> Self {
-        self.push_layer(json!({"kind": "global_avgpool"}));
         self.side = 1;
+        self.push_layer(json!({"kind": "global_avgpool"}));
         self
     }
 
@@ -252,9 +291,9 @@ impl ModelBuilder {
         let bias = self.biases(out, 0.0, 0.05 * gain);
         self.tensors
             .insert(format!("{name}.bias"), Tensor::f32(&[out], &bias));
-        self.push_layer(json!({"kind": "linear", "name": name}));
         self.channels = out;
         self.side = 1;
+        self.push_layer(json!({"kind": "linear", "name": name}));
         self
     }
 
@@ -351,6 +390,115 @@ pub fn random_full_size_int8_model(seed: u64) -> ModelBuilder {
         index += 2;
     }
     builder.global_avgpool().linear("fc", 10, 4.0)
+}
+
+/// A small residual network (format version 2) with every kind of edge: an identity shortcut
+/// from an IF layer, a strided 1×1 convolution shortcut, an identity shortcut of pooled spikes
+/// (the pool after an IF layer, as in v7's blocks), and a convolution pooled before its IF
+/// layer: 3×16×16 input.
+pub fn random_residual_model(seed: u64) -> ModelBuilder {
+    residual_layers(ModelBuilder::new(seed, 3, 16, 4))
+}
+
+/// [`random_residual_model`] with int8 weights, as the exporter writes them.
+pub fn random_residual_int8_model(seed: u64) -> ModelBuilder {
+    residual_layers(ModelBuilder::new(seed, 3, 16, 4).int8())
+}
+
+fn residual_layers(builder: ModelBuilder) -> ModelBuilder {
+    builder
+        .conv("stem", 8, 3, 1, 1, 2.0) // 8×16×16
+        .if_layer("if0", 1.0)
+        .conv("b1.conv1", 8, 3, 1, 1, 2.0)
+        .if_layer("b1.if1", 1.0)
+        .conv("b1.conv2", 8, 3, 1, 1, 2.0)
+        .add("b1.add", &["b1.conv2", "if0"])
+        .if_layer("b1.if2", 1.5)
+        .conv("b2.conv1", 12, 3, 2, 1, 2.0) // 12×8×8
+        .if_layer("b2.if1", 1.0)
+        .conv("b2.conv2", 12, 3, 1, 1, 2.0)
+        .from("b1.if2")
+        .conv("b2.shortcut", 12, 1, 2, 0, 1.5)
+        .add("b2.add", &["b2.conv2", "b2.shortcut"])
+        .if_layer("b2.if2", 1.5)
+        .conv("b3.conv1", 12, 3, 1, 1, 2.0)
+        .if_layer("b3.if1", 1.0)
+        .avgpool_as("b3.pool", 2) // 12×4×4
+        .conv("b3.conv2", 12, 3, 1, 1, 2.0)
+        .add("b3.add", &["b3.conv2", "b3.pool"])
+        .if_layer("b3.if2", 1.5)
+        .conv("b4.conv", 16, 3, 1, 1, 2.0)
+        .avgpool(2) // 16×2×2, pooled currents
+        .if_layer("b4.if", 1.0)
+        .global_avgpool()
+        .linear("fc", 10, 4.0)
+}
+
+/// The shape of the CIFAR ResNet-18 (3×3 stem of 64 channels, four stages of two basic
+/// blocks, 64 to 512 channels, strided 1×1 convolution shortcuts where the shape changes,
+/// identity shortcuts elsewhere), random int8 weights: 11 M parameters, for loading, speed and
+/// allocation tests.
+pub fn random_resnet18_shape(seed: u64) -> ModelBuilder {
+    let mut b = ModelBuilder::new(seed, 3, 32, 2)
+        .int8()
+        .conv("conv1", 64, 3, 1, 1, 2.0)
+        .if_layer("act1", 1.0);
+    let mut input = "act1".to_string();
+    let mut channels = 64;
+    for (stage, width) in [64, 128, 256, 512].into_iter().enumerate() {
+        for block in 0..2 {
+            let stride = if stage > 0 && block == 0 { 2 } else { 1 };
+            let p = format!("layer{}.{block}", stage + 1);
+            b = b
+                .from(&input)
+                .conv(&format!("{p}.conv1"), width, 3, stride, 1, 2.0)
+                .if_layer(&format!("{p}.act1"), 1.0)
+                .conv(&format!("{p}.conv2"), width, 3, 1, 1, 2.0);
+            let shortcut = if stride != 1 || channels != width {
+                b = b
+                    .from(&input)
+                    .conv(&format!("{p}.shortcut"), width, 1, stride, 0, 1.0);
+                format!("{p}.shortcut")
+            } else {
+                input.clone()
+            };
+            b = b
+                .add(&format!("{p}.add"), &[&format!("{p}.conv2"), &shortcut])
+                .if_layer(&format!("{p}.act2"), 1.5);
+            input = format!("{p}.act2");
+            channels = width;
+        }
+    }
+    b.global_avgpool().linear("fc", 10, 4.0)
+}
+
+/// The shape of VGG-16 for CIFAR (13 3×3 convolutions of 64 to 512 channels in five groups,
+/// each group ending in a 2×2 average pool, then linear 512→4096→4096→10 with IF layers
+/// between), random int8 weights: 34 M parameters.
+pub fn random_vgg16_shape(seed: u64) -> ModelBuilder {
+    let mut b = ModelBuilder::new(seed, 3, 32, 2).int8();
+    let groups: [&[usize]; 5] = [
+        &[64, 64],
+        &[128, 128],
+        &[256, 256, 256],
+        &[512, 512, 512],
+        &[512, 512, 512],
+    ];
+    let mut index = 0;
+    for (g, widths) in groups.iter().enumerate() {
+        for &width in widths.iter() {
+            b = b
+                .conv(&format!("features.conv{index}"), width, 3, 1, 1, 2.0)
+                .if_layer(&format!("features.act{index}"), 1.0);
+            index += 1;
+        }
+        b = b.avgpool_as(&format!("features.pool{g}"), 2);
+    }
+    b.linear("classifier.0", 4096, 2.0)
+        .if_layer("classifier.act0", 1.0)
+        .linear("classifier.1", 4096, 2.0)
+        .if_layer("classifier.act1", 1.0)
+        .linear("classifier.2", 10, 4.0)
 }
 
 /// A CIFAR-10 binary batch of `records` random images with labels `i % 10`.
