@@ -652,3 +652,67 @@ fn failure_code(output: &Output, code: i32) -> String {
     );
     String::from_utf8(output.stderr.clone()).unwrap()
 }
+
+/// A residual network built by PyTorch code of someone else's and converted by
+/// training/export_torch.py (format 2, `tests/fixtures/resnet-tiny.safetensors`) runs through
+/// every command: calibrate, eval (both engines, the same numbers), classify.
+#[test]
+fn a_residual_network_runs_through_calibrate_eval_and_classify() {
+    let dir = workspace("residual");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/resnet-tiny.safetensors");
+    std::fs::copy(fixture, dir.join("models/r.safetensors")).unwrap();
+    let model = ["--model", "models/r.safetensors"];
+    let out = stdout(&dynconf(
+        &dir,
+        &[
+            &["calibrate", "--split", "tiny", "--max-steps", "8"][..],
+            &DATA,
+            &model,
+        ]
+        .concat(),
+    ));
+    assert!(out.contains("← chosen"), "{out}");
+    assert!(dir.join("models/r.calibration.json").exists());
+    let eval = |engine: &str| {
+        let args = [
+            &[
+                "eval",
+                "--split",
+                "test",
+                "--max-steps",
+                "8",
+                "--json",
+                "--engine",
+                engine,
+            ][..],
+            &DATA,
+            &model,
+        ]
+        .concat();
+        let mut summary: Value = serde_json::from_str(&stdout(&dynconf(&dir, &args))).unwrap();
+        summary.as_object_mut().unwrap().remove("seconds");
+        summary
+    };
+    let summary = eval("event");
+    assert_eq!(summary, eval("dense"));
+    assert_eq!(summary["images"], 20, "{summary}");
+    assert!(summary["dynamic"]["mean_steps"].as_f64().unwrap() <= 8.0);
+
+    let image = image::RgbImage::from_fn(40, 40, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 6) as u8, 90])
+    });
+    image.save(dir.join("picture.png")).unwrap();
+    let out = stdout(&dynconf(
+        &dir,
+        &[
+            &["classify", "--json", "--max-steps", "8", "picture.png"][..],
+            &model,
+        ]
+        .concat(),
+    ));
+    let result: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(result["steps"].as_array().unwrap().len(), 8, "{result}");
+    assert!(result["prediction"].is_string(), "{result}");
+    assert!(result["stop_step"].is_u64(), "{result}");
+}

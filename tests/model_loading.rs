@@ -583,7 +583,10 @@ fn rejects_bad_graphs_by_name() {
     let one_input = with(&|b| set_inputs(b, "b1.add", json!(["b1.conv2"])));
     assert_mentions(&one_input, &["b1.add", "two or more"]);
     let two_inputs = with(&|b| set_inputs(b, "b1.conv2", json!(["b1.if1", "if0"])));
-    assert_mentions(&two_inputs, &["b1.conv2", "takes one input", "2"]);
+    assert_mentions(
+        &two_inputs,
+        &["b1.conv2", "kind `conv2d` takes one input", "2"],
+    );
     let not_names = with(&|b| set_inputs(b, "b1.add", json!("b1.conv2")));
     assert_mentions(&not_names, &["b1.add", "list of layer names"]);
     // The shortcut conv's output read by nothing: b2.add takes the block's conv twice.
@@ -602,7 +605,23 @@ fn rejects_bad_graphs_by_name() {
     );
     // Reading the analog prefix from anywhere but an IF layer.
     let analog_add = with(&|b| set_inputs(b, "b1.add", json!(["b1.conv2", "stem"])));
-    assert_mentions(&analog_add, &["b1.add", "`stem`", "image alone"]);
+    assert_mentions(
+        &analog_add,
+        &["b1.add", "`stem`", "only IF layers may read"],
+    );
+    let analog_conv = with(&|b| set_inputs(b, "b2.shortcut", json!(["stem"])));
+    assert_mentions(
+        &analog_conv,
+        &["b2.shortcut", "`stem`", "only IF layers may read"],
+    );
+    let no_inputs = with(&|b| {
+        let i = position(b, "b1.add");
+        b.metadata["layers"][i]
+            .as_object_mut()
+            .unwrap()
+            .remove("inputs");
+    });
+    assert_mentions(&no_inputs, &["b1.add", "two or more `inputs`, found none"]);
     // Version 1 files are chains.
     let v1 = with(&|b| b.metadata["version"] = json!(1));
     assert_mentions(&v1, &["b1.add", "version 2"]);

@@ -162,7 +162,13 @@ fn resolve_inputs(
     let entry = &entries[index];
     let name = entry.spec.name();
     let fail = |message: String| ModelError::layer(index, name, message);
+    let is_add = matches!(entry.spec, LayerSpec::Add { .. });
     let Some(names) = &entry.inputs else {
+        if is_add {
+            return Err(fail(
+                "an `add` needs two or more `inputs`, found none".into(),
+            ));
+        }
         return Ok(index.checked_sub(1).into_iter().collect());
     };
     if index == 0 {
@@ -170,7 +176,6 @@ fn resolve_inputs(
             "the first layer reads the image and takes no `inputs`".into(),
         ));
     }
-    let is_add = matches!(entry.spec, LayerSpec::Add { .. });
     match (is_add, names.len()) {
         (true, 0 | 1) => {
             return Err(fail(format!(
@@ -180,7 +185,7 @@ fn resolve_inputs(
         }
         (false, n) if n != 1 => {
             return Err(fail(format!(
-                "a `{}` layer takes one input, found {n} in `inputs`",
+                "a layer of kind `{}` takes one input, found {n} in `inputs`",
                 kind_of(&entry.spec)
             )))
         }

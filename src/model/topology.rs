@@ -180,6 +180,15 @@ pub(super) fn build(layers: &[Layer]) -> Result<Topology, ModelError> {
     let mut signals: Vec<Signal> = Vec::with_capacity(layers.len());
     for (i, layer) in layers.iter().enumerate() {
         let input = |k: usize| signals[layer.inputs[k]];
+        let reads_analog = layer.inputs.iter().find(|&&k| signals[k] == Signal::Analog);
+        if let (true, Some(&analog)) = (i > first_if, reads_analog) {
+            if !matches!(layer.op, Op::If { .. }) {
+                return Err(error(i, format!(
+                    "reads `{}`, a layer before the first IF layer `{}`; only IF layers may read the layers before it (the analog prefix, computed from the image alone)",
+                    name(analog), name(first_if)
+                )));
+            }
+        }
         let signal = match &layer.op {
             _ if layer.inputs.is_empty() => Signal::Analog,
             Op::If { .. } => match input(0) {
@@ -209,8 +218,8 @@ pub(super) fn build(layers: &[Layer]) -> Result<Topology, ModelError> {
                     .find(|&&k| signals[k] == Signal::Analog)
                 {
                     return Err(error(i, format!(
-                        "input `{}` is computed from the image alone; an `add` must come after the first IF layer",
-                        name(analog)
+                        "input `{}` is computed from the image alone; an `add` must come after the first IF layer `{}`",
+                        name(analog), name(first_if)
                     )));
                 }
                 Signal::Current { from: i }
@@ -237,12 +246,6 @@ pub(super) fn build(layers: &[Layer]) -> Result<Topology, ModelError> {
         return Err(error(*second, format!(
             "weighted layer `{}` follows `{}` with no `if` layer between them; every weighted layer after the first must be fed by spikes",
             name(*second), name(*first)
-        )));
-    }
-    if let Some(late) = (first_if..layers.len()).find(|&i| signals[i] == Signal::Analog) {
-        return Err(error(late, format!(
-            "is computed from the image alone but is listed after the first IF layer `{}`; the layers before the first IF layer (the analog prefix) must come first",
-            name(first_if)
         )));
     }
     for i in analog.clone() {
