@@ -311,8 +311,7 @@ def export_and_check(args, net, mean, std, classes, training_meta, val_x_u8, val
         f"SNN T={args.steps} - ANN = {100 * (curve[-1] - report['ann_accuracy']):+.2f} points")
     validation = {"split": f"{data.VALIDATION_FILE} records {data.VALIDATION_START}..{data.VALIDATION_START + len(val_y) - 1}",
                   "images": len(val_y), **report}
-    meta = export.write_model(args.out, net, mean, std, classes, {"training": training_meta, "validation": validation},
-                              args.weights)
+    meta = writer(args.out, net, mean, std, classes, {"training": training_meta, "validation": validation}, args.weights)
     fixture_path = fixtures.write_fixtures(args.out, args.fixtures, steps=32)
     log(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, {len(meta['layers'])} layers) and {fixture_path}")
 

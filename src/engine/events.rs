@@ -323,10 +323,13 @@ fn conv_tiled<const OC: usize, const VALUES: bool>(
     events: &Events,
     output: &mut [f32],
 ) {
-    if geometry.output.channels >= OC {
-        cover::<OC, VALUES>(geometry, events, output)
-    } else {
-        cover::<1, VALUES>(geometry, events, output)
+    // Narrower layers (a ResNet's 16 or 32 channels) take the widest tile that fits rather
+    // than one channel at a time; every output sums the same terms in the same order.
+    match geometry.output.channels {
+        c if c >= OC => cover::<OC, VALUES>(geometry, events, output),
+        c if c >= 16 => cover::<16, VALUES>(geometry, events, output),
+        c if c >= 8 => cover::<8, VALUES>(geometry, events, output),
+        _ => cover::<1, VALUES>(geometry, events, output),
     }
 }
 
@@ -491,10 +494,12 @@ fn pixels_tiled<const OC: usize, const VALUES: bool, W: IntWeight>(
     events: &Events,
     output: &mut [f32],
 ) {
-    if geometry.output.channels >= OC {
-        int_pixels::<OC, VALUES, W>(geometry, weights, events, output)
-    } else {
-        int_pixels::<1, VALUES, W>(geometry, weights, events, output)
+    // As `conv_tiled`: the widest tile that fits (integer sums, the same result).
+    match geometry.output.channels {
+        c if c >= OC => int_pixels::<OC, VALUES, W>(geometry, weights, events, output),
+        c if c >= 16 => int_pixels::<16, VALUES, W>(geometry, weights, events, output),
+        c if c >= 8 => int_pixels::<8, VALUES, W>(geometry, weights, events, output),
+        _ => int_pixels::<1, VALUES, W>(geometry, weights, events, output),
     }
 }
 
