@@ -3,7 +3,9 @@
 //! `cargo bench --bench step` (plain harness, prints a table and the ratio).
 //!
 //! - Model: `$DYNCONF_BENCH_MODEL`, else `models/dynconf-cifar10-v7.safetensors`, else
-//!   `models/dev-smoke.safetensors`, else a random network of the same shape.
+//!   `models/dev-smoke.safetensors`, else a random network of the same shape. A ResNet-18-shaped
+//!   network with realistic firing rates: `training/make_test_models.py` writes
+//!   `/tmp/graph-models/resnet18-shape.safetensors`.
 //! - Inputs: the first `$DYNCONF_BENCH_IMAGES` (default 8) validation images (records
 //!   5000.. of `data_batch_5.bin` in `../shared/cifar10/cifar-10-batches-bin`), so the layers
 //!   fire at the model's real rates; random inputs without the data.
@@ -174,6 +176,10 @@ fn main() {
         .collect();
 
     let gflops = |seconds: f64| 2.0 * macs as f64 / seconds / 1e9;
+    let spike_fed_convolutions = model
+        .spiking_layers()
+        .filter(|&i| matches!(model.layers()[i].op, Op::Conv2d(_)))
+        .count();
     println!("per step (median of {rounds} rounds; fastest round in brackets):");
     println!(
         "dense:        {:8.3} ms  [{:.3}]  {:.1} GFLOP/s [{:.1}] (2 × MAC / time)",
@@ -191,12 +197,12 @@ fn main() {
         synops_rate(event_step)
     );
     println!(
-        "  f32 weights: {:7.3} ms  [{:.3}]  {:.2} G synaptic ops/s (integer sums on {} of {} stages: {:.2}× faster)",
+        "  f32 weights: {:7.3} ms  [{:.3}]  {:.2} G synaptic ops/s (integer sums on {} of {} spike-fed convolutions: {:.2}× faster)",
         f32_step * 1e3,
         f32_times[0] * 1e3,
         synops_rate(f32_step),
         model.integer_event_stages().len(),
-        stages.len(),
+        spike_fed_convolutions,
         f32_step / event_step
     );
     println!(

@@ -31,7 +31,9 @@ for entry in "${MODELS[@]}"; do
   [ -f "$OUT/$name.eval.json" ] ||
     "$DYNCONF" eval --model "$file" --split validation --max-steps 32 --json >"$OUT/$name.eval.json"
   echo "$file|$OUT/$name.eval.json"
-done | python3 -c '
+done >"$OUT/models.txt"
+
+python3 - "$OUT/models.txt" <<'PY'
 import json, struct, sys
 
 def metadata(path):
@@ -55,13 +57,14 @@ def network(meta):
     widths = "/".join(str(w) for w in run.get("widths", []))
     shape = "residual" if add else "chain"
     minutes = run.get("train_seconds")
-    schedule = f"{run.get(\"epochs\", \"?\")} epochs" + (f", {minutes / 60:.0f} min" if minutes else "")
+    epochs = run.get("epochs", "?")
+    schedule = f"{epochs} epochs" + (f", {minutes / 60:.0f} min" if minutes else "")
     return f"{shape} {widths}, {ifs} IF layers", schedule
 
 rows, reductions = [], []
 print("| model | network | L | parameters | training | quantized ANN | SNN T = 32 | Dynamic Confidence, cross-fitted | latency reduction | oracle |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-for line in sys.stdin:
+for line in open(sys.argv[1]):
     model, report = line.strip().split("|")
     meta, params = metadata(model)
     r = json.load(open(report))
@@ -69,12 +72,13 @@ for line in sys.stdin:
     full = next(p for p in r["fixed"] if p["steps"] == r["max_steps"])
     cf = r["dynamic_crossfit"]
     reductions.append(cf["latency_reduction"])
-    print(f"| {meta[\"name\"]} | {net} | {meta[\"levels\"]} | {params / 1e6:.2f} M | {schedule} "
-          f"| {100 * r[\"ann_accuracy\"]:.2f}% | {100 * full[\"accuracy\"]:.2f}% "
-          f"| {100 * cf[\"accuracy\"]:.2f}% in {cf[\"mean_steps\"]:.2f} steps "
-          f"| {100 * cf[\"latency_reduction\"]:.1f}% vs T = {cf[\"latency_reference_steps\"]} "
-          f"| {100 * r[\"oracle\"][\"accuracy\"]:.2f}% at {r[\"oracle\"][\"mean_steps\"]:.2f} |")
+    name, levels, oracle = meta["name"], meta["levels"], r["oracle"]
+    print(f"| {name} | {net} | {levels} | {params / 1e6:.2f} M | {schedule} "
+          f"| {100 * r['ann_accuracy']:.2f}% | {100 * full['accuracy']:.2f}% "
+          f"| {100 * cf['accuracy']:.2f}% in {cf['mean_steps']:.2f} steps "
+          f"| {100 * cf['latency_reduction']:.1f}% vs T = {cf['latency_reference_steps']} "
+          f"| {100 * oracle['accuracy']:.2f}% at {oracle['mean_steps']:.2f} |")
 print()
 print(f"Average cross-fitted latency reduction over the {len(reductions)} settings: "
       f"**{100 * sum(reductions) / len(reductions):.1f}%** (paper: about 40% over eight settings).")
-'
+PY
