@@ -16,17 +16,35 @@
 // JPEG with libjpeg-turbo's decoder (mozjpeg crate), as both browsers do; with the image
 // crate's zune-jpeg, 4:2:0 chroma upsampling differed by up to 4 levels and moved a stop step.
 //
+// Models in format 2 (a layer graph): tests/fixtures/resnet-tiny.safetensors (residual: `add`
+// layers, shortcuts) and vgg-tiny.safetensors (IF layers after linear layers), random weights,
+// dropped on the page as files without a calibration: the run to T_max must equal
+// `dynconf classify --json --decoder D` (no threshold) step by step, prediction and score, and
+// the page must list the model's IF layers (the rates chart, the spike maps, the model line)
+// with no error. Then resnet-tiny with a calibration the CLI made on a generated batch, under
+// the max-softmax decoder and a threshold from its front: the stop step and every step before
+// it equal `dynconf classify --json --decoder D --threshold θ`.
+//
+// The Model picker: it lists the models the build shipped (www/models.json, those whose files
+// exist), choosing the default model after a dropped one runs the image as the CLI does, a
+// model that cannot be downloaded leaves the page as it was, with a message; the residual model
+// dynconf-cifar10-res-l4 is chosen and checked against the CLI when its files exist (otherwise
+// the test says it was skipped).
+//
 //   node e2e/agreement.test.mjs       (scripts/test-web.sh e2e runs it after demo.test.mjs)
 //   E2E_SKIP_BUILD=1                  use the existing dist/
 //   E2E_DYNCONF=path                  use this dynconf binary instead of `cargo build --release`
 //   E2E_MODEL=NAME                    as in demo.test.mjs
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePalettePng, encodePng, syntheticScene } from './png.mjs';
-import { build, DIST, dynconfBinary, launch, MODEL, openDemo, ROOT, serve, step } from './lib.mjs';
+import { build, DIST, dropFiles, dynconfBinary, launch, MODEL, modelSpec, openDemo, ROOT, serve, step, syntheticBatch } from './lib.mjs';
+
+/** The residual CIFAR-10 model the Model picker offers once its files exist. */
+const RESIDUAL = 'dynconf-cifar10-res-l4';
 
 /** `dynconf classify --json` on files: one object per file, by path. */
 function classify(binary, model, maxSteps, crop, files) {
@@ -34,6 +52,16 @@ function classify(binary, model, maxSteps, crop, files) {
   const result = spawnSync(binary, args, { cwd: ROOT, encoding: 'utf8' });
   assert.equal(result.status, 0, `dynconf ${args.join(' ')}: ${result.stderr}`);
   return Object.fromEntries(result.stdout.trim().split('\n').map((line) => JSON.parse(line)).map((r) => [r.file, r]));
+}
+
+/** `dynconf classify --json ARGS… FILE` on one file: the parsed object. */
+function classifyOne(binary, args, file) {
+  const all = ['classify', '--json', ...args, file];
+  const result = spawnSync(binary, all, { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(result.status, 0, `dynconf ${all.join(' ')}: ${result.stderr}`);
+  const out = JSON.parse(result.stdout.trim());
+  assert.ok(!out.error, `dynconf ${all.join(' ')}: ${out.error}`);
+  return out;
 }
 
 /** The crop as `dynconf classify` (without --json) words it: "crop center (600×600 pixels at 100,0)". */
@@ -137,6 +165,202 @@ async function pageResult(page, crop, after) {
   });
 }
 
+/** The page's run so far, step by step: class names and the decoder's scores. */
+async function pageSteps(page, classes) {
+  const s = await page.$eval('#run-status', (e) => ({ predictions: e.dataset.predictions, scores: e.dataset.scores }));
+  return {
+    predictions: s.predictions ? s.predictions.split(',').map((k) => classes[Number(k)]) : [],
+    scores: s.scores ? s.scores.split(',').map(Number) : [],
+  };
+}
+
+/**
+ * The page's steps against the CLI's first `n`: the same class and the same f32 score at every
+ * step (the CLI prints f32 in its shortest form, −∞ as null; the page has the f32 as a number).
+ */
+function assertSameSteps(shown, cli, n, what) {
+  const expected = cli.steps.slice(0, n);
+  assert.equal(shown.predictions.length, n, `${what}: the page ran ${shown.predictions.length} steps, expected ${n}`);
+  assert.deepEqual(shown.predictions, expected.map((s) => s.prediction), `${what}: predictions step by step`);
+  assert.deepEqual(shown.scores, expected.map((s) => (s.score === null ? -Infinity : Math.fround(s.score))), `${what}: scores step by step`);
+}
+
+/** Waits until the page uses model `name` (a drop or a choice), or shows why it does not. */
+async function modelInUse(page, name) {
+  await page.waitForFunction((n) => document.querySelector('#model-info').dataset.model === n || !document.querySelector('#model-error').hidden, name);
+  assert.equal(await page.isHidden('#model-error'), true, `model ${name}: ${await page.textContent('#model-error')}`);
+}
+
+/** The page shows no error, and lists the model's IF layers (`spec`: its metadata). */
+async function assertLayersListed(page, spec, what) {
+  const ifs = spec.layers.filter((l) => l.kind === 'if').map((l) => l.name);
+  assert.equal(await page.isHidden('#error'), true, `${what}: ${await page.textContent('#error')}`);
+  assert.equal(await page.isHidden('#model-error'), true, `${what}: ${await page.textContent('#model-error')}`);
+  assert.deepEqual(JSON.parse(await page.getAttribute('#rates', 'data-layers')), ifs, `${what}: the rates chart's IF layers`);
+  const label = await page.getAttribute('#rates', 'aria-label');
+  for (const name of ifs) assert.ok(label.includes(`${name} (`), `${what}: the rates chart's label lacks ${name}: ${label}`);
+  const captions = await page.$$eval('#maps figcaption', (f) => f.map((c) => c.textContent));
+  assert.deepEqual(captions.map((c) => c.split(':')[0]), ifs.slice(0, 3), `${what}: the spike maps`);
+  assert.ok((await page.textContent('#model-info')).includes(`${ifs.length} IF layers`), `${what}: the model line`);
+  return ifs;
+}
+
+/**
+ * Format-2 models dropped on the page (see the top of this file): `image` is a generated file
+ * {name, path, bytes, mime}; `dir` a scratch directory.
+ */
+async function graphModels(page, binary, image, dir) {
+  const rows = [];
+  const upload = async () => {
+    const before = Number(await page.getAttribute('#run-status', 'data-run'));
+    await page.setInputFiles('#file', { name: image.name, mimeType: image.mime, buffer: image.bytes });
+    return pageResult(page, 'center', before);
+  };
+  for (const name of ['resnet-tiny', 'vgg-tiny']) {
+    const fixture = join(ROOT, 'tests', 'fixtures', `${name}.safetensors`);
+    const spec = modelSpec(fixture);
+    step(`${name} (format ${spec.version}) dropped without calibration: ${image.name} to T_max against dynconf classify --decoder D`);
+    await dropFiles(page, [{ name: `${name}.safetensors`, bytes: readFileSync(fixture) }]);
+    await modelInUse(page, name);
+    assert.equal(await page.getAttribute('#model-info', 'data-calibrated'), 'false');
+    const shown = await upload();
+    const steps = await pageSteps(page, spec.classes);
+    const cli = classifyOne(binary, ['--model', fixture, '--decoder', shown.decoder, '--max-steps', '32', '--crop', 'center'], image.path);
+    assert.equal(cli.stop_step, null);
+    assert.equal(shown.stop, cli.max_steps, `${name}: the page ran to ${shown.stop}, T_max is ${cli.max_steps}`);
+    assert.equal(shown.prediction, cli.prediction, `${name}: the page predicts ${shown.prediction} at T_max, the CLI ${cli.prediction}`);
+    assertSameSteps(steps, cli, cli.max_steps, name);
+    const ifs = await assertLayersListed(page, spec, name);
+    rows.push({ model: name, decoder: shown.decoder, threshold: 'none', page_stop: shown.stop, cli_stop: `T_max = ${cli.max_steps}`, prediction: shown.prediction, if_layers: ifs.length });
+  }
+
+  // resnet-tiny with a calibration (made by the CLI on a generated batch) and a threshold.
+  const name = 'resnet-tiny';
+  const fixture = join(ROOT, 'tests', 'fixtures', `${name}.safetensors`);
+  const spec = modelSpec(fixture);
+  const copy = join(dir, `${name}.safetensors`);
+  copyFileSync(fixture, copy);
+  writeFileSync(join(dir, 'synth.bin'), syntheticBatch(48, 13));
+  step(`${name} with a calibration (dynconf calibrate on a generated 48-image batch), max softmax, a threshold from its front`);
+  const calibrate = spawnSync(binary, ['calibrate', '--model', copy, '--data', dir, '--split', 'synth'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(calibrate.status, 0, `dynconf calibrate: ${calibrate.stderr}`);
+  const calibrationPath = join(dir, `${name}.calibration.json`);
+  const calibration = readFileSync(calibrationPath);
+  await dropFiles(page, [
+    { name: `${name}.safetensors`, bytes: readFileSync(copy) },
+    { name: `${name}.calibration.json`, bytes: calibration, type: 'application/json' },
+  ]);
+  await page.waitForFunction(() => document.querySelector('#model-info').dataset.calibrated === 'true' || !document.querySelector('#model-error').hidden);
+  await modelInUse(page, name);
+  const index = await page.$$eval('#decoder option', (o) => o.findIndex((x) => x.textContent.startsWith('max_softmax')));
+  assert.ok(index >= 0, 'the calibration has no max_softmax decoder');
+  const before = Number(await page.getAttribute('#run-status', 'data-run'));
+  await page.selectOption('#decoder', String(index));
+  // The front point within T_max / 4 mean steps (the slider's track is mean steps).
+  const tMax = JSON.parse(calibration).max_steps;
+  await page.$eval('#threshold', (s, steps) => {
+    s.value = String(Math.max(Number(s.min), Math.min(Number(s.max), steps)));
+    s.dispatchEvent(new Event('input'));
+    s.dispatchEvent(new Event('change'));
+  }, tMax / 4);
+  const restarted = Number(await page.getAttribute('#run-status', 'data-run'));
+  assert.ok(restarted > before, 'the run did not restart under the chosen decoder and threshold');
+  const shown = await pageResult(page, 'center', restarted - 1);
+  const steps = await pageSteps(page, spec.classes);
+  assert.match(shown.decoder, /^max_softmax/);
+  const cli = classifyOne(binary, ['--model', fixture, '--decoder', shown.decoder, '--threshold', String(shown.threshold), '--max-steps', String(tMax), '--crop', 'center'], image.path);
+  assert.equal(cli.threshold, shown.threshold);
+  assert.equal(shown.stop, cli.stop_step, `${name}: the page stopped at ${shown.stop}, the CLI at ${cli.stop_step} (θ = ${shown.threshold})`);
+  assert.equal(shown.prediction, cli.prediction, `${name}: the page predicts ${shown.prediction}, the CLI ${cli.prediction}`);
+  assertSameSteps(steps, cli, cli.stop_step, `${name}, θ = ${shown.threshold}`);
+  const ifs = await assertLayersListed(page, spec, `${name} calibrated`);
+  rows.push({ model: `${name} (calibrated)`, decoder: shown.decoder, threshold: shown.threshold, page_stop: shown.stop, cli_stop: cli.stop_step, prediction: shown.prediction, if_layers: ifs.length });
+  console.table(rows);
+}
+
+/** The Model picker (see the top of this file). A dropped model is in use when it starts. */
+async function modelPicker(page, binary, image, problems) {
+  const source = JSON.parse(readFileSync(join(ROOT, 'www', 'models.json'), 'utf8'));
+  const shipped = JSON.parse(readFileSync(join(DIST, 'models', 'models.json'), 'utf8'));
+  const present = source.models.filter((m) => ['safetensors', 'calibration.json'].every((ext) => existsSync(join(ROOT, 'models', `${m.name}.${ext}`))));
+  step(`the Model picker: ${present.map((m) => `${m.name} (“${m.label}”)`).join(', ')}`);
+  assert.deepEqual(shipped.models.map((m) => [m.name, m.label]), present.map((m) => [m.name, m.label]), 'dist/models/models.json');
+  assert.equal(shipped.default, source.default);
+  for (const m of shipped.models) assert.ok(existsSync(join(DIST, 'models', `${m.name}.safetensors`)) && existsSync(join(DIST, 'models', `${m.name}.calibration.json`)), `${m.name} is listed but not in dist/models/`);
+  const options = await page.$$eval('#model-select option', (o) => o.map((x) => ({ value: x.value, text: x.textContent, disabled: x.disabled })));
+  assert.deepEqual(options.filter((o) => o.value).map((o) => [o.value, o.text]), present.map((m) => [m.name, m.label]), 'the picker\'s options');
+  // The dropped model in use is shown as such, and cannot be chosen again from the list.
+  assert.deepEqual(options.filter((o) => !o.value), [{ value: '', text: 'resnet-tiny.safetensors (dropped)', disabled: true }]);
+  assert.equal(await page.inputValue('#model-select'), '');
+  // Its label, and the keyboard: "Model" names the select, which takes the focus.
+  assert.equal(await page.getByLabel('Model', { exact: true }).getAttribute('id'), 'model-select');
+  await page.focus('#model-select');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'model-select');
+
+  /** Chooses model `name` with selectOption, or with `key` pressed on the focused list. */
+  const choose = async (name, key = null) => {
+    const before = Number(await page.getAttribute('#run-status', 'data-run'));
+    if (key) {
+      await page.focus('#model-select');
+      await page.keyboard.press(key); // a closed <select> takes the next option and fires change
+    } else {
+      await page.selectOption('#model-select', name);
+    }
+    await modelInUse(page, name);
+    assert.equal(await page.getAttribute('#model-select', 'data-model'), name);
+    return pageResult(page, 'center', before);
+  };
+  step(`  choose ${source.default}: ${image.name} runs again as dynconf classify runs it`);
+  const defaultModel = join(DIST, 'models', `${source.default}.safetensors`);
+  const defaultSteps = JSON.parse(readFileSync(join(DIST, 'models', `${source.default}.calibration.json`), 'utf8')).max_steps;
+  const expected = classifyOne(binary, ['--model', defaultModel, '--max-steps', String(defaultSteps), '--crop', 'center'], image.path);
+  let shown = await choose(source.default);
+  assert.equal(await page.getAttribute('#model-info', 'data-calibrated'), 'true');
+  assert.equal(shown.stop, expected.stop_step, `${source.default} chosen: the page stopped at ${shown.stop}, the CLI at ${expected.stop_step}`);
+  assert.equal(shown.prediction, expected.prediction);
+  assert.equal(new URL(page.url()).searchParams.get('model'), null, 'the default model is not named in the address');
+  assert.deepEqual((await page.$$eval('#model-select option', (o) => o.map((x) => x.value))), present.map((m) => m.name), 'the dropped model\'s option goes once a listed model is chosen');
+
+  step('  a model that cannot be downloaded: a message, and the page keeps its model');
+  const seen = problems.length;
+  await page.$eval('#model-select', (s) => s.add(new Option('no-such-model', 'no-such-model')));
+  await page.selectOption('#model-select', 'no-such-model');
+  const message = await page.waitForFunction(() => !document.querySelector('#model-error').hidden && document.querySelector('#model-error').textContent).then((h) => h.jsonValue());
+  step(`    ${message}`);
+  assert.match(message, /^The model “no-such-model” could not be loaded: models\/no-such-model\.(safetensors|calibration\.json): HTTP 404 Not Found$/);
+  assert.equal(await page.getAttribute('#model-info', 'data-model'), source.default);
+  assert.equal(await page.inputValue('#model-select'), source.default);
+  assert.equal(await page.isHidden('#model-load'), true);
+  // Chromium logs the 404s of the two downloads as console errors: expected here.
+  await page.waitForTimeout(500);
+  const logged = problems.splice(seen);
+  assert.ok(logged.every((p) => /status of 404/.test(p)), logged.join('\n'));
+
+  if (!present.some((m) => m.name === RESIDUAL)) {
+    step(`  SKIPPED: choosing ${RESIDUAL} (models/${RESIDUAL}.safetensors and .calibration.json do not exist yet)`);
+    return;
+  }
+  // The keyboard: from the default model, the arrow key moves to the next model of the list.
+  const next = present[present.findIndex((m) => m.name === source.default) + 1]?.name;
+  const key = next === RESIDUAL ? 'ArrowDown' : null;
+  step(`  choose ${RESIDUAL}${key ? ' with the keyboard (ArrowDown)' : ''}: ${image.name} as dynconf classify runs it with dist/models/${RESIDUAL}.* (its calibration)`);
+  const model = join(DIST, 'models', `${RESIDUAL}.safetensors`);
+  const tMax = JSON.parse(readFileSync(join(DIST, 'models', `${RESIDUAL}.calibration.json`), 'utf8')).max_steps;
+  shown = await choose(RESIDUAL, key);
+  const cli = classifyOne(binary, ['--model', model, '--max-steps', String(tMax), '--crop', 'center'], image.path);
+  assert.equal(shown.stop, cli.stop_step, `${RESIDUAL}: the page stopped at ${shown.stop}, the CLI at ${cli.stop_step}`);
+  assert.equal(shown.prediction, cli.prediction);
+  assert.equal(shown.threshold, cli.threshold);
+  assertSameSteps(await pageSteps(page, modelSpec(model).classes), cli, cli.stop_step, RESIDUAL);
+  await assertLayersListed(page, modelSpec(model), RESIDUAL);
+  assert.equal(new URL(page.url()).searchParams.get('model'), RESIDUAL);
+  step(`    stopped at ${shown.stop} (${shown.prediction}), as the CLI; a reload keeps ${RESIDUAL}`);
+  await page.reload();
+  await page.waitForSelector('#app:not([hidden])');
+  assert.equal(await page.inputValue('#model-select'), RESIDUAL);
+  assert.equal(await page.getAttribute('#model-info', 'data-model'), RESIDUAL);
+}
+
 async function main() {
   build();
   const binary = dynconfBinary();
@@ -214,7 +438,14 @@ async function main() {
     console.table(rows);
     assert.deepEqual(problems, [], problems.join('\n'));
     const strict = rows.filter((r) => !files[r.image].reportOnly).length;
-    step(`passed: the page and dynconf classify agree on all ${strict} strict runs (${rows.length - strict} reported only)`);
+    step(`the page and dynconf classify agree on all ${strict} strict runs (${rows.length - strict} reported only)`);
+
+    const scene = 'scene-160x120.png';
+    const image = { name: scene, path: paths[scene], bytes: files[scene].bytes, mime: files[scene].mime };
+    await graphModels(page, binary, image, dir);
+    await modelPicker(page, binary, image, problems);
+    assert.deepEqual(problems, [], problems.join('\n'));
+    step('passed: images, format-2 models and the Model picker agree with dynconf classify');
   } finally {
     await browser.close();
     server.close();

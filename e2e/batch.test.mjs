@@ -14,42 +14,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build, DIST, dynconfBinary, launch, MODEL, openDemo, ROOT, serve, step } from './lib.mjs';
+import { build, DIST, dynconfBinary, launch, MODEL, openDemo, RECORD, ROOT, serve, step, syntheticBatch } from './lib.mjs';
 
-const RECORD = 3073;
 const LONG_TASK_MS = 50;
-
-/** `count` records, seeded: per class a colour gradient, a shape (disc or square) and noise. */
-function syntheticBatch(count, seed) {
-  let state = seed >>> 0 || 1;
-  const random = () => { // xorshift32
-    state ^= state << 13; state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5; state >>>= 0;
-    return state / 2 ** 32;
-  };
-  const bytes = new Uint8Array(count * RECORD);
-  for (let i = 0; i < count; i++) {
-    const label = i % 10;
-    const o = i * RECORD;
-    bytes[o] = label;
-    const base = [random() * 255, random() * 255, random() * 255];
-    const ink = [(label * 71) % 256, (label * 151 + 40) % 256, (label * 37 + 90) % 256];
-    const [cx, cy, r] = [8 + random() * 16, 8 + random() * 16, 4 + random() * 8];
-    const disc = label % 2 === 0;
-    for (let y = 0; y < 32; y++) {
-      for (let x = 0; x < 32; x++) {
-        const inside = disc ? (x - cx) ** 2 + (y - cy) ** 2 < r * r : Math.abs(x - cx) < r && Math.abs(y - cy) < r;
-        for (let c = 0; c < 3; c++) {
-          const gradient = base[c] * (0.5 + (c === 0 ? x : c === 1 ? y : x + y) / 128);
-          const v = (inside ? ink[c] : gradient) + (random() - 0.5) * 40;
-          bytes[o + 1 + c * 1024 + y * 32 + x] = Math.max(0, Math.min(255, Math.round(v)));
-        }
-      }
-    }
-  }
-  return bytes;
-}
 
 function run(binary, args) {
   const result = spawnSync(binary, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });

@@ -2,7 +2,7 @@
 // dist/, and Chromium through playwright-core.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
@@ -100,4 +100,61 @@ export async function openDemo(browser, origin, problems) {
   await page.waitForSelector('#app:not([hidden])');
   await maxSpeed(page);
   return page;
+}
+
+// ------------------------------------------------------------------ generated data and models
+
+/** Bytes per record of a CIFAR-10 binary batch: a label and 3×32×32 pixels (CHW). */
+export const RECORD = 3073;
+
+/** `count` records, seeded: per class a colour gradient, a shape (disc or square) and noise. */
+export function syntheticBatch(count, seed) {
+  let state = seed >>> 0 || 1;
+  const random = () => { // xorshift32
+    state ^= state << 13; state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5; state >>>= 0;
+    return state / 2 ** 32;
+  };
+  const bytes = new Uint8Array(count * RECORD);
+  for (let i = 0; i < count; i++) {
+    const label = i % 10;
+    const o = i * RECORD;
+    bytes[o] = label;
+    const base = [random() * 255, random() * 255, random() * 255];
+    const ink = [(label * 71) % 256, (label * 151 + 40) % 256, (label * 37 + 90) % 256];
+    const [cx, cy, r] = [8 + random() * 16, 8 + random() * 16, 4 + random() * 8];
+    const disc = label % 2 === 0;
+    for (let y = 0; y < 32; y++) {
+      for (let x = 0; x < 32; x++) {
+        const inside = disc ? (x - cx) ** 2 + (y - cy) ** 2 < r * r : Math.abs(x - cx) < r && Math.abs(y - cy) < r;
+        for (let c = 0; c < 3; c++) {
+          const gradient = base[c] * (0.5 + (c === 0 ? x : c === 1 ? y : x + y) / 128);
+          const v = (inside ? ink[c] : gradient) + (random() - 0.5) * 40;
+          bytes[o + 1 + c * 1024 + y * 32 + x] = Math.max(0, Math.min(255, Math.round(v)));
+        }
+      }
+    }
+  }
+  return bytes;
+}
+
+/** The `dynconf` metadata of a dynconf-snn safetensors file (its header), parsed. */
+export function modelSpec(path) {
+  const bytes = readFileSync(path);
+  const length = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + length).toString('utf8'));
+  return JSON.parse(header.__metadata__.dynconf);
+}
+
+/**
+ * Drops files on the page as a drag from the desktop would (a `drop` event on the body with
+ * the files in its DataTransfer): `files` are {name, bytes, type}.
+ */
+export function dropFiles(page, files) {
+  return page.evaluate((files) => {
+    const dt = new DataTransfer();
+    for (const f of files) dt.items.add(new File([new Uint8Array(f.bytes)], f.name, { type: f.type }));
+    document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, files.map((f) => ({ name: f.name, bytes: [...f.bytes], type: f.type || 'application/octet-stream' })));
 }

@@ -392,21 +392,29 @@ export function drawTradeoff(canvas, { tMax, fixed, fronts, current, oracle, win
 
 /** Firing rate of each IF layer at the current step (spikes per neuron). */
 export function drawRates(canvas, layers) {
-  const { ctx, w, h } = prepare(canvas);
+  const top = 6;
+  const minRow = FONT_PX + 4; // rows never closer than the text: a deep network makes the chart taller
+  const { h: h0 } = chartSize(canvas);
+  const extraHeight = layers?.length ? Math.max(0, top + layers.length * minRow + 18 - h0) : 0;
+  const { ctx, w, h } = prepare(canvas, { extraHeight });
   if (!layers || !layers.length) return placeholder(ctx, w, h, 'no run yet');
   const max = Math.max(0.25, ...layers.map((l) => l.rate)) > 0.5 ? 1 : 0.5;
-  const top = 6;
   const rowH = Math.min(26, (h - top - 18) / layers.length);
-  const left = 118;
+  // Names (e.g. `layers.1.0.act2` in a residual network) and shapes each get the width they
+  // need, up to half the chart; a longer name is cut with an ellipsis.
+  const gap = 8;
+  const shapeW = Math.max(...layers.map((l) => ctx.measureText(l.shape).width));
+  const nameW = Math.min(Math.max(...layers.map((l) => ctx.measureText(l.name).width)), w / 2 - shapeW - 2 * gap);
+  const left = Math.max(118, Math.ceil(nameW + gap + shapeW + gap));
   const right = w - 54;
   layers.forEach((layer, i) => {
     const y = top + i * rowH + rowH / 2;
     ctx.textAlign = 'left';
     ctx.fillStyle = COLORS.ink;
-    ctx.fillText(layer.name, 0, y);
+    ctx.fillText(fitText(ctx, layer.name, Math.max(nameW, 24)), 0, y);
     ctx.textAlign = 'right';
     ctx.fillStyle = COLORS.muted;
-    ctx.fillText(layer.shape, left - 6, y);
+    ctx.fillText(layer.shape, left - gap, y);
     ctx.fillStyle = '#f0f2f5';
     ctx.fillRect(left, y - rowH * 0.3, right - left, rowH * 0.6);
     ctx.fillStyle = COLORS.accent;
@@ -421,6 +429,14 @@ export function drawRates(canvas, layers) {
   ctx.fillText('0', left, axisY);
   ctx.textAlign = 'right';
   ctx.fillText(String(max), right, axisY);
+}
+
+/** `text`, cut with "…" to fit `width` pixels in the context's font. */
+function fitText(ctx, text, width) {
+  if (ctx.measureText(text).width <= width) return text;
+  let n = text.length;
+  while (n > 1 && ctx.measureText(`${text.slice(0, n)}…`).width > width) n--;
+  return `${text.slice(0, n)}…`;
 }
 
 /**

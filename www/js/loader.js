@@ -2,10 +2,11 @@
 
 /**
  * Resolves to the body as a Uint8Array; onProgress(received, total) is called per chunk
- * (total is null when the server sends no Content-Length).
+ * (total is null when the server sends no Content-Length). `signal` (an AbortSignal) stops
+ * the download: the promise rejects with an AbortError.
  */
-export async function fetchWithProgress(url, onProgress) {
-  const response = await fetch(url);
+export async function fetchWithProgress(url, onProgress, { signal } = {}) {
+  const response = await fetch(url, { signal });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
   const header = response.headers.get('Content-Length');
   const total = header ? Number(header) : null;

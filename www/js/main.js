@@ -12,10 +12,13 @@ import { Gallery, record, recordImageData, RECORD_BYTES } from './gallery.js';
 import { hideResults, redrawResults, showResults } from './results.js';
 
 const params = new URLSearchParams(location.search);
-// ?model=NAME loads models/NAME.safetensors and models/NAME.calibration.json (development).
-const MODEL_NAME = /^[\w.-]+$/.test(params.get('model') || '') ? params.get('model') : 'dynconf-cifar10-v7';
-const MODEL_URL = `models/${MODEL_NAME}.safetensors`;
-const CALIBRATION_URL = `models/${MODEL_NAME}.calibration.json`;
+// The models that come with the page: models/models.json, written by the build from
+// www/models.json ({default, models: [{name, label, bytes}]}, only the models the build has).
+// ?model=NAME loads models/NAME.safetensors and models/NAME.calibration.json instead of the
+// default; the Model picker loads the one chosen the same way (chooseModel) and sets ?model=.
+const MANIFEST_URL = 'models/models.json';
+const MODEL_NAME_PATTERN = /^[\w.-]+$/;
+const REQUESTED_MODEL = MODEL_NAME_PATTERN.test(params.get('model') || '') ? params.get('model') : null;
 const SPEEDS = [1, 2, 4, 8, 16, 32, Infinity]; // steps per second; Infinity: as fast as frames allow
 const FIXED_LENGTHS = [4, 8, 16, 32];
 const MAX_FIXED_T = 256;
@@ -38,6 +41,8 @@ const ordinal = (n) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : ({ 1: 'st'
 const app = {
   wasm: null,        // the wasm-bindgen module (classes Simulation, Calibration; wasm_memory())
   model: null,       // the model in use: {name, fileName, bytes, calibrationBytes, calibrationFileName, dropped}
+  manifest: null,    // models/models.json: the models the Model picker offers
+  modelLoading: null, // the picker's download in progress: an AbortController
   info: null,        // model description from Simulation.info()
   calibration: null, // wasm Calibration; null for a model without one (runs go to T_max)
   cal: null,         // its summary: split, t_max, fixed curve, oracle, decoders (fronts, figures)
@@ -79,15 +84,50 @@ function progressTo(bar, text) {
   };
 }
 
+/** models/models.json: the default model's name and the models the page offers. */
+async function fetchManifest() {
+  const response = await fetch(MANIFEST_URL);
+  if (!response.ok) throw new Error(`${MANIFEST_URL}: HTTP ${response.status} ${response.statusText}`);
+  const manifest = await response.json();
+  if (!Array.isArray(manifest?.models) || !MODEL_NAME_PATTERN.test(manifest.default || '')) {
+    throw new Error(`${MANIFEST_URL} does not list the page's models ({default, models: [{name, label}]})`);
+  }
+  manifest.models = manifest.models.filter((m) => MODEL_NAME_PATTERN.test(m?.name || ''));
+  return manifest;
+}
+
+/**
+ * Downloads model NAME that comes with the page: [model bytes, calibration bytes], each
+ * download reporting to its progress callback. The page's first model and the Model picker's
+ * choices both come through here.
+ */
+function fetchModelFiles(name, { onModel = () => {}, onCalibration = () => {}, signal } = {}) {
+  return Promise.all([
+    fetchWithProgress(`models/${name}.safetensors`, onModel, { signal }),
+    fetchWithProgress(`models/${name}.calibration.json`, onCalibration, { signal }),
+  ]);
+}
+
+/** The record of app.model for model NAME that comes with the page. */
+const shippedModel = (name, bytes, calibrationBytes) => ({
+  name, fileName: `${name}.safetensors`, bytes, calibrationBytes, calibrationFileName: `${name}.calibration.json`, dropped: false,
+});
+
 async function load() {
   const wasmDone = wasmModule().then((wasm) => {
     $('load-wasm').max = 1; $('load-wasm').value = 1; $('load-wasm-text').textContent = 'ready';
     return wasm;
   });
-  const modelBytes = fetchWithProgress(MODEL_URL, progressTo($('load-model'), $('load-model-text')));
-  const calibrationBytes = fetchWithProgress(CALIBRATION_URL, progressTo($('load-cal'), $('load-cal-text')));
-  const [wasm, model, calibration] = await Promise.all([wasmDone, modelBytes, calibrationBytes]);
+  const manifestDone = fetchManifest();
+  // Without ?model=NAME the list names the default: the model's download waits for it.
+  const name = REQUESTED_MODEL ?? (await manifestDone).default;
+  const files = fetchModelFiles(name, {
+    onModel: progressTo($('load-model'), $('load-model-text')),
+    onCalibration: progressTo($('load-cal'), $('load-cal-text')),
+  });
+  const [wasm, [model, calibration], manifest] = await Promise.all([wasmDone, files, manifestDone]);
   app.wasm = wasm;
+  app.manifest = manifest;
   let built;
   try {
     built = buildModel(model, calibration);
@@ -95,15 +135,13 @@ async function load() {
     if (error.part === 'match') $('load-cal-text').textContent = 'refused';
     throw error;
   }
-  app.model = {
-    name: MODEL_NAME, fileName: `${MODEL_NAME}.safetensors`, bytes: model,
-    calibrationBytes: calibration, calibrationFileName: `${MODEL_NAME}.calibration.json`, dropped: false,
-  };
+  app.model = shippedModel(name, model, calibration);
   installModel(built);
   $('loading').hidden = true;
   $('app').hidden = false;
   configureCalibration();
   wireEvents();
+  renderModelPicker();
   render();
 }
 
@@ -504,17 +542,11 @@ async function onModelFiles(files) {
       } catch (error) {
         throw new Error(modelMessage(error, modelFile.name, calibrationFile?.name));
       }
-      cancelEvaluation('the model changed');
-      hideResults();
-      app.model = {
+      abortModelChoice(); // a dropped model wins over one the picker is still downloading
+      switchModel(built, {
         name: modelFile.name.replace(/\.safetensors$/i, ''), fileName: modelFile.name, bytes,
         calibrationBytes, calibrationFileName: calibrationFile?.name ?? null, dropped: true, calibrationDropped: !!calibrationFile,
-      };
-      installModel(built);
-      configureCalibration();
-      if (app.batch) app.gallery.setBatch({ bytes: app.batch.bytes, count: app.batch.count, classes: app.info.classes, name: app.batch.fileName });
-      renderBatch();
-      reloadInput();
+      });
     } else if (calibrationFile) {
       const bytes = await read(calibrationFile);
       try {
@@ -527,6 +559,102 @@ async function onModelFiles(files) {
     }
   } catch (error) {
     showModelError(error.message);
+  }
+}
+
+/**
+ * Makes a built model (buildModel) the page's, described by `model` (app.model's form): a
+ * running evaluation is cancelled and its results go; the runs, the threshold panel and the
+ * gallery's labels follow the new model, and the current image runs again on it.
+ */
+function switchModel(built, model) {
+  cancelEvaluation('the model changed');
+  hideResults();
+  app.model = model;
+  installModel(built);
+  configureCalibration();
+  if (app.batch) app.gallery.setBatch({ bytes: app.batch.bytes, count: app.batch.count, classes: app.info.classes, name: app.batch.fileName });
+  renderBatch();
+  reloadInput();
+  renderModelPicker();
+}
+
+// ---------------------------------------------------------------- the Model picker
+
+/**
+ * The Model picker: the models that come with the page (models.json), the one in use selected.
+ * A dropped model, or one loaded with ?model=NAME that the list does not name, is shown as an
+ * option of its own.
+ */
+function renderModelPicker() {
+  const select = $('model-select');
+  const model = app.model;
+  const listed = app.manifest?.models ?? [];
+  const options = listed.map((m) => ({ value: m.name, text: m.label, title: `models/${m.name}.safetensors` }));
+  if (model.dropped) {
+    options.push({ value: '', text: `${model.fileName} (dropped)`, title: 'a model given to the page as a file', disabled: true });
+  } else if (!listed.some((m) => m.name === model.name)) {
+    options.push({ value: model.name, text: model.name, title: `models/${model.name}.safetensors` });
+  }
+  select.innerHTML = options.map((o) => `<option value="${escapeHtml(o.value)}" title="${escapeHtml(o.title)}"${o.disabled ? ' disabled' : ''}>${escapeHtml(o.text)}</option>`).join('');
+  select.value = model.dropped ? '' : model.name;
+  select.disabled = false;
+  select.dataset.model = model.dropped ? '' : model.name; // the model in use (the end-to-end tests read it)
+}
+
+function setModelLoad(text) {
+  $('model-load').textContent = text;
+  $('model-select').setAttribute('aria-busy', String(!!text));
+}
+
+/** Stops the picker's download in progress, if any (a later choice or a dropped model wins). */
+function abortModelChoice() {
+  const loading = app.modelLoading;
+  if (!loading) return;
+  app.modelLoading = null;
+  loading.abort();
+  setModelLoad('');
+}
+
+/**
+ * Loads model NAME that comes with the page, as ?model=NAME does at start, and switches the
+ * page to it (the current image runs again on it); ?model= in the address follows, so that a
+ * reload keeps the choice. A model that cannot be loaded leaves the page as it was, with the
+ * message; choosing again while one downloads abandons that download.
+ */
+async function chooseModel(name) {
+  abortModelChoice();
+  clearModelError();
+  if (!app.model.dropped && name === app.model.name) return renderModelPicker();
+  const loading = new AbortController();
+  app.modelLoading = loading;
+  const label = app.manifest?.models.find((m) => m.name === name)?.label ?? name;
+  setModelLoad('loading…');
+  const onModel = (received, total) => {
+    if (app.modelLoading === loading) setModelLoad(`loading ${formatBytes(received)}${total ? ` / ${formatBytes(total)}` : ''}`);
+  };
+  try {
+    const [bytes, calibrationBytes] = await fetchModelFiles(name, { onModel, signal: loading.signal });
+    if (app.modelLoading !== loading) return;
+    let built;
+    try {
+      built = buildModel(bytes, calibrationBytes);
+    } catch (error) {
+      throw new Error(modelMessage(error, `${name}.safetensors`, `${name}.calibration.json`));
+    }
+    app.modelLoading = null;
+    setModelLoad('');
+    switchModel(built, shippedModel(name, bytes, calibrationBytes));
+    const url = new URL(location.href);
+    if (name === app.manifest?.default) url.searchParams.delete('model'); else url.searchParams.set('model', name);
+    history.replaceState(history.state, '', url);
+  } catch (error) {
+    if (app.modelLoading !== loading) return; // another choice, or a dropped model, took over
+    app.modelLoading = null;
+    loading.abort(); // the other file's download, if it is still going
+    setModelLoad('');
+    showModelError(`The model “${label}” could not be loaded: ${error.message}`);
+    renderModelPicker(); // back to the model in use
   }
 }
 
@@ -1124,6 +1252,9 @@ function renderRun() {
   status.dataset.t = last ? String(last.t) : '0';
   status.dataset.stopT = run?.stopT ? String(run.stopT) : '';
   status.dataset.prediction = last ? app.info.classes[last.prediction] : '';
+  // Every step so far: the class index and the decoder's score (-Infinity where it cannot stop).
+  status.dataset.predictions = run ? run.reports.map((r) => r.prediction).join(',') : '';
+  status.dataset.scores = run ? run.reports.map((r) => r.score).join(',') : '';
   status.dataset.run = run ? String(run.id) : '0'; // counts restarts
   status.dataset.crop = run?.crop || '';
   $('play').textContent = run?.playing ? 'Pause' : 'Play';
@@ -1185,11 +1316,19 @@ function renderFixed() {
 function renderSpikes() {
   const last = app.run?.reports.at(-1);
   $('spikes-t').textContent = last ? `at t = ${last.t}` : '';
-  const layers = app.info.layers;
-  charts.drawRates($('rates'), last ? layers.map((l, k) => ({ name: l.name, shape: l.shape.join('×'), rate: last.spikes_per_layer[k] / l.neurons })) : null);
+  const layers = app.info.layers; // every IF layer of the model, in its file's order (a chain or a graph)
+  const rates = $('rates');
+  charts.drawRates(rates, last ? layers.map((l, k) => ({ name: l.name, shape: l.shape.join('×'), rate: last.spikes_per_layer[k] / l.neurons })) : null);
+  // The IF layers for screen readers (the chart is a canvas) and the end-to-end tests.
+  rates.setAttribute('aria-label', `Firing rate per IF layer${last ? ` at t = ${last.t}` : ''}: `
+    + layers.map((l, k) => `${l.name} (${l.shape.join('×')})${last ? ` ${(last.spikes_per_layer[k] / l.neurons).toFixed(3)}` : ''}`).join(', '));
+  rates.dataset.layers = JSON.stringify(layers.map((l) => l.name));
   const maps = $('maps');
   const count = Math.min(SPIKE_MAP_LAYERS, layers.length);
-  if (maps.children.length !== count) {
+  // Rebuilt when the model changes (another model may have as many IF layers, named otherwise).
+  const key = JSON.stringify(layers.slice(0, count).map((l) => [l.name, l.shape]));
+  if (maps.dataset.key !== key) {
+    maps.dataset.key = key;
     maps.innerHTML = layers.slice(0, count).map((l) => `<figure><canvas></canvas><figcaption>${escapeHtml(l.name)}: ${l.shape.join('×')} (channels tiled)</figcaption></figure>`).join('');
   }
   const memory = app.wasm.wasm_memory();
@@ -1269,6 +1408,10 @@ function wireEvents() {
       if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); input.click(); }
     });
   }
+  $('model-select').addEventListener('change', () => {
+    const name = $('model-select').value;
+    if (name) chooseModel(name);
+  });
   $('evaluate').addEventListener('click', evaluateAll);
   $('evaluate-cancel').addEventListener('click', () => cancelEvaluation());
   addEventListener('pagehide', () => cancelEvaluation('the page was left')); // no worker outlives the page
