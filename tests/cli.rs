@@ -45,6 +45,13 @@ fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
+/// `dynconf eval --json` with `args`, its wall-clock `seconds` removed (they differ run to run).
+fn eval_json(dir: &Path, args: &[&str]) -> Value {
+    let mut summary: Value = serde_json::from_str(&stdout(&dynconf(dir, args))).unwrap();
+    summary.as_object_mut().unwrap().remove("seconds");
+    summary
+}
+
 fn failure(output: &Output) -> String {
     assert_eq!(output.status.code(), Some(1), "expected exit code 1");
     String::from_utf8(output.stderr.clone()).unwrap()
@@ -318,9 +325,7 @@ fn dense_and_event_engines_report_the_same_numbers() {
             &MODEL,
         ]
         .concat();
-        let mut summary: Value = serde_json::from_str(&stdout(&dynconf(&dir, &args))).unwrap();
-        summary.as_object_mut().unwrap().remove("seconds");
-        summary
+        eval_json(&dir, &args)
     };
     assert_eq!(run("dense"), run("event"));
 }
@@ -690,9 +695,7 @@ fn a_residual_network_runs_through_calibrate_eval_and_classify() {
             &model,
         ]
         .concat();
-        let mut summary: Value = serde_json::from_str(&stdout(&dynconf(&dir, &args))).unwrap();
-        summary.as_object_mut().unwrap().remove("seconds");
-        summary
+        eval_json(&dir, &args)
     };
     let summary = eval("event");
     assert_eq!(summary, eval("dense"));
