@@ -13,7 +13,8 @@
 //   --workers LIST       worker/thread counts for the scaling runs (default 1..navigator.hardwareConcurrency)
 //   --no-full            skip the whole-batch comparison
 //
-// Both sides run every image to T_max = 32 with the quantized ANN too, as `dynconf eval` does,
+// Both sides run every image to T_max (the model's calibration's, 32 for the published model:
+// `--max-steps` for the CLI, the page's maxSteps) with the quantized ANN too, as `dynconf eval` does,
 // and the figures of the two JSON reports must be equal (all keys but `seconds`). "running"
 // is the time spent running images (the reports' `seconds`); "wall" adds starting the workers
 // or threads, summarising and cross-fitting. E2E_SKIP_BUILD=1 reuses dist/; E2E_DYNCONF=path
@@ -26,6 +27,8 @@ import { join, resolve } from 'node:path';
 import { build, DIST, dynconfBinary, launch, MODEL, ROOT, serve, step, TIMEOUT } from '../e2e/lib.mjs';
 
 const RECORD = 3073;
+// T_max of the model's calibration: the page's Dynamic Confidence run and "Evaluate all" use it.
+const T_MAX = JSON.parse(readFileSync(join(ROOT, 'models', `${MODEL}.calibration.json`), 'utf8')).max_steps;
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
@@ -38,7 +41,7 @@ const SCALING_IMAGES = Number(option('scaling-images', 1000));
 const FULL = !args.includes('--no-full');
 
 function cliEval(dynconf, dir, split, threads) {
-  const argv = [...(threads ? ['--threads', String(threads)] : []), 'eval', '--json', '--model', join(ROOT, 'models', `${MODEL}.safetensors`), '--data', dir, '--split', split];
+  const argv = [...(threads ? ['--threads', String(threads)] : []), 'eval', '--json', '--model', join(ROOT, 'models', `${MODEL}.safetensors`), '--data', dir, '--split', split, '--max-steps', String(T_MAX)];
   const started = process.hrtime.bigint();
   const result = spawnSync(dynconf, argv, { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 << 20 });
   const wall = Number(process.hrtime.bigint() - started) / 1e9;
@@ -49,16 +52,17 @@ function cliEval(dynconf, dir, split, threads) {
 
 /** The page's BatchEvaluation on /bench/FILE with `workers` runner workers. */
 function browserEval(page, file, split, workers) {
-  return page.evaluate(async ({ file, split, workers, model }) => {
+  return page.evaluate(async ({ file, split, workers, model, maxSteps }) => {
     const { BatchEvaluation } = await import('./js/evaluation.js');
     const get = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
     const [batchBytes, modelBytes, calibrationBytes] = await Promise.all([
       get(`bench/${file}`), get(`models/${model}.safetensors`), get(`models/${model}.calibration.json`)]);
-    const evaluation = new BatchEvaluation({ modelBytes, calibrationBytes, batchBytes, split, fileName: file, workers });
+    const recordBytes = window.wasmBindings.cifarRecordBytes();
+    const evaluation = new BatchEvaluation({ modelBytes, calibrationBytes, batchBytes, recordBytes, split, fileName: file, maxSteps, workers });
     const started = performance.now();
     const { evalJson, seconds } = await evaluation.run();
     return { evalJson, running: seconds, wall: (performance.now() - started) / 1000 };
-  }, { file, split, workers, model: MODEL });
+  }, { file, split, workers, model: MODEL, maxSteps: T_MAX });
 }
 
 function sameFigures(page, cli) {
@@ -94,7 +98,7 @@ async function main() {
     await page.waitForSelector('#app:not([hidden])');
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
     const workerCounts = (option('workers', null)?.split(',').map(Number)) || Array.from({ length: cores }, (_, i) => i + 1);
-    console.log(`machine: ${availableParallelism()} cores (navigator.hardwareConcurrency ${cores}); model ${MODEL}; T_max 32, quantized ANN included`);
+    console.log(`machine: ${availableParallelism()} cores (navigator.hardwareConcurrency ${cores}); model ${MODEL}; T_max ${T_MAX}, quantized ANN included`);
 
     // Warm-up: V8 moves the hot wasm functions to its optimising compiler after a few seconds.
     step('warm-up: the scaling batch once in the browser');

@@ -31,7 +31,7 @@ done
 PYTHON=training/.venv/bin/python
 [ -x "$PYTHON" ] || { echo "no $PYTHON: run scripts/install-tools.sh python" >&2; exit 1; }
 
-cargo build --release --quiet --bin dynconf
+cargo build --release --quiet -p dynconf-cli
 rust_eval() {
   # A fixed threshold: eval needs one, and the throughput does not depend on it.
   target/release/dynconf --threads "$THREADS" eval --model "$MODEL" --data "$DATA" \

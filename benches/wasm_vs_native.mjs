@@ -7,7 +7,8 @@
 //
 // Builds the library for wasm32 (release, as the page: wasm-bindgen --target web, wasm-opt -O3),
 // serves it on 127.0.0.1 and drives /usr/bin/chromium with playwright-core (.tools/, from
-// scripts/install-tools.sh web). Native: `dynconf bench-step`, the same loop on one thread.
+// scripts/install-tools.sh web). Native: `cargo bench --bench step -- --json`, the same loop
+// on one thread.
 // Both run the event-driven engine, every image for T steps, R timed rounds after a warm-up,
 // and report the median round; each also with the convolutions adding f32 weight rows instead
 // of summing int8 weights (the engine before it had integers), in the same run.
@@ -53,7 +54,7 @@ const run = (cmd, args, extraEnv = {}) => execFileSync(cmd, args, {
 }).toString();
 
 function buildWasm() {
-  run('cargo', ['build', '--release', '--quiet', '--target', 'wasm32-unknown-unknown', '--lib', '--no-default-features']);
+  run('cargo', ['build', '--release', '--quiet', '--target', 'wasm32-unknown-unknown', '--lib']);
   mkdirSync(OUT, { recursive: true });
   run('wasm-bindgen', ['--target', 'web', '--out-dir', OUT, '--out-name', 'dynconf',
     join(TARGET, 'wasm32-unknown-unknown/release/dynconf.wasm')]);
@@ -87,8 +88,7 @@ window.bench = async ({ images, steps, rounds, warmupMs, hasCalibration }) => {
   const infer = (p) => {
     const start = performance.now();
     sim.set_pixels_chw(p);
-    let report;
-    do { report = sim.step(); } while (!report.stop);
+    const report = sim.run();
     return { ms: performance.now() - start, steps: report.t };
   };
   const result = {};
@@ -98,11 +98,17 @@ window.bench = async ({ images, steps, rounds, warmupMs, hasCalibration }) => {
     result.cold = infer(pixels[0]);
   }
   let synapticOps = 0;
+  // The steps only, as the native benchmark times them (not setting the input).
   const pass = () => {
-    const start = performance.now();
+    let ms = 0;
     synapticOps = 0;
-    for (const p of pixels) { sim.set_pixels_chw(p); synapticOps += sim.run_to(steps).cumulative_synaptic_ops; }
-    return (performance.now() - start) / (pixels.length * steps);
+    for (const p of pixels) {
+      sim.set_pixels_chw(p);
+      const start = performance.now();
+      synapticOps += sim.run_to(steps).cumulative_synaptic_ops;
+      ms += performance.now() - start;
+    }
+    return ms / (pixels.length * steps);
   };
   // Rounds alternate between the convolutions in integers (the default) and in f32, where
   // the module can switch (set_integer_weights; older builds cannot).
@@ -185,19 +191,19 @@ async function browserTimes(opts, images) {
 async function main() {
   const opts = options();
   const count = Number(opts.images);
-  console.error(`building the wasm (release, simd128) and the native CLI...`);
+  console.error(`building the wasm (release, simd128)...`);
   buildWasm();
-  run('cargo', ['build', '--release', '--quiet', '--bin', 'dynconf']);
-  console.error(`native: dynconf bench-step (${count} images × ${opts.steps} steps, ${opts.rounds} rounds)...`);
-  const benchStep = (extraEnv) => JSON.parse(run(join(TARGET, 'release/dynconf'), ['bench-step', '--json',
-    '--model', opts.model, '--data', opts.data, '--split', 'validation', '--limit', String(count),
-    '--max-steps', opts.steps, '--rounds', opts.rounds], extraEnv));
-  const native = benchStep({});
+  console.error(`native: cargo bench --bench step (${count} images × ${opts.steps} steps, ${opts.rounds} rounds)...`);
+  const benchStep = (...extra) => JSON.parse(run('cargo', ['bench', '--quiet', '--bench', 'step', '--', '--json',
+    '--model', opts.model, '--images', String(count), '--steps', opts.steps, '--rounds', opts.rounds, ...extra]));
+  const both = benchStep();
   // The same binary restricted to 128-bit vectors (SSE2), as wide as simd128.
-  const native128 = benchStep({ DYNCONF_SIMD: 'baseline' });
+  const both128 = benchStep('--baseline-simd');
+  const native = { ms_per_step: both.ms_per_step, ms_per_step_min: both.ms_per_step_min };
+  const native128 = { ms_per_step: both128.ms_per_step, ms_per_step_min: both128.ms_per_step_min };
   // Both with the convolutions adding f32 weight rows instead of summing int8 weights.
-  const nativeF32 = benchStep({ DYNCONF_EVENT_WEIGHTS: 'f32' });
-  const native128F32 = benchStep({ DYNCONF_SIMD: 'baseline', DYNCONF_EVENT_WEIGHTS: 'f32' });
+  const nativeF32 = { ms_per_step: both.f32_ms_per_step, ms_per_step_min: both.f32_ms_per_step_min };
+  const native128F32 = { ms_per_step: both128.f32_ms_per_step, ms_per_step_min: both128.f32_ms_per_step_min };
   console.error('wasm: headless Chromium...');
   const wasm = await browserTimes(opts, validationImages(opts.data, count));
   const version = run(CHROMIUM, ['--version']).trim();
@@ -208,11 +214,11 @@ async function main() {
   const rate = (ms) => `${(ops / ms / 1e6).toFixed(2)} G synaptic ops/s per core`;
   console.log(`  ${(ops / 1e6).toFixed(2)} M synaptic ops per step`);
   console.log(`  native:          ${native.ms_per_step.toFixed(4)} ms per step, ${rate(native.ms_per_step)} (AVX2 where the CPU has it)`);
-  console.log(`  native, SSE2:    ${native128.ms_per_step.toFixed(4)} ms per step, ${rate(native128.ms_per_step)} (DYNCONF_SIMD=baseline: 128-bit vectors)`);
+  console.log(`  native, SSE2:    ${native128.ms_per_step.toFixed(4)} ms per step, ${rate(native128.ms_per_step)} (--baseline-simd: 128-bit vectors)`);
   console.log(`  wasm:            ${wasm.msPerStep.toFixed(4)} ms per step, ${rate(wasm.msPerStep)} (${version}, simd128)`);
   console.log(`ratio: wasm / native = ${(wasm.msPerStep / native.ms_per_step).toFixed(2)}×; `
     + `wasm / native SSE2 = ${(wasm.msPerStep / native128.ms_per_step).toFixed(2)}×`);
-  console.log(`with f32 weight rows (DYNCONF_EVENT_WEIGHTS=f32, set_integer_weights(false)), same run:`);
+  console.log(`with f32 weight rows (set_integer_weights(false)), same run:`);
   console.log(`  native:          ${nativeF32.ms_per_step.toFixed(4)} ms per step, ${rate(nativeF32.ms_per_step)}`);
   console.log(`  native, SSE2:    ${native128F32.ms_per_step.toFixed(4)} ms per step, ${rate(native128F32.ms_per_step)}`);
   if (wasm.f32MsPerStep !== undefined) {

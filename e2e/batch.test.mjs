@@ -1,8 +1,9 @@
 // A CIFAR-10 batch on the page (issue 13): the gallery, a record run in the Dynamic
 // Confidence panel, "Evaluate all" against `dynconf eval --json` figure by figure, the main
 // thread's longest task during it, Cancel, refused batches with the CLI's messages, a dropped
-// model without calibration (its calibration against `dynconf calibrate`), and a calibration
-// of another model refused. The batches are generated here (seeded gradients, shapes and
+// model without calibration (its calibration against `dynconf calibrate`), a calibration with
+// T_max = 12 (Evaluate all against `dynconf eval`, which takes the calibration's T_max), and a calibration of another
+// model refused. The batches are generated here (seeded gradients, shapes and
 // noise): no dataset pixels.
 //
 //   node e2e/batch.test.mjs           (scripts/test-web.sh e2e runs it after demo.test.mjs)
@@ -23,9 +24,9 @@ function run(binary, args) {
   return result;
 }
 
-/** `dynconf eval --json` on NAME.bin in `dir`: the parsed object. */
-function cliEval(binary, model, dir, split) {
-  const args = ['eval', '--json', '--model', model, '--data', dir, '--split', split];
+/** `dynconf eval --json` on NAME.bin in `dir` (more arguments in `extra`): the parsed object. */
+function cliEval(binary, model, dir, split, extra = []) {
+  const args = ['eval', '--json', '--model', model, '--data', dir, '--split', split, ...extra];
   const result = run(binary, args);
   assert.equal(result.status, 0, `dynconf ${args.join(' ')}: ${result.stderr}`);
   return JSON.parse(result.stdout);
@@ -126,6 +127,18 @@ async function main() {
     const bareReference = cliEval(dynconf, bare, tmp, 'synth');
     const bareCalibrationJson = JSON.parse(readFileSync(bareCalibration, 'utf8'));
     rmSync(bareCalibration); // the page gets the model alone
+    // A calibration with T_max = 12 (not 32) next to the same weights, and the CLI's
+    // evaluation with it, no --max-steps: page and CLI both take the calibration's T_max.
+    const shortDir = join(tmp, 'short');
+    mkdirSync(shortDir);
+    const shortModel = join(shortDir, 'bare.safetensors');
+    copyFileSync(model, shortModel);
+    const shortCalibration = join(shortDir, 'bare.calibration.json');
+    step('dynconf calibrate --max-steps 12, then eval (T_max from the calibration), for the same weights');
+    const calibrateShort = run(dynconf, ['calibrate', '--model', shortModel, '--data', tmp, '--split', 'synth', '--max-steps', '12', '--output', shortCalibration]);
+    assert.equal(calibrateShort.status, 0, calibrateShort.stderr);
+    const shortReference = cliEval(dynconf, shortModel, tmp, 'synth');
+    assert.equal(shortReference.max_steps, 12);
     // A calibration made for another model.
     const other = JSON.parse(readFileSync(join(DIST, 'models', `${MODEL}.calibration.json`), 'utf8'));
     other.model_sha256 = '0'.repeat(64);
@@ -284,6 +297,18 @@ async function main() {
     assert.equal(await page.getAttribute('#model-info', 'data-calibrated'), 'true');
     assert.equal(await page.isVisible('#tradeoff-body'), true);
     assert.ok(bareTiming.longest <= LONG_TASK_MS, `a main-thread task of ${bareTiming.longest.toFixed(0)} ms during the evaluation`);
+
+    step('a calibration with T_max = 12: the run stops by t = 12, and Evaluate all gives dynconf eval');
+    await page.setInputFiles('#model-file', [shortModel, shortCalibration]);
+    await page.waitForFunction(() => / = 12 · θ/.test(document.querySelector('#model-info').textContent));
+    await page.waitForFunction(() => document.querySelector('#run-status').dataset.state === 'stopped');
+    const shortStop = Number(await page.getAttribute('#run-status', 'data-stop-t'));
+    step(`  the record stopped at t = ${shortStop}`);
+    assert.ok(shortStop >= 1 && shortStop <= 12, `stopped at t = ${shortStop}, after T_max = 12`);
+    await evaluate(page);
+    const shortJson = JSON.parse((await download(page, '#download-eval')).text);
+    assert.equal(shortJson.max_steps, 12);
+    assertSameFigures(shortJson, shortReference, 'Evaluate all, T_max = 12');
 
     step('test_batch.bin with a model without calibration: said before the click, then the refusal');
     await page.setInputFiles('#model-file', bare);

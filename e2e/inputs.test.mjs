@@ -1,5 +1,5 @@
-// The bad-input corpus on the page (issue 12 item 6): the files tests/bad_inputs.rs runs
-// `dynconf classify` on (tests/common/corpus.rs, written by examples/input_corpus.rs) are
+// The bad-input corpus on the page (issue 12 item 6): the files cli/tests/bad_inputs.rs runs
+// `dynconf classify` on (cli/tests/common/corpus.rs, written by cli/examples/input_corpus.rs) are
 // uploaded one by one through the page's file input.
 // - Invalid files: #error shows a message that names the file and says what was expected, in
 //   the page's own words (www/js/image-input.js decodeImage, www/js/main.js onFile; PAGE_WORDS
@@ -58,12 +58,12 @@ const MIME = {
   '.heic': 'image/heic', '.avif': 'image/avif', '.bmp': 'image/bmp', '.tif': 'image/tiff',
 };
 
-/** The corpus: E2E_CORPUS, or written by examples/input_corpus.rs into a fresh folder. */
+/** The corpus: E2E_CORPUS, or written by cli/examples/input_corpus.rs into a fresh folder. */
 function corpus() {
   if (process.env.E2E_CORPUS) return { dir: resolve(process.env.E2E_CORPUS), temporary: false };
   const dir = mkdtempSync(join(tmpdir(), 'dynconf-inputs-'));
-  step(`cargo run --release --example input_corpus -- ${dir}`);
-  const result = spawnSync('cargo', ['run', '--quiet', '--release', '--example', 'input_corpus', '--', dir], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PATH } });
+  step(`cargo run --release -p dynconf-cli --example input_corpus -- ${dir}`);
+  const result = spawnSync('cargo', ['run', '--quiet', '--release', '-p', 'dynconf-cli', '--example', 'input_corpus', '--', dir], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PATH } });
   assert.equal(result.status, 0, 'the input_corpus example failed');
   return { dir, temporary: true };
 }
@@ -111,7 +111,7 @@ async function main() {
   const valid = manifest.filter((c) => c.valid);
   step(`dynconf classify --json --max-steps ${maxSteps} on the ${valid.length} valid files of ${manifest.length}`);
   const cli = classify(binary, model, maxSteps, valid.map((c) => join(dir, c.name)));
-  // The invalid ones: refused by the CLI too (tests/bad_inputs.rs asserts the exact messages).
+  // The invalid ones: refused by the CLI too (cli/tests/bad_inputs.rs asserts the exact messages).
   const invalid = manifest.filter((c) => !c.valid);
   const refused = spawnSync(binary, ['classify', '--json', '--model', model, ...invalid.map((c) => join(dir, c.name))], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(refused.status, 1, refused.stderr);

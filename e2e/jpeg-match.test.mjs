@@ -1,5 +1,5 @@
-// Image pixels as the browsers decode them: the CLI's decoder (src/image_file.rs) against
-// Chromium's and Firefox's. Generated images (examples/jpeg_fixtures.rs) are decoded by the
+// Image pixels as the browsers decode them: the CLI's decoder (cli/src/image_file.rs) against
+// Chromium's and Firefox's. Generated images (cli/examples/jpeg_fixtures.rs) are decoded by the
 // page's own code (www/js/image-input.js: createImageBitmap, drawn 1:1 into a 2D canvas, read
 // with getImageData) and must match the CLI's RGBA within ±1 level per channel:
 // - JPEGs, baseline and progressive, 4:4:4, 4:2:2 and 4:2:0 chroma, even and odd sizes. Both
@@ -41,8 +41,8 @@ const say = (text) => console.log(`[jpeg-match] ${text}`);
 
 function fixtures() {
   const dir = mkdtempSync(join(tmpdir(), 'dynconf-jpeg-'));
-  say(`cargo run --release --example jpeg_fixtures -- ${dir}`);
-  const result = spawnSync('cargo', ['run', '--quiet', '--release', '--example', 'jpeg_fixtures', '--', dir],
+  say(`cargo run --release -p dynconf-cli --example jpeg_fixtures -- ${dir}`);
+  const result = spawnSync('cargo', ['run', '--quiet', '--release', '-p', 'dynconf-cli', '--example', 'jpeg_fixtures', '--', dir],
     { cwd: ROOT, stdio: 'inherit' });
   assert.equal(result.status, 0, 'the jpeg_fixtures example failed');
   return dir;

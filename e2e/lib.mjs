@@ -79,10 +79,10 @@ export const maxSpeed = (page) => page.evaluate(() => { const s = document.query
 /** The dynconf binary: E2E_DYNCONF, or built here (quick when it is up to date). */
 export function dynconfBinary() {
   if (process.env.E2E_DYNCONF) return resolve(process.env.E2E_DYNCONF);
-  step('cargo build --release --bin dynconf');
+  step('cargo build --release -p dynconf-cli');
   const PATH = [join(process.env.HOME, '.cargo', 'bin'), process.env.PATH].join(':');
-  const result = spawnSync('cargo', ['build', '--release', '--bin', 'dynconf'], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PATH } });
-  assert.equal(result.status, 0, 'cargo build --release --bin dynconf failed');
+  const result = spawnSync('cargo', ['build', '--release', '-p', 'dynconf-cli'], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PATH } });
+  assert.equal(result.status, 0, 'cargo build --release -p dynconf-cli failed');
   return resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release', 'dynconf');
 }
 

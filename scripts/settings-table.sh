@@ -10,13 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=target/settings
 mkdir -p "$OUT"
-cargo build --release --bin dynconf -q
+cargo build --release -p dynconf-cli -q
 DYNCONF=target/release/dynconf
 
 # name | file | where it comes from (a commit for models only in history)
 MODELS=(
   "dynconf-cifar10-v7|models/dynconf-cifar10-v7.safetensors|"
   "dynconf-cifar10-res-l4|models/dynconf-cifar10-res-l4.safetensors|"
+  "dynconf-cifar10-res-l8|models/dynconf-cifar10-res-l8.safetensors|"
   "dynconf-cifar10-v6|$OUT/dynconf-cifar10-v6.safetensors|e780ce2"
   "dynconf-cifar10-v1|$OUT/dynconf-cifar10-v1.safetensors|781b430"
 )

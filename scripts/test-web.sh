@@ -4,9 +4,9 @@
 # the end-to-end tests of the demo page: e2e/demo.test.mjs (builds with Trunk, writes
 # a screenshot to target/e2e/), then e2e/agreement.test.mjs on the same dist/ (the page's stop step and
 # prediction against `dynconf classify --json --crop`, which it builds with
-# `cargo build --release --bin dynconf`; format-2 models from tests/fixtures/ dropped on the page,
+# `cargo build --release -p dynconf-cli`; format-2 models from tests/fixtures/ dropped on the page,
 # step by step; the Model picker, dynconf-cifar10-res-l4 included once its files exist), then e2e/inputs.test.mjs (the bad-input corpus of
-# tests/bad_inputs.rs uploaded to the page: refusals by name, the CLI's class and stop step on
+# cli/tests/bad_inputs.rs uploaded to the page: refusals by name, the CLI's class and stop step on
 # the valid files), then e2e/batch.test.mjs (a generated CIFAR-10 batch: gallery, "Evaluate
 # all" against `dynconf eval --json`, dropped models); then the CLI's image decoding against Chromium's and
 # Firefox's (e2e/jpeg-match.test.mjs: JPEG and ICC-tagged images, within ±1 level).

@@ -9,11 +9,13 @@ export PATH="$HOME/.cargo/bin:$PWD/.tools/node_modules/.bin:$PATH"
 section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 section "Rust: formatting and lints"
-cargo fmt --check
-cargo clippy --all-targets -- -D warnings
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+# The library alone for the page (no command line), as Trunk builds it.
+cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 
 section "Rust: unit, fixture and validation-split tests (release build)"
-cargo test --release
+cargo test --release --workspace
 
 section "Training pipeline smoke test (PyTorch, CPU)"
 (cd training && .venv/bin/python -m unittest discover -p 'test_*.py' -v)

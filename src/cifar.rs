@@ -4,8 +4,10 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+/// Width and height of a CIFAR-10 image, in pixels.
+pub const IMAGE_SIDE: usize = 32;
 /// Pixel bytes of one image.
-pub const IMAGE_BYTES: usize = 3 * 32 * 32;
+pub const IMAGE_BYTES: usize = 3 * IMAGE_SIDE * IMAGE_SIDE;
 /// Bytes of one record: label + pixels.
 pub const RECORD_BYTES: usize = 1 + IMAGE_BYTES;
 /// Class names in label order.

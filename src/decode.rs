@@ -54,6 +54,34 @@ impl Decoder {
     /// The paper's decoding with the authors' constant κ = 30.
     pub const PAPER: Decoder = Decoder::MaxSoftmax { kappa: 30.0 };
 
+    /// Checks the parameters of a decoder from outside (a calibration file): κ finite and
+    /// positive, k ≥ 1, a learned decoder's weights and bias finite. The text form is checked
+    /// by the same rules as it is parsed ([`FromStr`]).
+    pub fn check(&self) -> Result<(), String> {
+        match *self {
+            Decoder::MaxSoftmax { kappa }
+            | Decoder::Margin { kappa }
+            | Decoder::Entropy { kappa }
+            | Decoder::Stability { kappa, .. }
+                if !(kappa.is_finite() && kappa > 0.0) =>
+            {
+                Err(format!(
+                    "decoder {}: kappa must be finite and positive, found {kappa}",
+                    self.family()
+                ))
+            }
+            Decoder::Stability { k: 0, .. } => {
+                Err("decoder stability: k must be a whole number ≥ 1, found 0".into())
+            }
+            Decoder::Learned { weights, bias }
+                if !(weights.iter().all(|w| w.is_finite()) && bias.is_finite()) =>
+            {
+                Err("learned decoder: its weights and bias must be finite numbers".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The decoder's family: `max_softmax` (κ or divide by t), `margin`, `entropy`,
     /// `stability` or `learned`.
     pub fn family(&self) -> &'static str {
@@ -249,15 +277,15 @@ impl fmt::Display for Decoder {
     }
 }
 
-/// Parses the forms [`fmt::Display`] writes (except `learned`), plus `kappa=K` and
-/// `divide-by-t` for the paper's decoding. κ must be finite and positive, k ≥ 1.
+/// Parses the forms [`fmt::Display`] writes, except `learned` (fitted, not given). κ must be
+/// finite and positive, k ≥ 1.
 impl FromStr for Decoder {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let expected = "expected max_softmax:kappa=K, divide_by_t, margin:kappa=K, \
                         entropy:kappa=K or stability:kappa=K,k=N";
-        if text == "divide_by_t" || text == "divide-by-t" {
+        if text == "divide_by_t" {
             return Ok(Decoder::DivideByT);
         }
         if text == "learned" {
@@ -269,7 +297,6 @@ impl FromStr for Decoder {
         }
         let (family, params) = match text.split_once(':') {
             Some((family, params)) => (family, params),
-            None if text.starts_with("kappa=") => ("max_softmax", text),
             None if ["max_softmax", "margin", "entropy", "stability"].contains(&text) => {
                 return Err(format!(
                     "decoder {text:?} needs kappa=K (e.g. {text}:kappa=4)"
@@ -277,7 +304,7 @@ impl FromStr for Decoder {
             }
             None => return Err(format!("unknown decoder {text:?}: {expected}")),
         };
-        if family == "divide_by_t" || family == "divide-by-t" {
+        if family == "divide_by_t" {
             return Err(format!("decoder {text:?}: divide_by_t takes no parameters"));
         }
         let mut kappa = None;
@@ -358,6 +385,15 @@ pub struct Decision {
     pub unchanged: u32,
 }
 
+impl Decision {
+    /// Before the first step: class 0, a score that cannot stop a run.
+    pub const NONE: Decision = Decision {
+        prediction: 0,
+        score: f32::NEG_INFINITY,
+        unchanged: 0,
+    };
+}
+
 /// Writes `softmax(O(t) / d)` into `probabilities` (same length as `output`).
 pub fn probabilities(output: &[f32], divisor: f64, probabilities: &mut [f32]) {
     let gaps = Gaps::new(output, divisor);
@@ -409,18 +445,70 @@ pub fn stop_step(scores: &[f32], threshold: f64) -> usize {
         .map_or(scores.len(), |i| i + 1)
 }
 
-/// The stop rule for a live run: stop when the score exceeds `threshold` or at `max_steps`.
+/// T_max when neither a calibration nor the user names one: the paper's 32 steps. A
+/// calibration's own `max_steps` (the length of the runs it was fitted on) takes precedence
+/// wherever one is loaded: the CLI, the page and its batch evaluation all ask
+/// [`StopRule::max_steps_for`].
+pub const DEFAULT_MAX_STEPS: u32 = 32;
+
+/// The longest run accepted from outside (a `--max-steps` flag, a calibration file, the page):
+/// far beyond any QCFS setting (the papers stop at a few hundred steps), and small enough that
+/// a run is always seconds, never a hang.
+pub const MAX_STEPS_LIMIT: u32 = 4096;
+
+/// Checks a T_max from outside: 1..=[`MAX_STEPS_LIMIT`]. `what` names it in the message.
+pub fn check_max_steps(what: &str, max_steps: u32) -> Result<u32, String> {
+    if !(1..=MAX_STEPS_LIMIT).contains(&max_steps) {
+        return Err(format!(
+            "{what} must be between 1 and {MAX_STEPS_LIMIT} time steps, found {max_steps}"
+        ));
+    }
+    Ok(max_steps)
+}
+
+/// The stop rule of Dynamic Confidence for a live run: stop at the first step whose score is
+/// above θ, or at T_max. The one place this rule is written: [`crate::Simulation::run`], the
+/// CLI's `classify` and the page's step reports all ask it.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StopRule {
-    /// θ, in the decoder's score units (module docs).
+    /// θ, in the decoder's score units (module docs); +∞ never stops early.
     pub threshold: f64,
     /// T_max.
     pub max_steps: u32,
 }
 
+/// Where and why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Stop {
+    /// The step (1-based) the run stopped after.
+    pub t: u32,
+    /// Whether the score went above θ there (`false`: T_max reached without being sure).
+    pub confident: bool,
+}
+
 impl StopRule {
+    /// A fixed-length run: T_max steps, never stopping early.
+    pub fn fixed(max_steps: u32) -> StopRule {
+        StopRule {
+            threshold: f64::INFINITY,
+            max_steps,
+        }
+    }
+
+    /// T_max for a run: the user's choice, else the calibration's, else
+    /// [`DEFAULT_MAX_STEPS`].
+    pub fn max_steps_for(requested: Option<u32>, calibrated: Option<u32>) -> u32 {
+        requested.or(calibrated).unwrap_or(DEFAULT_MAX_STEPS)
+    }
+
+    /// Whether the run stops after step `t` with this decision, and why.
+    pub fn check(&self, decision: &Decision, t: u32) -> Option<Stop> {
+        let confident = is_confident(decision.score, self.threshold);
+        (confident || t >= self.max_steps).then_some(Stop { t, confident })
+    }
+
     pub fn should_stop(&self, decision: &Decision, t: u32) -> bool {
-        is_confident(decision.score, self.threshold) || t >= self.max_steps
+        self.check(decision, t).is_some()
     }
 }
 
@@ -482,12 +570,12 @@ mod tests {
         };
         let json = serde_json::to_string(&learned).unwrap();
         assert_eq!(serde_json::from_str::<Decoder>(&json).unwrap(), learned);
-        assert_eq!("kappa=4".parse(), Ok(Decoder::MaxSoftmax { kappa: 4.0 }));
-        assert_eq!("divide-by-t".parse(), Ok(Decoder::DivideByT));
         for bad in [
-            "kappa=0",
-            "kappa=-1",
-            "kappa=inf",
+            "kappa=4", // the old shorthand for max_softmax:kappa=4
+            "divide-by-t",
+            "max_softmax:kappa=0",
+            "max_softmax:kappa=-1",
+            "max_softmax:kappa=inf",
             "softmax",
             "margin:kappa=2,k=3",
             "margin",

@@ -15,8 +15,9 @@
 //! [`cifar`] (the CIFAR-10 binary format).
 //!
 //! The library is platform-free (no threads, no file access except [`cifar::load_split`] on
-//! native targets), so it builds for `wasm32-unknown-unknown`. [`image_file`] (image files
-//! → sRGB pixels for the CLI, as the browsers decode them) is native only.
+//! native targets), so it builds for `wasm32-unknown-unknown`; `wasm` (wasm32 only) is its browser
+//! binding. The command line (threads, files, image decoding) is the `dynconf-cli` package
+//! in `cli/`.
 
 mod analog;
 pub mod ann;
@@ -26,15 +27,13 @@ pub mod crop;
 pub mod decode;
 mod engine;
 pub mod eval;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod image_file;
 pub mod layers;
 pub mod model;
 pub mod neurons;
 pub mod preprocess;
 pub mod snn;
 
-pub use decode::{Decision, Decoder, StopRule};
+pub use decode::{Decision, Decoder, Stop, StopRule};
 pub use engine::{ChannelsFirst, ChannelsFirstIter};
 pub use model::{InputError, Model, ModelError};
 pub use snn::{Engine, Simulation, StepReport};

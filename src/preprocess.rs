@@ -17,6 +17,10 @@
 use crate::crop::{Crop, CropError};
 use crate::model::InputSpec;
 
+/// The largest image accepted, in pixels: 40 megapixels, by `dynconf classify` (its image
+/// files, the CLI's `image_file`) and by the page alike.
+pub const MAX_PIXELS: u64 = 40_000_000;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PreprocessError {
     #[error("the image is empty ({width}×{height})")]

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::analog::AnalogPrefix;
-use crate::decode::{self, Decision, Decoder, DecoderState};
+use crate::decode::{self, Decision, Decoder, DecoderState, Stop, StopRule};
 use crate::engine::{to_channels_last, ChannelsFirst, Graph, Kernels, Scratch};
 use crate::model::{InputError, Model};
 use crate::neurons::IfNeurons;
@@ -74,6 +74,10 @@ pub struct Simulation {
     probabilities: Vec<f32>,
     spikes_per_layer: Vec<u32>,
     t: u32,
+    /// The latest step's decision, spikes and synaptic operations ([`Simulation::report`]).
+    decision: Decision,
+    spikes: u64,
+    synaptic_ops: u64,
     cumulative_spikes: u64,
     cumulative_synaptic_ops: u64,
 }
@@ -103,6 +107,9 @@ impl Simulation {
             decoder: Decoder::PAPER,
             decoder_state: DecoderState::default(),
             t: 0,
+            decision: Decision::NONE,
+            spikes: 0,
+            synaptic_ops: 0,
             cumulative_spikes: 0,
             cumulative_synaptic_ops: 0,
             model,
@@ -161,6 +168,9 @@ impl Simulation {
         self.decoder_state = DecoderState::default();
         self.spikes_per_layer.fill(0);
         self.t = 0;
+        self.decision = Decision::NONE;
+        self.spikes = 0;
+        self.synaptic_ops = 0;
         self.cumulative_spikes = 0;
         self.cumulative_synaptic_ops = 0;
     }
@@ -195,19 +205,47 @@ impl Simulation {
             self.decoder.divisor(self.t),
             &mut self.probabilities,
         );
-        let decision = self
+        self.decision = self
             .decoder_state
             .decide(&self.decoder, &self.output, self.t);
+        self.spikes = spikes;
+        self.synaptic_ops = synaptic_ops;
+        self.report()
+    }
+
+    /// The latest step's report, as [`Simulation::step`] returned it (at t = 0, after a reset
+    /// or a new input: no spikes, uniform probabilities and a score of −∞).
+    pub fn report(&self) -> StepReport<'_> {
         StepReport {
             t: self.t,
             output: &self.output,
             probabilities: &self.probabilities,
-            decision,
+            decision: self.decision,
             spikes_per_layer: &self.spikes_per_layer,
-            spikes,
-            synaptic_ops,
+            spikes: self.spikes,
+            synaptic_ops: self.synaptic_ops,
             cumulative_spikes: self.cumulative_spikes,
             cumulative_synaptic_ops: self.cumulative_synaptic_ops,
+        }
+    }
+
+    /// Runs the current input until `rule` stops it (Dynamic Confidence: score above θ, or
+    /// T_max) and says where; `each` sees every step's report on the way, the last included.
+    /// Continues from the current time step; a run already at or past T_max does not step
+    /// and stops where it is (not confident).
+    pub fn run(&mut self, rule: &StopRule, mut each: impl FnMut(&StepReport<'_>)) -> Stop {
+        if self.t >= rule.max_steps {
+            return Stop {
+                t: self.t,
+                confident: false,
+            };
+        }
+        loop {
+            let report = self.step();
+            each(&report);
+            if let Some(stop) = rule.check(&report.decision, report.t) {
+                return stop;
+            }
         }
     }
 
@@ -227,11 +265,19 @@ impl Simulation {
     }
 
     /// Whether the event-driven engine sums int8 weights in integers where the model allows
-    /// (the default, unless `DYNCONF_EVENT_WEIGHTS=f32` is set) or adds f32 weight rows; the
-    /// results are identical. For benchmarks.
+    /// (the default) or adds f32 weight rows; the results are identical. For benchmarks.
     #[doc(hidden)]
     pub fn set_integer_weights(&mut self, on: bool) {
         self.scratch.set_integer_weights(on);
+    }
+
+    /// Whether the kernels use the widest vectors the CPU offers (the default: AVX2 on x86-64
+    /// where the CPU has it, detected at run time) or the build's baseline (SSE2 on x86-64,
+    /// 128-bit like wasm's simd128; on wasm32 both are simd128); the results are identical.
+    /// For benchmarks.
+    #[doc(hidden)]
+    pub fn set_widest_vectors(&mut self, on: bool) {
+        self.scratch.set_widest_vectors(on);
     }
 
     /// The decoder of [`StepReport::decision`] (default: the paper's, κ = 30).

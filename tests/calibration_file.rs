@@ -83,9 +83,61 @@ fn thresholds_beyond_f32_or_not_numbers_are_refused_by_name() {
     json["threshold"] = serde_json::json!(-2.5);
     Calibration::from_json(json.to_string().as_bytes()).expect("a negative threshold is fine");
     json["threshold"] = serde_json::json!(1e39);
-    let message = Calibration::from_json(json.to_string().as_bytes()).unwrap_err();
+    let Err(message) = Calibration::from_json(json.to_string().as_bytes()) else {
+        panic!("accepted");
+    };
     assert!(
         message.contains("calibration file: threshold 1e39 is out of range"),
         "{message}"
     );
+}
+
+/// The one validator of calibration files (`Calibration::from_json`, which the CLI and the
+/// page both call) refuses what cannot drive a run, saying what: a κ of 0 or below (the CLI
+/// used to stop at t = 1 with a score of 3.4e38), T_max 0 or beyond the limit, an empty front,
+/// no decoders, no images.
+#[test]
+fn crafted_calibrations_are_refused_with_what_is_wrong() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let original: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join(CALIBRATION)).unwrap()).unwrap();
+    let refused = |edit: &dyn Fn(&mut serde_json::Value), expected: &str| {
+        let mut json = original.clone();
+        edit(&mut json);
+        let Err(message) = Calibration::from_json(json.to_string().as_bytes()) else {
+            panic!("accepted");
+        };
+        assert!(
+            message.contains(expected),
+            "{expected:?} not in {message:?}"
+        );
+    };
+    use serde_json::json;
+    refused(
+        &|j| j["decoder"]["kappa"] = json!(0.0),
+        "kappa must be finite and positive, found 0",
+    );
+    refused(
+        &|j| j["decoder"]["kappa"] = json!(-30.0),
+        "kappa must be finite and positive",
+    );
+    refused(
+        &|j| j["decoders"][1]["decoder"]["kappa"] = json!(-1.0),
+        "kappa must be",
+    );
+    refused(
+        &|j| j["candidates"][3]["decoder"]["kappa"] = json!(0.0),
+        "kappa must be",
+    );
+    refused(
+        &|j| j["max_steps"] = json!(0),
+        "max_steps (T_max) must be between 1 and 4096",
+    );
+    refused(&|j| j["max_steps"] = json!(5000), "found 5000");
+    refused(
+        &|j| j["decoders"][0]["front"] = json!([]),
+        "has an empty Pareto front",
+    );
+    refused(&|j| j["decoders"] = json!([]), "it compares no decoders");
+    refused(&|j| j["images"] = json!(0), "it was made on no images");
 }

@@ -1,7 +1,7 @@
 //! `Simulation::step` must not allocate: a counting global allocator watches it.
 //!
 //! Allocations are counted per thread. With a process-wide count, CI once saw 4 allocations
-//! in the measured window that no local run reproduces (with AVX2 or `DYNCONF_SIMD=baseline`);
+//! in the measured window that no local run reproduces (with AVX2 or SSE2 kernels);
 //! the likeliest source is libtest's main thread, which does its own allocating bookkeeping
 //! while the test thread runs and can be delayed into the window on a busy machine.
 #![cfg(not(target_arch = "wasm32"))] // native; the browser suite is tests/wasm.rs

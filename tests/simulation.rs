@@ -447,3 +447,43 @@ fn resnet18_and_vgg16_shapes_load_and_run() {
         assert!(events.cumulative_spikes() > 0, "{name} spikes");
     }
 }
+
+/// `Simulation::run` is the stop rule of Dynamic Confidence applied step by step: it stops at
+/// the first step whose score is above θ, or at T_max, and shows every step on the way.
+#[test]
+fn run_stops_at_the_first_confident_step_or_at_t_max() {
+    use dynconf::decode::DEFAULT_MAX_STEPS;
+    use dynconf::{Decoder, StopRule};
+    let model = model(2);
+    let input = random_input(7, model.input().len());
+    let mut reference = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+    reference.set_decoder(Decoder::MaxSoftmax { kappa: 2.0 });
+    reference.set_input_f64(&input).unwrap();
+    let scores: Vec<f32> = (0..20).map(|_| reference.step().decision.score).collect();
+    let mut sorted = scores.clone();
+    sorted.sort_by(f32::total_cmp);
+    // θ between two scores (some step is above it), and θ above them all.
+    for threshold in [sorted[10] as f64, f64::INFINITY] {
+        let rule = StopRule {
+            threshold,
+            max_steps: 20,
+        };
+        let mut sim = Simulation::new(Arc::clone(&model), Engine::EventDriven);
+        sim.set_decoder(Decoder::MaxSoftmax { kappa: 2.0 });
+        sim.set_input_f64(&input).unwrap();
+        let mut seen = Vec::new();
+        let stop = sim.run(&rule, |report| seen.push(report.decision.score));
+        let expected = dynconf::decode::stop_step(&scores, threshold) as u32;
+        assert_eq!(stop.t, expected, "θ = {threshold}");
+        assert_eq!(stop.confident, threshold.is_finite());
+        assert_eq!(seen, scores[..expected as usize]);
+        assert_eq!(sim.report().t, expected);
+        assert_eq!(sim.report().decision.score, scores[expected as usize - 1]);
+        // The rest of a fixed-length run continues from there.
+        let rest = sim.run(&StopRule::fixed(20), |_| {});
+        assert_eq!((rest.t, rest.confident), (20, false));
+    }
+    assert_eq!(StopRule::max_steps_for(None, None), DEFAULT_MAX_STEPS);
+    assert_eq!(StopRule::max_steps_for(None, Some(12)), 12);
+    assert_eq!(StopRule::max_steps_for(Some(5), Some(12)), 5);
+}

@@ -192,7 +192,7 @@ fn bindings_report_what_the_core_simulation_computes() {
     assert_eq!(sim.decoder(), "stability:kappa=2,k=3");
     sim.set_pixels_chw(&case.pixels_chw).unwrap();
     sim.set_threshold(1.0);
-    sim.set_max_steps(20);
+    sim.set_max_steps(20).unwrap();
     let (mut spikes, mut ops) = (0, 0);
     for t in 1..=20u32 {
         let expected = core.step();
@@ -246,6 +246,32 @@ fn run_to_reset_and_fork_repeat_the_same_run() {
         report(fork.run_to(16)).cumulative_synaptic_ops,
         at16.cumulative_synaptic_ops
     );
+}
+
+/// `run()` stops where stepping by hand stops (the core's stop rule), and T_max is bounded.
+#[wasm_bindgen_test]
+fn run_stops_where_the_steps_say_stop() {
+    let fixture = fixture();
+    let case = &fixture.cases[1];
+    let mut stepped = WasmSimulation::new(MODEL).unwrap();
+    stepped.set_decoder("max_softmax:kappa=4").unwrap();
+    stepped.set_threshold(0.5);
+    stepped.set_max_steps(24).unwrap();
+    stepped.set_pixels_chw(&case.pixels_chw).unwrap();
+    let mut ran = stepped.fork();
+    let mut last = report(stepped.step());
+    while !last.stop {
+        last = report(stepped.step());
+    }
+    let at_stop = report(ran.run());
+    assert_eq!((at_stop.t, at_stop.stop), (last.t, true));
+    assert_eq!(at_stop.output, last.output);
+    assert!(last.confident || last.t == 24);
+    for bad in [0, dynconf::decode::MAX_STEPS_LIMIT + 1] {
+        assert!(error_of(ran.set_max_steps(bad)).contains("T_max must be between 1 and"));
+        ran.reset();
+        assert!(error_of(ran.run_to(bad)).contains("between 1 and"));
+    }
 }
 
 #[wasm_bindgen_test]
@@ -573,4 +599,165 @@ fn a_batch_evaluated_in_chunks_reports_what_the_core_reports() {
     assert!(error_of(summary.add(10, &later)).contains("do not fit"));
     assert!(error_of(summary.report("mine", "mine.bin", b"{}", 0.0))
         .contains("cannot use the calibration file"));
+}
+
+/// `text` parsed by the browser's `JSON.parse`: a value as the page holds it.
+fn js_json(text: &str) -> JsValue {
+    js_sys::JSON::parse(text).expect("JSON")
+}
+
+#[wasm_bindgen_test]
+fn the_cifar_record_layout_and_the_pixel_limit_are_the_cores() {
+    use dynconf::wasm::{cifar_image_side, cifar_record_bytes, max_image_pixels};
+    assert_eq!(cifar_record_bytes() as usize, dynconf::cifar::RECORD_BYTES);
+    assert_eq!(cifar_record_bytes(), 3073);
+    assert_eq!(cifar_image_side() as usize, dynconf::cifar::IMAGE_SIDE);
+    // A label byte, then the three colour planes of side × side pixels.
+    let side = cifar_image_side();
+    assert_eq!(1 + 3 * side * side, cifar_record_bytes());
+    assert_eq!(max_image_pixels(), dynconf::preprocess::MAX_PIXELS as f64);
+    assert_eq!(max_image_pixels(), 40e6);
+}
+
+#[wasm_bindgen_test]
+fn the_test_split_is_the_cores() {
+    use dynconf::wasm::is_test_split;
+    let cases = [
+        ("test", "test.bin", true),
+        ("test_batch", "test_batch.bin", true),
+        ("mine", "test_batch.bin", true),
+        ("data_batch_5", "data_batch_5.bin", false),
+        ("validation", "data_batch_5.bin", false),
+        ("testing", "testing.bin", false),
+    ];
+    for (split, file, expected) in cases {
+        assert_eq!(is_test_split(split, file), expected, "{split} from {file}");
+        assert_eq!(
+            is_test_split(split, file),
+            dynconf::cifar::is_test_split(split, file)
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+fn decoder_text_writes_the_eval_jsons_decoders_as_dynconf_does() {
+    use dynconf::wasm::decoder_text;
+    let text = |json: &str| decoder_text(js_json(json));
+    assert_eq!(
+        text(r#"{"kind":"stability","kappa":4,"k":2}"#).unwrap(),
+        "stability:kappa=4,k=2"
+    );
+    assert_eq!(
+        text(r#"{"kind":"max_softmax","kappa":2.5}"#).unwrap(),
+        "max_softmax:kappa=2.5"
+    );
+    assert_eq!(text(r#"{"kind":"divide_by_t"}"#).unwrap(), "divide_by_t");
+    // Every decoder of the calibration file (the learned one included) as its JSON holds it.
+    let file = Calibration::from_json(CALIBRATION).unwrap();
+    let mut decoders: Vec<Decoder> = file.decoders.iter().map(|d| d.decoder).collect();
+    decoders.push(file.decoder);
+    assert!(decoders
+        .iter()
+        .any(|d| matches!(d, Decoder::Learned { .. })));
+    for decoder in decoders {
+        let json = serde_json::to_string(&decoder).unwrap();
+        assert_eq!(text(&json).unwrap(), decoder.to_string(), "{json}");
+    }
+    assert!(error_of(text(r#"{"kind":"psychic"}"#)).starts_with("not a decoder"));
+    assert!(error_of(text(r#""max_softmax:kappa=4""#)).starts_with("not a decoder"));
+}
+
+#[wasm_bindgen_test]
+fn per_class_accuracy_is_the_cores() {
+    use dynconf::eval::Confusion;
+    use dynconf::wasm::per_class_accuracy;
+    let per_class = |json: &str| -> Vec<Option<f64>> {
+        serde_wasm_bindgen::from_value(per_class_accuracy(js_json(json)).unwrap()).unwrap()
+    };
+    assert_eq!(
+        per_class("[[3,1,0],[0,0,0],[2,0,2]]"),
+        vec![Some(0.75), None, Some(0.5)]
+    );
+    let matrix = vec![vec![5, 0, 1], vec![2, 7, 1], vec![0, 0, 0]];
+    assert_eq!(
+        per_class(&serde_json::to_string(&matrix).unwrap()),
+        Confusion::per_class(&matrix)
+    );
+    // A class with no images is null in JavaScript.
+    let js = per_class_accuracy(js_json("[[1,0],[0,0]]")).unwrap();
+    assert!(js_sys::Reflect::get(&js, &JsValue::from(1))
+        .unwrap()
+        .is_null());
+    assert!(error_of(per_class_accuracy(js_json("[[1,0],[2]]"))).contains("row 1 has 1 counts"));
+    assert!(
+        error_of(per_class_accuracy(js_json(r#"[["a"]]"#))).starts_with("not a confusion matrix")
+    );
+}
+
+#[wasm_bindgen_test]
+fn the_simulations_kappa_and_probability_scores_follow_its_decoder() {
+    let mut sim = WasmSimulation::new(MODEL).unwrap();
+    // The paper's decoder until told otherwise.
+    assert_eq!(sim.kappa(), Some(30.0));
+    assert!(sim.scores_max_probability());
+    for text in [
+        "max_softmax:kappa=4",
+        "divide_by_t",
+        "margin:kappa=2",
+        "entropy:kappa=0.5",
+        "stability:kappa=8,k=3",
+    ] {
+        sim.set_decoder(text).unwrap();
+        let decoder: Decoder = text.parse().unwrap();
+        // κ is the divisor of the class probabilities wherever it does not grow with t.
+        let kappa = (decoder.divisor(1) == decoder.divisor(2)).then(|| decoder.divisor(1));
+        assert_eq!(sim.kappa(), kappa, "{text}");
+        assert_eq!(
+            sim.scores_max_probability(),
+            decoder.scores_max_probability(),
+            "{text}"
+        );
+    }
+    // A calibration's families, the learned one included (no κ, not a probability).
+    let calibration = WasmCalibration::new(CALIBRATION).unwrap();
+    let file = Calibration::from_json(CALIBRATION).unwrap();
+    for (index, family) in file.decoders.iter().enumerate() {
+        sim.use_decoder(&calibration, index).unwrap();
+        assert_eq!(
+            sim.scores_max_probability(),
+            family.decoder.scores_max_probability()
+        );
+        if matches!(family.decoder, Decoder::Learned { .. }) {
+            assert_eq!(sim.kappa(), None);
+            assert!(!sim.scores_max_probability());
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn crop_text_reads_crops_as_the_cli_and_writes_them_as_it_does() {
+    use dynconf::crop::Crop;
+    use dynconf::wasm::crop_text;
+    for (typed, written) in [
+        ("center", "center"),
+        ("centre", "center"),
+        (" Center ", "center"),
+        ("full", "full"),
+        ("FULL", "full"),
+        ("120,0,300", "120,0,300"),
+        (" 120 , 0 , 300 ", "120,0,300"),
+    ] {
+        assert_eq!(crop_text(typed).unwrap(), written, "{typed:?}");
+        assert_eq!(
+            crop_text(typed).unwrap(),
+            typed.parse::<Crop>().unwrap().to_string()
+        );
+    }
+    for bad in ["middle", "1,2", "-1,0,5", "1,2,0", "", "99999999999,0,1"] {
+        assert_eq!(
+            error_of(crop_text(bad)),
+            bad.parse::<Crop>().unwrap_err().to_string(),
+            "{bad:?}"
+        );
+    }
 }

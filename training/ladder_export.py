@@ -3,8 +3,8 @@ the Rust engine measures it as it measures the committed model: int8 spike-fed w
 grid, BatchNorm and thresholds folded (export.py). This is rung d's "int8 export" step.
 
   training/.venv/bin/python training/ladder_export.py training/runs/ladder-c-L4.pt /tmp/ladder-c-L4.safetensors
-  cargo run --release --bin dynconf -- calibrate --model /tmp/ladder-c-L4.safetensors --split validation
-  cargo run --release --bin dynconf -- eval --model /tmp/ladder-c-L4.safetensors --split validation
+  cargo run --release -p dynconf-cli -- calibrate --model /tmp/ladder-c-L4.safetensors --split validation
+  cargo run --release -p dynconf-cli -- eval --model /tmp/ladder-c-L4.safetensors --split validation
 
 Ladder networks are not for models/ (they are diagnostics); write them outside the repository.
 """

@@ -808,12 +808,32 @@ impl Calibration {
         }
         let calibration: Calibration =
             serde_json::from_slice(json).map_err(|e| format!("calibration file: {e}"))?;
-        crate::decode::check_threshold("calibration file: threshold", calibration.threshold)?;
-        for d in &calibration.decoders {
+        let c = &calibration;
+        let bad = |e: String| format!("calibration file: {e}");
+        crate::decode::check_threshold("calibration file: threshold", c.threshold)?;
+        crate::decode::check_max_steps("calibration file: max_steps (T_max)", c.max_steps)?;
+        c.decoder.check().map_err(bad)?;
+        if c.images == 0 {
+            return Err("calibration file: it was made on no images".into());
+        }
+        if c.decoders.is_empty() {
+            return Err("calibration file: it compares no decoders".into());
+        }
+        for d in &c.decoders {
+            d.decoder.check().map_err(bad)?;
             crate::decode::check_threshold(
                 &format!("calibration file: the threshold of decoder {}", d.decoder),
                 d.threshold,
             )?;
+            if d.front.is_empty() {
+                return Err(format!(
+                    "calibration file: decoder {} has an empty Pareto front",
+                    d.decoder
+                ));
+            }
+        }
+        for row in &c.candidates {
+            row.decoder.check().map_err(bad)?;
         }
         if calibration.fixed.len() != calibration.max_steps as usize {
             return Err(format!(

@@ -19,9 +19,8 @@ pub(crate) enum Isa {
 }
 
 impl Isa {
-    /// The widest instruction set the CPU offers. `DYNCONF_SIMD=baseline` in the environment
-    /// forces the baseline, to measure what the wider vectors bring.
-    pub fn get() -> Isa {
+    /// The widest instruction set the CPU offers (detected once per process).
+    pub fn widest() -> Isa {
         static DETECTED: OnceLock<Isa> = OnceLock::new();
         *DETECTED.get_or_init(detect)
     }
@@ -29,8 +28,7 @@ impl Isa {
 
 #[cfg(target_arch = "x86_64")]
 fn detect() -> Isa {
-    let baseline_forced = std::env::var_os("DYNCONF_SIMD").is_some_and(|v| v == "baseline");
-    if !baseline_forced && std::is_x86_feature_detected!("avx2") {
+    if std::is_x86_feature_detected!("avx2") {
         Isa::Avx2
     } else {
         Isa::Baseline

@@ -38,8 +38,8 @@ use isa::Isa;
 pub(crate) struct Scratch {
     isa: Isa,
     /// Whether the event-driven SNN runs convolutions in integers where the model allows
-    /// ([`crate::layers::IntConv`]); `DYNCONF_EVENT_WEIGHTS=f32` in the environment turns
-    /// this off, to measure what the integers bring.
+    /// ([`crate::layers::IntConv`]; the default) or adds f32 weight rows, to measure what the
+    /// integers bring.
     integer_weights: bool,
     /// A zero-padded copy of a dense convolution's input.
     padded: Vec<f32>,
@@ -56,8 +56,8 @@ impl Scratch {
             }
         }
         Scratch {
-            isa: Isa::get(),
-            integer_weights: integer_weights(),
+            isa: Isa::widest(),
+            integer_weights: true,
             padded: vec![0.0; padded],
         }
     }
@@ -65,10 +65,10 @@ impl Scratch {
     pub fn set_integer_weights(&mut self, on: bool) {
         self.integer_weights = on;
     }
-}
 
-/// False when `DYNCONF_EVENT_WEIGHTS=f32` is set (read once per process).
-fn integer_weights() -> bool {
-    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ENABLED.get_or_init(|| std::env::var_os("DYNCONF_EVENT_WEIGHTS").is_none_or(|v| v != "f32"))
+    /// Whether the kernels use the widest vectors the CPU offers (the default) or the
+    /// build's baseline.
+    pub fn set_widest_vectors(&mut self, on: bool) {
+        self.isa = if on { Isa::widest() } else { Isa::Baseline };
+    }
 }

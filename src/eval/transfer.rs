@@ -36,6 +36,21 @@ pub enum TransferError {
     },
     #[error("runs of {0} steps and {1} steps cannot be encoded together")]
     Mixed(usize, usize),
+    #[error("encoded runs of {steps} steps × {classes} classes: a run needs at least one step and two classes")]
+    Empty { steps: usize, classes: usize },
+    #[error("image {image}: {what} {value} is not a class of {classes}")]
+    Class {
+        image: usize,
+        what: &'static str,
+        value: usize,
+        classes: usize,
+    },
+    #[error("runs of {actual} {what} do not belong here: expected {expected}")]
+    Unexpected {
+        what: &'static str,
+        expected: usize,
+        actual: usize,
+    },
 }
 
 /// Encodes runs (all of the same length and class count) as bytes.
@@ -88,8 +103,15 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<ImageRun>, TransferError> {
     }
     let field = |i: usize| u32::from_le_bytes(bytes[8 + 4 * i..][..4].try_into().unwrap()) as usize;
     let (n, steps, classes) = (field(0), field(1), field(2));
-    let expected = n
-        .checked_mul(1 + 4 + 4 * steps * classes + 16 * steps)
+    // Checked: the fields come from outside, and usize is 32 bits on wasm32. Once the total
+    // equals the length, every product below is at most the length.
+    let per_image = steps
+        .checked_mul(classes)
+        .and_then(|sc| sc.checked_mul(4))
+        .and_then(|outputs| outputs.checked_add(steps.checked_mul(16)?))
+        .and_then(|b| b.checked_add(1 + 4));
+    let expected = per_image
+        .and_then(|p| n.checked_mul(p))
         .and_then(|b| b.checked_add(HEADER));
     if expected != Some(bytes.len()) {
         return Err(TransferError::Length {
@@ -99,6 +121,9 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<ImageRun>, TransferError> {
             expected: expected.unwrap_or(usize::MAX),
             actual: bytes.len(),
         });
+    }
+    if n > 0 && (steps == 0 || classes < 2) {
+        return Err(TransferError::Empty { steps, classes });
     }
     let (labels, rest) = bytes[HEADER..].split_at(n);
     let (ann, rest) = rest.split_at(4 * n);
@@ -114,19 +139,60 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<ImageRun>, TransferError> {
             .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
             .collect()
     };
-    Ok((0..n)
-        .map(|i| ImageRun {
-            label: labels[i],
-            ann_prediction: usize::try_from(i32::from_le_bytes(
-                ann[4 * i..][..4].try_into().unwrap(),
-            ))
-            .ok(),
-            classes,
-            outputs: f32s(&outputs[4 * i * steps * classes..][..4 * steps * classes]),
-            spikes: u64s(&spikes[8 * i * steps..][..8 * steps]),
-            synaptic_ops: u64s(&synaptic_ops[8 * i * steps..][..8 * steps]),
+    (0..n)
+        .map(|i| {
+            let class = |what, value: usize| {
+                if value < classes {
+                    Ok(value)
+                } else {
+                    Err(TransferError::Class {
+                        image: i,
+                        what,
+                        value,
+                        classes,
+                    })
+                }
+            };
+            let ann = i32::from_le_bytes(ann[4 * i..][..4].try_into().unwrap());
+            Ok(ImageRun {
+                label: class("label", labels[i] as usize)? as u8,
+                // −1: no ANN prediction.
+                ann_prediction: usize::try_from(ann)
+                    .ok()
+                    .map(|p| class("ANN prediction", p))
+                    .transpose()?,
+                classes,
+                outputs: f32s(&outputs[4 * i * steps * classes..][..4 * steps * classes]),
+                spikes: u64s(&spikes[8 * i * steps..][..8 * steps]),
+                synaptic_ops: u64s(&synaptic_ops[8 * i * steps..][..8 * steps]),
+            })
         })
-        .collect())
+        .collect()
+}
+
+/// [`decode`], then checks the runs against their receiver: a model of `classes` classes and,
+/// when runs were received already, their length in `steps`. The one check of runs that come
+/// from outside (the page's Web Workers), so that a crafted message is refused by name.
+pub fn decode_for(
+    bytes: &[u8],
+    classes: usize,
+    steps: Option<usize>,
+) -> Result<Vec<ImageRun>, TransferError> {
+    let runs = decode(bytes)?;
+    if let Some(run) = runs.first() {
+        let unexpected = |what, expected, actual| TransferError::Unexpected {
+            what,
+            expected,
+            actual,
+        };
+        if run.classes != classes {
+            return Err(unexpected("classes", classes, run.classes));
+        }
+        if let Some(steps) = steps.filter(|&s| s != run.steps()) {
+            return Err(unexpected("steps", steps, run.steps()));
+        }
+    }
+    Ok(runs)
 }
 
 #[cfg(test)]
@@ -172,7 +238,7 @@ mod tests {
 
     #[test]
     fn round_trips_bit_for_bit() {
-        let runs = vec![run(3, Some(7), 1), run(9, None, 2), run(0, Some(0), 3)];
+        let runs = vec![run(3, Some(2), 1), run(1, None, 2), run(0, Some(0), 3)];
         let bytes = encode(&runs).unwrap();
         assert_eq!(bytes.len(), encoded_len(3, 3, 4));
         assert_eq!(bits(&decode(&bytes).unwrap()), bits(&runs));
@@ -194,5 +260,57 @@ mod tests {
             encode(&[run(1, None, 5), longer]),
             Err(TransferError::Mixed(3, 4))
         );
+    }
+
+    /// Crafted headers: sizes that overflow (on wasm32 usize is 32 bits, as `u32` here),
+    /// empty runs, labels and predictions outside the classes, runs for another model.
+    #[test]
+    fn refuses_crafted_runs_by_name() {
+        let header = |n: u32, steps: u32, classes: u32| {
+            let mut bytes = MAGIC.to_vec();
+            for v in [n, steps, classes] {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+            bytes
+        };
+        for (n, steps, classes) in [
+            (1, u32::MAX, u32::MAX),
+            (u32::MAX, 1 << 30, 4),
+            (2, 1 << 31, 2),
+        ] {
+            let error = decode(&header(n, steps, classes)).unwrap_err();
+            assert!(matches!(error, TransferError::Length { .. }), "{error}");
+        }
+        let mut empty = header(1, 0, 4);
+        empty.extend_from_slice(&[0, 0, 0, 0, 0]);
+        assert_eq!(
+            decode(&empty),
+            Err(TransferError::Empty {
+                steps: 0,
+                classes: 4
+            })
+        );
+        let good = encode(&[run(1, Some(2), 5), run(3, None, 6)]).unwrap();
+        let mut label = good.clone();
+        label[HEADER + 1] = 4; // image 1's label; the runs have 4 classes
+        assert!(decode(&label)
+            .unwrap_err()
+            .to_string()
+            .contains("image 1: label 4 is not a class of 4"));
+        let mut prediction = good.clone();
+        prediction[HEADER + 2..HEADER + 6].copy_from_slice(&9i32.to_le_bytes());
+        assert!(decode(&prediction)
+            .unwrap_err()
+            .to_string()
+            .contains("ANN prediction 9"));
+        assert_eq!(decode_for(&good, 4, Some(3)).unwrap().len(), 2);
+        assert!(decode_for(&good, 10, None)
+            .unwrap_err()
+            .to_string()
+            .contains("runs of 4 classes do not belong here: expected 10"));
+        assert!(decode_for(&good, 4, Some(32))
+            .unwrap_err()
+            .to_string()
+            .contains("expected 32"));
     }
 }

@@ -67,7 +67,7 @@ pub struct WasmEvaluator {
 
 #[wasm_bindgen(js_class = Evaluator)]
 impl WasmEvaluator {
-    /// `max_steps` (T_max) ≥ 1; `with_ann`: also the quantized ANN's prediction (for
+    /// `max_steps` (T_max) in 1..=[`crate::decode::MAX_STEPS_LIMIT`]; `with_ann`: also the quantized ANN's prediction (for
     /// `ann_accuracy`). Throws on a model that cannot be loaded or does not take CIFAR-10
     /// images.
     #[wasm_bindgen(constructor)]
@@ -76,9 +76,7 @@ impl WasmEvaluator {
         max_steps: u32,
         with_ann: bool,
     ) -> Result<WasmEvaluator, JsError> {
-        if max_steps == 0 {
-            return Err(JsError::new("T_max must be at least 1"));
-        }
+        crate::decode::check_max_steps("T_max", max_steps).map_err(|e| JsError::new(&e))?;
         let model = Arc::new(load_model(model_bytes)?);
         Ok(WasmEvaluator {
             ann: with_ann.then(|| QuantizedAnn::new(&model)),
@@ -139,18 +137,17 @@ impl WasmEvaluationSummary {
 
     /// Adds encoded runs of images `first..first + n`.
     pub fn add(&mut self, first: u32, encoded: &[u8]) -> Result<(), JsError> {
-        let runs = transfer::decode(encoded).map_err(|e| JsError::new(&e.to_string()))?;
+        let steps = self.runs.iter().flatten().next().map(ImageRun::steps);
+        let runs = transfer::decode_for(encoded, self.model.classes().len(), steps)
+            .map_err(|e| JsError::new(&e.to_string()))?;
         let first = first as usize;
         let images = self.runs.len();
-        let slots = self
-            .runs
-            .get_mut(first..first + runs.len())
-            .ok_or_else(|| {
-                JsError::new(&format!(
-                    "runs of images {first}..{} do not fit a batch of {images} images",
-                    first + runs.len(),
-                ))
-            })?;
+        let end = first.saturating_add(runs.len());
+        let slots = self.runs.get_mut(first..end).ok_or_else(|| {
+            JsError::new(&format!(
+                "runs of images {first}..{end} do not fit a batch of {images} images"
+            ))
+        })?;
         for (slot, run) in slots.iter_mut().zip(runs) {
             *slot = Some(run);
         }

@@ -1,7 +1,7 @@
 //! The browser binding: a thin wasm-bindgen layer over the core, compiled for `wasm32` only.
 //!
 //! Like the Rust-and-WebAssembly Game of Life, Rust owns all state and JavaScript drives it:
-//! `www/js/main.js` calls [`WasmSimulation::step`] once per time step from its
+//! `www/js/run-view.js` calls [`WasmSimulation::step`] once per time step from its
 //! `requestAnimationFrame` loop and draws the small report it returns. Large arrays (the
 //! spike maps) are not serialised: JavaScript views them in place through [`wasm_memory`] and
 //! [`WasmSimulation::spikes_ptr`]. Errors reach JavaScript as exceptions (`JsError`) with
@@ -16,13 +16,24 @@
 //! - [`check_batch`] (`checkBatch`), [`WasmEvaluator`] (`Evaluator`) and
 //!   [`WasmEvaluationSummary`] (`EvaluationSummary`): a whole CIFAR-10 batch evaluated in
 //!   Web Workers, reported as `dynconf eval --json` and calibrated as `dynconf calibrate`.
+//! - The core's constants and rules, so that JavaScript states none of them itself
+//!   (`rules.rs`): [`cifar_record_bytes`] (`cifarRecordBytes`), [`cifar_image_side`]
+//!   (`cifarImageSide`), [`max_image_pixels`] (`maxImagePixels`), [`is_test_split`]
+//!   (`isTestSplit`), [`crop_text`] (`cropText`), [`decoder_text`] (`decoderText`), [`per_class_accuracy`]
+//!   (`perClassAccuracy`), and the decoder's κ and whether it scores a probability
+//!   ([`WasmSimulation::kappa`], [`WasmSimulation::scores_max_probability`]).
 
 mod calibration;
 mod evaluation;
+mod rules;
 mod simulation;
 
 pub use calibration::WasmCalibration;
 pub use evaluation::{check_batch, WasmEvaluationSummary, WasmEvaluator};
+pub use rules::{
+    cifar_image_side, cifar_record_bytes, crop_text, decoder_text, is_test_split, max_image_pixels,
+    per_class_accuracy,
+};
 pub use simulation::WasmSimulation;
 
 use serde::Serialize;

@@ -65,7 +65,7 @@ impl<'a> StepView<'a> {
             score: report.decision.score,
             unchanged: report.decision.unchanged,
             confident: decode::is_confident(report.decision.score, rule.threshold),
-            stop: rule.should_stop(&report.decision, report.t),
+            stop: rule.check(&report.decision, report.t).is_some(),
             spikes_per_layer: report.spikes_per_layer,
             spikes: report.spikes,
             synaptic_ops: report.synaptic_ops,
@@ -110,7 +110,7 @@ fn error(context: &str, e: impl std::fmt::Display) -> JsError {
 impl WasmSimulation {
     /// Loads and validates a `dynconf-snn` model file (safetensors bytes). Until an image is
     /// set the input is all zeros. The decoder defaults to the paper's (max softmax, κ = 30)
-    /// with no threshold (runs never stop early) and runs to 32 steps;
+    /// with no threshold (runs never stop early) and runs to [`decode::DEFAULT_MAX_STEPS`];
     /// [`WasmSimulation::use_calibration`] sets all three from the model's calibration.
     #[wasm_bindgen(constructor)]
     pub fn new(model_bytes: &[u8]) -> Result<WasmSimulation, JsError> {
@@ -126,10 +126,7 @@ impl WasmSimulation {
         let pixels = vec![0.0; simulation.model().input().len()];
         Ok(WasmSimulation {
             simulation,
-            rule: StopRule {
-                threshold: f64::INFINITY,
-                max_steps: 32,
-            },
+            rule: StopRule::fixed(decode::DEFAULT_MAX_STEPS),
             model_sha256: calibrate::sha256_hex(model_bytes),
             pixels,
             spike_bytes,
@@ -300,19 +297,27 @@ impl WasmSimulation {
         to_js(&StepView::new(report, self.rule))
     }
 
-    /// Steps until t = `steps` and returns the last step's report (as [`WasmSimulation::step`]);
-    /// a fixed-length run in one call.
+    /// Steps until t = `steps` (at most [`decode::MAX_STEPS_LIMIT`]) and returns the last
+    /// step's report (as [`WasmSimulation::step`]); a fixed-length run in one call.
     pub fn run_to(&mut self, steps: u32) -> Result<JsValue, JsError> {
+        decode::check_max_steps("the run's length", steps).map_err(|e| JsError::new(&e))?;
         let t = self.simulation.time_step();
         if steps <= t {
             return Err(JsError::new(&format!(
                 "the run is already at t = {t}; reset() to run to {steps} steps"
             )));
         }
-        for _ in t + 1..steps {
-            self.simulation.step();
-        }
-        self.step()
+        self.simulation.run(&StopRule::fixed(steps), |_| {});
+        to_js(&StepView::new(self.simulation.report(), self.rule))
+    }
+
+    /// Steps until Dynamic Confidence stops the run (score above θ, or T_max: the stop rule
+    /// of the core, [`StopRule`]) and returns the last step's report (as
+    /// [`WasmSimulation::step`]).
+    pub fn run(&mut self) -> Result<JsValue, JsError> {
+        let rule = self.rule;
+        self.simulation.run(&rule, |_| {});
+        to_js(&StepView::new(self.simulation.report(), rule))
     }
 
     /// Time steps completed since the last reset.
@@ -338,9 +343,11 @@ impl WasmSimulation {
         self.rule.max_steps
     }
 
-    #[wasm_bindgen(setter)]
-    pub fn set_max_steps(&mut self, max_steps: u32) {
-        self.rule.max_steps = max_steps;
+    /// Sets T_max (1..=[`decode::MAX_STEPS_LIMIT`]).
+    pub fn set_max_steps(&mut self, max_steps: u32) -> Result<(), JsError> {
+        self.rule.max_steps =
+            decode::check_max_steps("T_max", max_steps).map_err(|e| JsError::new(&e))?;
+        Ok(())
     }
 
     /// The decoder as text (`max_softmax:kappa=4`, `learned`, ...).
@@ -449,5 +456,12 @@ impl WasmSimulation {
             *byte = (spike != 0.0) as u8;
         }
         Ok(())
+    }
+}
+
+impl WasmSimulation {
+    /// The decoder in use, for the rules of `rules.rs`.
+    pub(super) fn core_decoder(&self) -> Decoder {
+        self.simulation.decoder()
     }
 }

@@ -5,9 +5,6 @@
 //! agree bit for bit.
 #![allow(dead_code)]
 
-pub mod corpus;
-pub mod icc;
-
 use std::collections::HashMap;
 
 use half::f16;
@@ -520,12 +517,20 @@ pub fn random_input(seed: u64, len: usize) -> Vec<f64> {
         .collect()
 }
 
+/// The repository's root (the library package's directory; the CLI's tests run in `cli/`).
+pub fn repo_root() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .find(|dir| dir.join("Trunk.toml").exists())
+        .unwrap_or(here)
+        .to_path_buf()
+}
+
 /// `../shared/cifar10/cifar-10-batches-bin`, if the CIFAR-10 batches are there. Without them
 /// the caller skips, saying how to get the data; but when `CI` is set (as `.ci/run` does) a
 /// missing data set fails the test, so that CI never passes a data test it did not run.
 pub fn cifar_dir() -> Option<std::path::PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/cifar10/cifar-10-batches-bin");
+    let dir = repo_root().join("../shared/cifar10/cifar-10-batches-bin");
     if dir.join("data_batch_5.bin").exists() {
         return Some(dir);
     }

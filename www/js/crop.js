@@ -3,19 +3,22 @@
 // resizes), the keyboard moves it (arrow keys) and resizes it (+/−, or Shift+arrow keys).
 // Coordinates are whole pixels of the image as decoded (EXIF orientation applied), whatever
 // the display scale; the crop is written as `dynconf classify --crop` takes it (`center`,
-// `full`, `X,Y,SIZE`), and every rectangle comes from the engine's cropRect, so the page and
-// the CLI cut the same pixels (src/crop.rs).
+// `full`, `X,Y,SIZE`), typed crops are read by the engine's cropText and every rectangle
+// comes from its cropRect, so the page and the CLI read crops alike and cut the same pixels
+// (src/crop.rs).
 
 /**
  * @param {object} o
  * @param {HTMLElement} o.frame   the element the image is drawn in, fitted and centred
  * @param {HTMLElement} o.box     the focusable square (a child of frame)
  * @param {(crop: string, width: number, height: number) => Uint32Array} o.cropRect  the wasm export
+ * @param {(crop: string) => string} o.cropText  the wasm export: a crop's text as the CLI writes it
+ * @param {() => number} o.networkSide  the width of the network's input, in pixels (the keys' step)
  * @param {() => void} o.onChange called at most once per animation frame after a change
  */
 export class CropBox {
-  constructor({ frame, box, cropRect, onChange }) {
-    Object.assign(this, { frame, box, cropRect, onChange });
+  constructor({ frame, box, cropRect, cropText, networkSide, onChange }) {
+    Object.assign(this, { frame, box, cropRect, cropText, networkSide, onChange });
     this.width = 0;
     this.height = 0;
     this.mode = 'center'; // 'center' | 'square' (the user's square) | 'full'
@@ -65,15 +68,15 @@ export class CropBox {
     return { x, y, w, h };
   }
 
-  /** Sets the crop from its text; throws the engine's message when it does not fit. */
+  /** Sets the crop from its text; throws the engine's message when it cannot be read or does not fit. */
   set(text) {
-    const clean = text.trim().toLowerCase();
-    const rect = this.rectOf(clean); // throws: e.g. "the crop 9,0,300 does not fit in this 160×120 image …"
-    if (clean === 'full') {
+    const crop = this.cropText(text.trim().toLowerCase()); // `center`, `full` or `X,Y,SIZE`; throws when it cannot be read
+    const rect = this.rectOf(crop); // throws: e.g. "the crop 9,0,300 does not fit in this 160×120 image …"
+    if (crop === 'full') {
       this.full = true;
     } else {
       this.full = false;
-      this.mode = clean === 'center' || clean === 'centre' ? 'center' : 'square';
+      this.mode = crop === 'center' ? 'center' : 'square';
       this.setSquare(rect);
     }
     this.layout();
@@ -178,11 +181,11 @@ export class CropBox {
     addEventListener('resize', () => this.layout());
   }
 
-  /** Arrow keys move by one pixel of the network's 32×32 view; +/− and Shift+arrows resize. */
+  /** Arrow keys move by one pixel of the network's view; +/− and Shift+arrows resize. */
   key(event) {
     if (!this.width || this.full) return;
     const { x, y, size } = this.square;
-    const step = Math.max(1, Math.round(size / 32));
+    const step = Math.max(1, Math.round(size / this.networkSide()));
     const arrows = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
     const grow = (by) => this.moveTo(x - by / 2, y - by / 2, size + by); // about the centre
     if (event.key in arrows && event.shiftKey) {

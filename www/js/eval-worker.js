@@ -11,10 +11,12 @@
 //               {type: 'error', message}
 
 let engine = null;
+let recordBytes = 0; // bytes per CIFAR-10 record, from the engine
 
 async function init({ role, glueUrl, module, modelBytes, maxSteps, images }) {
   const glue = await import(glueUrl);
   await glue.default({ module_or_path: module });
+  recordBytes = glue.cifarRecordBytes();
   engine = role === 'runner'
     ? new glue.Evaluator(modelBytes, maxSteps, true)
     : new glue.EvaluationSummary(modelBytes, images);
@@ -24,7 +26,7 @@ function handle(message) {
   switch (message.type) {
     case 'run': {
       const runs = engine.run(message.records);
-      postMessage({ type: 'ran', first: message.first, count: message.records.length / 3073, runs }, [runs.buffer]);
+      postMessage({ type: 'ran', first: message.first, count: message.records.length / recordBytes, runs }, [runs.buffer]);
       break;
     }
     case 'add':

@@ -4,7 +4,6 @@
 // `dynconf calibrate --split NAME` writes). The main thread only slices records and routes
 // messages, so the page stays responsive.
 
-const RECORD_BYTES = 3073;
 // Images per message: about 16 × 32 steps × 0.5 ms = 0.25 s of work, so progress moves several
 // times a second and the last chunks finish close together.
 const CHUNK_IMAGES = 16;
@@ -35,20 +34,25 @@ export class BatchEvaluation {
    * @param {Uint8Array} o.modelBytes the dynconf-snn model file
    * @param {Uint8Array|null} o.calibrationBytes its calibration file, or null to make one on this batch
    * @param {Uint8Array} o.batchBytes the whole batch file (checked with checkBatch)
+   * @param {number} o.recordBytes bytes per record (the engine's cifarRecordBytes())
    * @param {string} o.split the CLI's --split NAME: the file name less `.bin`
    * @param {string} [o.fileName] the batch file's name (default `${split}.bin`)
-   * @param {number} [o.maxSteps] T_max (32, as the CLI)
+   * @param {number} o.maxSteps T_max: the running simulation's (its max_steps, the
+   *   calibration's T_max), as `dynconf eval --max-steps T_max` runs them
    * @param {number} [o.workers] runner workers (navigator.hardwareConcurrency)
    * @param {(p: {phase: string, done: number, total: number, imagesPerSecond: number, etaSeconds: number}) => void} [o.onProgress]
    */
-  constructor({ modelBytes, calibrationBytes = null, batchBytes, split, fileName, maxSteps = 32, workers, onProgress = () => {} }) {
+  constructor({ modelBytes, calibrationBytes = null, batchBytes, recordBytes, split, fileName, maxSteps, workers, onProgress = () => {} }) {
+    if (!(recordBytes >= 1)) throw new Error('the evaluation needs the record size (cifarRecordBytes())');
+    if (!(Number.isInteger(maxSteps) && maxSteps >= 1)) throw new Error(`the evaluation needs T_max (a whole number ≥ 1), not ${maxSteps}`);
     this.modelBytes = modelBytes;
     this.calibrationBytes = calibrationBytes;
     this.batchBytes = batchBytes;
     this.split = split;
     this.fileName = fileName || `${split}.bin`;
     this.maxSteps = maxSteps;
-    this.total = Math.floor(batchBytes.length / RECORD_BYTES);
+    this.recordBytes = recordBytes;
+    this.total = Math.floor(batchBytes.length / recordBytes);
     this.runnerCount = Math.max(1, Math.min(workers || navigator.hardwareConcurrency || 2, Math.ceil(this.total / CHUNK_IMAGES)));
     this.onProgress = onProgress;
     this.workers = [];
@@ -109,7 +113,7 @@ export class BatchEvaluation {
         const first = next * CHUNK_IMAGES;
         const end = Math.min(this.total, first + CHUNK_IMAGES);
         next += 1;
-        const records = this.batchBytes.slice(first * RECORD_BYTES, end * RECORD_BYTES);
+        const records = this.batchBytes.slice(first * this.recordBytes, end * this.recordBytes);
         worker.postMessage({ type: 'run', first, records }, [records.buffer]);
       };
       const runners = [];

@@ -1,30 +1,32 @@
-// The gallery of a CIFAR-10 binary batch: every record's 32×32 image and its label, in a
+// The gallery of a CIFAR-10 binary batch: every record's image and its label, in a
 // scrolling grid that draws only what is visible. A small pool of buttons (one per visible
 // cell, plus a row above and below) is moved and redrawn as the grid scrolls, so 10,000
 // images cost what about a hundred cost, and a scroll frame redraws only the cells that came
 // into view. The records were checked by the engine (checkBatch); this module only reads
-// their label byte and pixels to draw them.
+// their label byte and pixels to draw them, with the record layout the engine gives.
 
-/** One record: a label byte, then 32×32 red, green and blue planes. */
-export const RECORD_BYTES = 3073;
-const SIDE = 32;
-const PLANE = SIDE * SIDE;
+/**
+ * The CIFAR-10 record layout, from the engine: `recordBytes` per record (a label byte, then
+ * the pixels) and the image's `side` (the red, green and blue planes are side × side bytes).
+ */
+export const recordLayout = (wasm) => ({ recordBytes: wasm.cifarRecordBytes(), side: wasm.cifarImageSide() });
 
-/** The record's pixels (CHW, 3072 bytes) and label, as views into the batch (no copy). */
-export function record(bytes, index) {
-  const offset = index * RECORD_BYTES;
-  return { label: bytes[offset], chw: bytes.subarray(offset + 1, offset + RECORD_BYTES) };
+/** The record's pixels (CHW) and label, as views into the batch (no copy). */
+export function record(bytes, index, { recordBytes }) {
+  const offset = index * recordBytes;
+  return { label: bytes[offset], chw: bytes.subarray(offset + 1, offset + recordBytes) };
 }
 
-/** The record's pixels as a 32×32 ImageData (RGBA), for drawing. */
-export function recordImageData(bytes, index) {
-  const { chw } = record(bytes, index);
-  const image = new ImageData(SIDE, SIDE);
+/** The record's pixels as a side × side ImageData (RGBA), for drawing. */
+export function recordImageData(bytes, index, layout) {
+  const { chw } = record(bytes, index, layout);
+  const plane = layout.side * layout.side;
+  const image = new ImageData(layout.side, layout.side);
   const px = image.data;
-  for (let i = 0, o = 0; i < PLANE; i++, o += 4) {
+  for (let i = 0, o = 0; i < plane; i++, o += 4) {
     px[o] = chw[i];
-    px[o + 1] = chw[PLANE + i];
-    px[o + 2] = chw[2 * PLANE + i];
+    px[o + 1] = chw[plane + i];
+    px[o + 2] = chw[2 * plane + i];
     px[o + 3] = 255;
   }
   return image;
@@ -32,7 +34,7 @@ export function recordImageData(bytes, index) {
 
 /** Thumbnail drawing per animation frame (ms): the rest is drawn in the next frames. */
 const DRAW_BUDGET_MS = 8;
-const CELL_W = 76; // CSS pixels per cell: a 64×64 thumbnail (2× the record) and its caption
+const CELL_W = 76; // CSS pixels per cell: a 64×64 thumbnail (style.css) and its caption
 const CELL_H = 90;
 
 export class Gallery {
@@ -70,7 +72,10 @@ export class Gallery {
     root.addEventListener('keydown', (event) => this.key(event));
   }
 
-  /** Shows a batch: `bytes` (whole records), `count` images, `classes` (label names), `name`. */
+  /**
+   * Shows a batch: `bytes` (whole records), `count` images, `classes` (label names), `name`,
+   * `layout` (recordLayout).
+   */
   setBatch(batch) {
     this.batch = batch;
     this.active = 0;
@@ -179,7 +184,7 @@ export class Gallery {
       if (performance.now() > deadline) { this.schedule(); break; }
       this.undrawn.delete(cell);
       cell.drawn = true;
-      cell.firstChild.getContext('2d').putImageData(recordImageData(this.batch.bytes, Number(cell.dataset.index)), 0, 0);
+      cell.firstChild.getContext('2d').putImageData(recordImageData(this.batch.bytes, Number(cell.dataset.index), this.batch.layout), 0, 0);
     }
     this.root.dataset.undrawn = String(this.undrawn.size);
   }
@@ -198,8 +203,6 @@ export class Gallery {
     cell.type = 'button';
     cell.className = 'gallery-item';
     const canvas = document.createElement('canvas');
-    canvas.width = SIDE;
-    canvas.height = SIDE;
     const caption = document.createElement('span');
     cell.append(canvas, caption);
     this.space.append(cell);
@@ -207,8 +210,8 @@ export class Gallery {
   }
 
   fill(cell, index) {
-    const { bytes, classes, name } = this.batch;
-    const { label } = record(bytes, index);
+    const { bytes, classes, name, layout } = this.batch;
+    const { label } = record(bytes, index, layout);
     const className = classes[label] ?? `class ${label}`;
     cell.hidden = false;
     cell.dataset.index = String(index);
@@ -218,7 +221,13 @@ export class Gallery {
     cell.setAttribute('aria-label', `${name} #${index}, label ${className}: run it`);
     cell.title = `${name} #${index} (label: ${className})`;
     cell.lastChild.textContent = `#${index} ${className}`;
-    if (cell.drawn) cell.firstChild.getContext('2d').clearRect(0, 0, SIDE, SIDE); // a recycled cell's old image
+    const canvas = cell.firstChild;
+    if (canvas.width !== layout.side || canvas.height !== layout.side) {
+      canvas.width = layout.side; // (also clears it)
+      canvas.height = layout.side;
+    } else if (cell.drawn) {
+      canvas.getContext('2d').clearRect(0, 0, layout.side, layout.side); // a recycled cell's old image
+    }
     this.undrawn.add(cell); // drawn by drawThumbnails, within its time budget
   }
 }

@@ -2,8 +2,8 @@
 // Nothing is uploaded: the bytes go from the File to createImageBitmap, and from there, strip by
 // strip, to the engine (sendImage).
 
+/** The largest file the page decodes (the page's own limit; the CLI has none). */
 export const MAX_BYTES = 20 * 1024 * 1024;
-export const MAX_PIXELS = 40e6;
 
 /** An error whose message is meant for the user. */
 export class InputError extends Error {}
@@ -69,19 +69,21 @@ export function describeStart(head, size = head.length) {
   return `the bytes ${[...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`;
 }
 
-function checkPixels(width, height) {
+function checkPixels(width, height, maxPixels) {
   if (width === 0 || height === 0) throw new InputError('This image has no pixels (width or height is 0).');
-  if (width * height > MAX_PIXELS) {
-    throw new InputError(`This image is too large: ${width}×${height} is ${(width * height / 1e6).toFixed(1)} megapixels; the limit is ${MAX_PIXELS / 1e6}.`);
+  if (width * height > maxPixels) {
+    throw new InputError(`This image is too large: ${width}×${height} is ${(width * height / 1e6).toFixed(1)} megapixels; the limit is ${maxPixels / 1e6}.`);
   }
 }
 
 /**
  * Checks and decodes a File or Blob. Resolves to {bitmap, width, height, format, name} (the
  * pixels stay in the ImageBitmap: sendImage hands them to the engine); rejects with an
- * InputError whose message explains what went wrong.
+ * InputError whose message explains what went wrong. `maxPixels` is the largest image
+ * accepted: the page passes the engine's maxImagePixels(), the limit of `dynconf classify`
+ * (without it, any size is decoded).
  */
-export async function decodeImage(file) {
+export async function decodeImage(file, { maxPixels = Infinity } = {}) {
   const name = file.name || 'pasted image';
   if (file.size === 0) throw new InputError(`“${name}” is empty.`);
   if (file.size > MAX_BYTES) {
@@ -90,10 +92,10 @@ export async function decodeImage(file) {
   const head = new Uint8Array(await file.slice(0, 64 * 1024).arrayBuffer());
   const sniffed = sniffImage(head);
   const claimsImage = (file.type || '').startsWith('image/');
-  // As `dynconf classify` says it (src/image_file.rs): what was expected and what the file holds.
+  // As `dynconf classify` says it (cli/src/image_file.rs): what was expected and what the file holds.
   const notImage = (what) => new InputError(`“${name}” is ${what}: expected a PNG, JPEG, WebP or GIF image, but the file starts with ${describeStart(head, file.size)}.`);
   if (!sniffed && !claimsImage) throw notImage('not an image');
-  if (sniffed && sniffed.width !== null) checkPixels(sniffed.width, sniffed.height);
+  if (sniffed && sniffed.width !== null) checkPixels(sniffed.width, sniffed.height, maxPixels);
 
   let bitmap;
   try {
@@ -103,7 +105,7 @@ export async function decodeImage(file) {
     throw new InputError(`“${name}” is a ${sniffed.format} file, but it could not be decoded (damaged or cut short).`);
   }
   try {
-    checkPixels(bitmap.width, bitmap.height);
+    checkPixels(bitmap.width, bitmap.height, maxPixels);
   } catch (error) {
     bitmap.close();
     throw error;

@@ -1,22 +1,11 @@
 // The results of "Evaluate all": draws the object `dynconf eval --json` prints (computed in
-// Rust, in the workers of evaluation.js) as figures, charts and tables. Nothing is computed
-// here but shares and ratios of the figures shown.
+// Rust, in the workers of evaluation.js) as figures, charts and tables. The decoder's text
+// and the per-class accuracies come from the engine (decoderText, perClassAccuracy); nothing
+// is computed here but shares and ratios of the figures shown.
 import * as charts from './charts.js';
+import { $, escapeHtml, fmtInt, fmtOps, pct as percent } from './ui.js';
 
-const $ = (id) => document.getElementById(id);
-const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
-const pct = (x, digits = 2) => `${(100 * x).toFixed(digits)}%`;
-const fmtOps = (n) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0));
-const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
-
-/** A decoder as the eval JSON gives it ({kind, ...params}) in the CLI's text form where it has one. */
-export function decoderText(decoder) {
-  if (!decoder || typeof decoder !== 'object') return String(decoder ?? '');
-  const { kind, ...params } = decoder;
-  if (kind === 'learned') return 'learned';
-  const list = Object.entries(params).filter(([, v]) => typeof v !== 'object').map(([k, v]) => `${k}=${v}`);
-  return list.length ? `${kind}:${list.join(',')}` : kind;
-}
+const pct = (x, digits = 2) => percent(x, digits);
 
 /** Whether the Dynamic Confidence point is in-sample, in words. */
 export function ruleText(rule) {
@@ -42,11 +31,12 @@ let showing = 0; // counts showResults calls: a later call (or hideResults) stop
 /**
  * Shows `result` (the eval JSON) with `evalJson` (its text, for download) for batch `batch`
  * ({fileName, split, count}) and model `model` ({name}); `calibrationJson` when the
- * evaluation produced the model's calibration. In steps, each its own task with a frame
- * between them (the figures, the tables, the charts), so that no task is long; resolves once
- * all is drawn, or false if hideResults or another showResults came first.
+ * evaluation produced the model's calibration; `wasm`, the engine's bindings. In steps, each
+ * its own task with a frame between them (the figures, the tables, the charts), so that no
+ * task is long; resolves once all is drawn, or false if hideResults or another showResults
+ * came first.
  */
-export async function showResults({ result, evalJson, calibrationJson, seconds, batch, model, classes }) {
+export async function showResults({ result, evalJson, calibrationJson, seconds, batch, model, classes, wasm }) {
   const ticket = ++showing;
   const card = $('results');
   card.hidden = false;
@@ -56,11 +46,12 @@ export async function showResults({ result, evalJson, calibrationJson, seconds, 
   const rule = r.dynamic_rule;
   const full = r.fixed_full;
   const names = r.classes || classes;
+  const decoder = wasm.decoderText(dc.decoder); // as `dynconf` writes it
 
   $('results-caption').innerHTML = `<b>${escapeHtml(batch.fileName)}</b> (split <span class="mono">${escapeHtml(r.split)}</span>), `
     + `${fmtInt(r.images)} images · model <b>${escapeHtml(model.name)}</b> · each image run to T<sub>max</sub> = ${r.max_steps} · `
     + `${seconds.toFixed(1)} s in this browser (${fmtInt(r.images / Math.max(seconds, 1e-9))} images/s). `
-    + `Dynamic Confidence: decoder <span class="mono">${escapeHtml(decoderText(dc.decoder))}</span>, θ = ${charts.formatScore(dc.threshold)}, `
+    + `Dynamic Confidence: decoder <span class="mono">${escapeHtml(decoder)}</span>, θ = ${charts.formatScore(dc.threshold)}, `
     + `<b>${escapeHtml(ruleText(rule))}</b>. The same figures as <span class="mono">dynconf eval --split ${escapeHtml(r.split)} --json</span> on this batch and model.`;
 
   const figure = (value, words) => `<div><span class="figure mono">${value}</span><span class="muted">${words}</span></div>`;
@@ -96,15 +87,18 @@ export async function showResults({ result, evalJson, calibrationJson, seconds, 
 
   await afterFrame();
   if (ticket !== showing) return false;
-  // Per class: the confusion matrices' rows (true label) and diagonals.
+  // Per class: the images of each (the confusion matrix's row, true label) and the engine's
+  // per-class accuracies (null for a class with no images).
   const confusion = r.confusion;
   const table = $('results-classes');
   if (confusion?.t_max && confusion?.dynamic) {
-    const rowsOf = (m) => m.map((row) => row.reduce((a, b) => a + b, 0));
-    const images = rowsOf(confusion.t_max);
+    const images = confusion.t_max.map((row) => row.reduce((a, b) => a + b, 0));
+    const tMax = wasm.perClassAccuracy(confusion.t_max);
+    const dynamic = wasm.perClassAccuracy(confusion.dynamic);
+    const accuracy = (a) => (a == null ? '—' : pct(a, 1));
     table.innerHTML = `<thead><tr><th>Class</th><th class="num">Images</th><th class="num">Accuracy, T = ${r.max_steps}</th><th class="num">Accuracy, DC</th></tr></thead><tbody>`
       + names.map((name, k) => `<tr data-class="${escapeHtml(name)}"><td>${escapeHtml(name)}</td><td class="num">${fmtInt(images[k])}</td>`
-        + `<td class="num">${images[k] ? pct(confusion.t_max[k][k] / images[k], 1) : '—'}</td><td class="num">${images[k] ? pct(confusion.dynamic[k][k] / images[k], 1) : '—'}</td></tr>`).join('')
+        + `<td class="num">${accuracy(tMax[k])}</td><td class="num">${accuracy(dynamic[k])}</td></tr>`).join('')
       + '</tbody>';
     drawConfusion($('confusion-tmax'), confusion.t_max, names);
     drawConfusion($('confusion-dynamic'), confusion.dynamic, names);
@@ -116,8 +110,8 @@ export async function showResults({ result, evalJson, calibrationJson, seconds, 
 
   await afterFrame(); // laid out: the charts' columns have their widths
   if (ticket !== showing) return false;
-  card.resultForCharts = r;
-  drawCharts(r);
+  card.resultForCharts = { r, decoder };
+  drawCharts(r, decoder);
   return true;
 }
 
@@ -131,11 +125,12 @@ export function hideResults() {
 
 /** Draws the charts of the results shown at their column's width again (after a resize). */
 export function redrawResults() {
-  const r = $('results').resultForCharts;
-  if (r && !$('results').hidden) drawCharts(r);
+  const shown = $('results').resultForCharts;
+  if (shown && !$('results').hidden) drawCharts(shown.r, shown.decoder);
 }
 
-function drawCharts(r) {
+/** The accuracy curve and the trade-off chart of result `r`; `decoder` is its text form. */
+function drawCharts(r, decoder) {
   charts.drawAccuracyCurve($('results-fixed'), { tMax: r.max_steps, fixed: r.fixed, annAccuracy: r.ann_accuracy });
   const dc = r.dynamic;
   const cf = r.dynamic_crossfit;
@@ -143,7 +138,7 @@ function drawCharts(r) {
   charts.drawTradeoff($('results-tradeoff'), {
     tMax: r.max_steps,
     fixed: r.fixed,
-    fronts: r.front?.length ? [{ label: `front of ${decoderText(dc.decoder)}`, color: charts.decoderColor(dc.decoder?.kind, 0), points: r.front, selected: true }] : [],
+    fronts: r.front?.length ? [{ label: `front of ${decoder}`, color: charts.decoderColor(dc.decoder?.kind, 0), points: r.front, selected: true }] : [],
     current: dc,
     currentLabel: `Dynamic Confidence (${inSample === true ? 'in-sample' : inSample === false ? 'held out' : 'given θ'})`,
     extras: cf ? [{ mean_steps: cf.mean_steps, accuracy: cf.accuracy, color: '#9333ea', label: `cross-fitted (${cf.k} folds)` }] : [],

@@ -1,7 +1,7 @@
 //! Writes generated images and the CLI decoder's pixels for them, for
 //! e2e/jpeg-match.test.mjs, which decodes the same files in Chromium and Firefox and compares.
 //!
-//!   cargo run --release --example jpeg_fixtures -- DIR
+//!   cargo run --release -p dynconf-cli --example jpeg_fixtures -- DIR
 //!
 //! DIR gets, for each case, the image file and `NAME.rgba` (the pixels `dynconf classify`
 //! sees: `image_file::decode`, RGBA, row-major), and `cases.json` listing
@@ -9,24 +9,15 @@
 //! 4:2:0 chroma, even and odd sizes; then PNG, JPEG and WebP tagged with an Adobe RGB (1998)
 //! ICC profile, and a grey PNG with a linear grey profile, which the browsers and the CLI
 //! convert to sRGB.
-//!
-//! Native only: `wasm-pack test` builds every target for wasm32, where this compiles to an
-//! empty program (as the CLI does).
 
-#[cfg(not(target_arch = "wasm32"))]
 fn main() {
     native::main()
 }
 
-#[cfg(target_arch = "wasm32")]
-fn main() {}
-
-#[cfg(not(target_arch = "wasm32"))]
 #[allow(dead_code)] // the reference maths is for the tests
 #[path = "../tests/common/icc.rs"]
 mod icc;
 
-#[cfg(not(target_arch = "wasm32"))]
 mod native {
     use std::path::{Path, PathBuf};
 
@@ -114,7 +105,7 @@ mod native {
 
     /// Writes the file and the CLI's pixels, and describes the case.
     fn write_case(dir: &Path, name: &str, extension: &str, bytes: &[u8], kind: &str) -> Value {
-        let decoded = dynconf::image_file::decode(bytes).expect("our decoder failed");
+        let decoded = dynconf_cli::image_file::decode(bytes).expect("our decoder failed");
         let file = format!("{name}.{extension}");
         std::fs::write(dir.join(&file), bytes).unwrap();
         std::fs::write(dir.join(format!("{name}.rgba")), &decoded.rgba).unwrap();

@@ -1,5 +1,4 @@
 //! The `dynconf` command line on a random model and a synthetic CIFAR-format batch.
-#![cfg(not(target_arch = "wasm32"))] // reads files / runs the native CLI
 
 mod common;
 
@@ -316,7 +315,7 @@ fn dense_and_event_engines_report_the_same_numbers() {
                 "--threshold",
                 "0.5",
                 "--decoder",
-                "kappa=2",
+                "max_softmax:kappa=2",
                 "--json",
                 "--engine",
                 engine,
@@ -363,6 +362,71 @@ fn classify_shows_each_step_and_the_stop() {
     assert!(out.contains("after 1 of 5 steps"), "{out}");
 }
 
+/// T_max is the calibration's wherever one is loaded (the core's `StopRule::max_steps_for`),
+/// 32 without one, and `--max-steps` overrides both.
+#[test]
+fn t_max_comes_from_the_calibration_unless_overridden() {
+    let dir = workspace("t-max");
+    image::RgbImage::from_fn(40, 40, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 6) as u8, 90])
+    })
+    .save(dir.join("picture.png"))
+    .unwrap();
+    let classify = |extra: &[&str]| -> Value {
+        let args = [&["classify", "picture.png", "--json"][..], &MODEL, extra].concat();
+        serde_json::from_str(stdout(&dynconf(&dir, &args)).trim()).unwrap()
+    };
+    let uncalibrated = classify(&[]);
+    assert_eq!(uncalibrated["max_steps"], 32);
+    assert_eq!(uncalibrated["steps"].as_array().unwrap().len(), 32);
+
+    stdout(&dynconf(
+        &dir,
+        &[
+            &["calibrate", "--split", "tiny", "--max-steps", "11"][..],
+            &DATA,
+            &MODEL,
+        ]
+        .concat(),
+    ));
+    let calibrated = classify(&[]);
+    assert_eq!(calibrated["max_steps"], 11);
+    assert_eq!(calibrated["steps"].as_array().unwrap().len(), 11);
+    let stop = calibrated["stop_step"].as_u64().unwrap();
+    assert!((1..=11).contains(&stop), "{calibrated}");
+    // The stop is the first step whose score is above θ, else T_max.
+    let threshold = calibrated["threshold"].as_f64().unwrap();
+    let scores: Vec<f64> = calibrated["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["score"].as_f64().unwrap())
+        .collect();
+    let first_confident = scores.iter().position(|&s| s > threshold);
+    assert_eq!(stop as usize, first_confident.map_or(11, |i| i + 1));
+    assert_eq!(
+        calibrated["threshold_reached"].as_bool(),
+        Some(first_confident.is_some())
+    );
+    assert_eq!(classify(&["--max-steps", "7"])["max_steps"], 7);
+
+    let eval = eval_json(
+        &dir,
+        &[&["eval", "--split", "test", "--json"][..], &DATA, &MODEL].concat(),
+    );
+    assert_eq!(eval["max_steps"], 11, "{eval}");
+    let overridden = eval_json(
+        &dir,
+        &[
+            &["eval", "--split", "test", "--json", "--max-steps", "6"][..],
+            &DATA,
+            &MODEL,
+        ]
+        .concat(),
+    );
+    assert_eq!(overridden["max_steps"], 6);
+}
+
 #[test]
 fn errors_are_messages_with_exit_code_one() {
     let dir = workspace("errors");
@@ -404,7 +468,7 @@ fn errors_are_messages_with_exit_code_one() {
                 "--threshold",
                 "0.9",
                 "--decoder",
-                "kappa=2",
+                "max_softmax:kappa=2",
             ][..],
             &DATA,
             &MODEL,
@@ -427,7 +491,7 @@ fn errors_are_messages_with_exit_code_one() {
                 "--threshold",
                 "0.9",
                 "--decoder",
-                "kappa=2",
+                "max_softmax:kappa=2",
             ][..],
             &DATA,
             &MODEL,
@@ -473,7 +537,7 @@ fn errors_are_messages_with_exit_code_one() {
                 "--threshold",
                 "0.5",
                 "--decoder",
-                "kappa=2",
+                "max_softmax:kappa=2",
             ][..],
             &MODEL,
         ]
@@ -593,7 +657,7 @@ fn a_calibration_of_another_model_is_refused() {
                 "--max-steps",
                 "4",
                 "--decoder",
-                "kappa=2",
+                "max_softmax:kappa=2",
                 "--threshold",
                 "1",
             ][..],
@@ -664,8 +728,7 @@ fn failure_code(output: &Output, code: i32) -> String {
 #[test]
 fn a_residual_network_runs_through_calibrate_eval_and_classify() {
     let dir = workspace("residual");
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/resnet-tiny.safetensors");
+    let fixture = common::repo_root().join("tests/fixtures/resnet-tiny.safetensors");
     std::fs::copy(fixture, dir.join("models/r.safetensors")).unwrap();
     let model = ["--model", "models/r.safetensors"];
     let out = stdout(&dynconf(

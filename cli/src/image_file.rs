@@ -16,7 +16,7 @@
 //!    baseline and progressive, 4:4:4, 4:2:2 and 4:2:0, even and odd sizes (the `image`
 //!    crate's zune-jpeg differed by up to 3 levels at 4:4:4, 10 at 4:2:0 and 14 at 4:2:2).
 //!    CMYK/YCCK JPEGs too, as libjpeg's CMYK turned into RGB with the browsers' formula (0
-//!    difference from both on the corpus of tests/common/corpus.rs). The other formats with
+//!    difference from both on the corpus of cli/tests/common/corpus.rs). The other formats with
 //!    the `image` crate. An animated GIF gives its first frame, as the page's canvas path does.
 //! 5. Colour management, as browsers do before drawing: an embedded ICC profile (PNG `iCCP`,
 //!    JPEG `APP2`, WebP `ICCP`) that is RGB, or grey on a grey image, converts the pixels to
@@ -34,8 +34,7 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
-/// The largest image accepted, in pixels: 40 megapixels, the page's limit too.
-pub const MAX_PIXELS: u64 = 40_000_000;
+pub use dynconf::preprocess::MAX_PIXELS;
 
 /// Why a file cannot be classified. The messages say what was expected; the caller adds
 /// the file name.

@@ -1,7 +1,7 @@
-//! Writes the bad-input corpus (tests/common/corpus.rs: the files tests/bad_inputs.rs runs
+//! Writes the bad-input corpus (cli/tests/common/corpus.rs: the files cli/tests/bad_inputs.rs runs
 //! `dynconf classify` on) for e2e/inputs.test.mjs, which uploads each file to the demo page.
 //!
-//!   cargo run --release --example input_corpus -- DIR
+//!   cargo run --release -p dynconf-cli --example input_corpus -- DIR
 //!
 //! DIR gets every case's file and `manifest.json`: `[{name, what, valid, …}]`, with `width`,
 //! `height`, `format`, `orientation` and `icc_profile` for valid files and `cli_words` for the
@@ -9,29 +9,19 @@
 //! `image_file::decode`, RGBA, row-major) and `cases.json` in e2e/jpeg-match.test.mjs's
 //! format, so that `JPEG_FIXTURES=DIR node e2e/jpeg-match.test.mjs` compares the corpus's
 //! pixels with Chromium's and Firefox's.
-//!
-//! Native only: `wasm-pack test` builds every target for wasm32, where this compiles to an
-//! empty program (as the CLI does).
 
-#[cfg(not(target_arch = "wasm32"))]
 fn main() {
     native::main()
 }
 
-#[cfg(target_arch = "wasm32")]
-fn main() {}
-
-#[cfg(not(target_arch = "wasm32"))]
 #[allow(dead_code)] // the reference maths is for the tests
 #[path = "../tests/common/icc.rs"]
 mod icc;
 
-#[cfg(not(target_arch = "wasm32"))]
 #[allow(dead_code)] // the generators the tests use on their own
 #[path = "../tests/common/corpus.rs"]
 mod corpus;
 
-#[cfg(not(target_arch = "wasm32"))]
 mod native {
     use std::path::PathBuf;
 
@@ -53,7 +43,7 @@ mod native {
                     orientation,
                     icc_profile,
                 } => {
-                    let decoded = dynconf::image_file::decode(&case.bytes)
+                    let decoded = dynconf_cli::image_file::decode(&case.bytes)
                         .unwrap_or_else(|e| panic!("{}: {e}", case.name));
                     assert_eq!((decoded.width, decoded.height), (width, height));
                     let stem = case.name.replace('.', "-");

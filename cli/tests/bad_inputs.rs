@@ -1,11 +1,10 @@
 //! `dynconf classify` on awkward and broken image files, all generated (no dataset pixels):
 //! each case asserts the exit code and what the message says (issue 12, item 6). The files
-//! are the corpus of tests/common/corpus.rs, which e2e/inputs.test.mjs uploads to the demo
-//! page too (through examples/input_corpus.rs).
+//! are the corpus of cli/tests/common/corpus.rs, which e2e/inputs.test.mjs uploads to the demo
+//! page too (through cli/examples/input_corpus.rs).
 //!
 //! Valid but unusual files must classify (exit 0); broken or unsupported ones must fail with
 //! exit code 1 and a message that names the file and says what was expected.
-#![cfg(not(target_arch = "wasm32"))] // runs the native CLI
 
 mod common;
 
@@ -108,7 +107,7 @@ fn assert_run(json: &Value, width: u64, height: u64) {
     assert_eq!(json["score"], shown["score"]);
 }
 
-/// Every case of the corpus (tests/common/corpus.rs): valid files classify with their size,
+/// Every case of the corpus (cli/tests/common/corpus.rs): valid files classify with their size,
 /// format, EXIF orientation and ICC handling; the others are refused, by name, with what was
 /// expected.
 #[test]
@@ -241,7 +240,7 @@ fn a_run_that_never_exceeds_theta_says_so() {
 
 /// Every pixel of `decoded` within `tolerance` of `expected` (RGB), alpha opaque.
 fn assert_every_pixel(
-    decoded: &dynconf::image_file::DecodedImage,
+    decoded: &dynconf_cli::image_file::DecodedImage,
     expected: [f64; 3],
     tolerance: f64,
     what: &str,
@@ -257,7 +256,7 @@ fn assert_every_pixel(
 
 #[test]
 fn embedded_icc_profiles_are_converted_to_srgb() {
-    use dynconf::image_file::{decode, ColourProfile};
+    use dynconf_cli::image_file::{decode, ColourProfile};
     use image::ImageFormat::{Jpeg, Png, WebP};
     // A colour inside both gamuts; in sRGB numbers Adobe RGB's green is greener and its red
     // and blue less so: about (84, 152, 35) (the published matrices, not qcms).
@@ -326,7 +325,7 @@ fn embedded_icc_profiles_are_converted_to_srgb() {
 
 #[test]
 fn unusable_icc_profiles_are_ignored_not_refused() {
-    use dynconf::image_file::{decode, ColourProfile};
+    use dynconf_cli::image_file::{decode, ColourProfile};
     let colour = [100, 150, 50];
     // Not a profile at all; an RGB profile whose header says CMYK; a grey profile on colour
     // pixels: the pixels are taken as sRGB.
@@ -421,7 +420,7 @@ fn thresholds_beyond_f32_are_refused_by_name() {
             "classify",
             "a.png",
             "--decoder",
-            "kappa=2",
+            "max_softmax:kappa=2",
             "--threshold",
             "1e39",
         ])

@@ -1,7 +1,7 @@
 //! The bad-input corpus (issue 12, item 6): awkward and broken image files, all generated
 //! here (no dataset pixels), each with what must happen to it. One list, asserted twice:
-//! tests/bad_inputs.rs runs `dynconf classify` on every case (exit code, message, size), and
-//! examples/input_corpus.rs writes the files and a `manifest.json` for e2e/inputs.test.mjs,
+//! cli/tests/bad_inputs.rs runs `dynconf classify` on every case (exit code, message, size), and
+//! cli/examples/input_corpus.rs writes the files and a `manifest.json` for e2e/inputs.test.mjs,
 //! which uploads each one to the demo page.
 //!
 //! Valid files must classify (the page and the CLI agreeing on the class and the stop step);

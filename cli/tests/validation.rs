@@ -3,7 +3,6 @@
 //! figures are pinned exactly (as counts of images and steps): a change that moves any of
 //! them must update this test and the README's table. Skipped without CIFAR-10, saying how
 //! to get it; fails under CI (tests/common).
-#![cfg(not(target_arch = "wasm32"))] // reads files / runs the native CLI
 
 mod common;
 
@@ -17,7 +16,7 @@ fn snn_and_dynamic_confidence_on_the_validation_split() {
         return;
     };
     let output = Command::new(env!("CARGO_BIN_EXE_dynconf"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(common::repo_root())
         .args([
             "eval",
             "--split",

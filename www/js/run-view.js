@@ -1,0 +1,288 @@
+// The runs of the current input and their drawing: the Dynamic Confidence run (one
+// Simulation.step() per time step, at the chosen speed), the fixed-length runs beside it, the
+// requestAnimationFrame loop that advances both, and the panels that show them (class
+// probabilities, score over time, the fixed-steps table, spike activity).
+import * as charts from './charts.js';
+import { $, clearError, COARSE, escapeHtml, fmtInt, fmtOps, NARROW, pct, showError } from './ui.js';
+import { thresholdText } from './threshold-panel.js';
+import { onRunStopped } from './camera.js';
+
+const SPEEDS = [1, 2, 4, 8, 16, 32, Infinity]; // steps per second; Infinity: as fast as frames allow
+const FIXED_LENGTHS = [4, 8, 16, 32];
+const MAX_FIXED_T = 256;
+const SPIKE_MAP_LAYERS = 3; // the early IF layers drawn as spike maps
+const FRAME_BUDGET_MS = 12; // simulation time per animation frame
+// While "Evaluate all" keeps every core busy, a frame does less (its tasks stay far under 50 ms
+// even when the workers slow the main thread down, and the workers get the cores).
+const FRAME_BUDGET_EVALUATING_MS = 3;
+
+// ---------------------------------------------------------------- the Dynamic Confidence run
+
+/** The Dynamic Confidence run and the fixed-length runs start over on the current input. */
+export function restartRuns(app) {
+  app.full?.free();
+  app.full = app.dc.fork();
+  app.fixed = { lengths: [...(app.fixed?.lengths || FIXED_LENGTHS)], steps: [] };
+  startRun(app);
+}
+
+export function startRun(app, { play = true } = {}) {
+  app.dc.reset();
+  app.dc.threshold = app.threshold;
+  app.run = { reports: [], stopT: null, playing: play, debt: 0, last: null, id: (app.run?.id || 0) + 1, crop: app.cropBox?.text };
+  for (const id of ['play', 'step', 'replay']) $(id).disabled = false;
+  renderRun(app); // the status shows the restart at once (the end-to-end test waits on it)
+  schedule(app);
+}
+
+export function togglePlay(app) {
+  if (!app.run || app.run.stopT) return;
+  app.run.playing = !app.run.playing;
+  app.run.last = null;
+  schedule(app);
+}
+
+export function stepOnce(app) {
+  if (!app.run) return;
+  if (app.run.stopT) startRun(app, { play: false }); // stepping after the stop starts over
+  app.run.playing = false;
+  dcStep(app);
+  schedule(app);
+}
+
+export function replay(app) {
+  if (app.run) startRun(app);
+}
+
+function dcStep(app) {
+  const started = performance.now();
+  const report = app.dc.step();
+  const ms = performance.now() - started;
+  app.stepMs = app.stepMs == null ? ms : 0.9 * app.stepMs + 0.1 * ms;
+  app.run.reports.push(report);
+  if (report.stop) {
+    app.run.stopT = report.t;
+    app.run.playing = false;
+    onRunStopped(app, report);
+  }
+}
+
+/** The speed slider's steps per second, in its label. */
+export function showSpeed() {
+  const s = SPEEDS[Number($('speed').value)];
+  $('speed-text').textContent = s === Infinity ? 'max' : `${s} steps/s`;
+}
+
+/** Runs the steps that are due at the chosen speed. */
+function advanceRun(app, now, budget = FRAME_BUDGET_MS) {
+  const run = app.run;
+  if (!run || !run.playing) return;
+  const speed = SPEEDS[Number($('speed').value)];
+  if (run.last == null) { run.last = now; run.debt = 1; } // the first step right away
+  // Steps due since the last frame; at most 3 behind (e.g. after the tab was hidden).
+  run.debt = speed === Infinity ? Infinity : Math.min(run.debt + ((now - run.last) / 1000) * speed, 3);
+  run.last = now;
+  const deadline = performance.now() + budget;
+  while (run.playing && run.debt >= 1 && performance.now() < deadline) {
+    dcStep(app);
+    run.debt -= 1;
+  }
+}
+
+// ---------------------------------------------------------------- fixed-length runs
+
+/** Advances the full-length simulation within a time budget; its prefix of T steps is the
+ * fixed-length run with T steps (the simulation is deterministic). */
+function advanceFixed(app, budgetMs) {
+  const fixed = app.fixed;
+  if (!fixed || !app.full) return;
+  const goal = Math.max(...fixed.lengths);
+  const deadline = performance.now() + budgetMs;
+  while (fixed.steps.length < goal && performance.now() < deadline) {
+    const r = app.full.step();
+    fixed.steps.push({ t: r.t, prediction: r.prediction, score: r.score, spikes: r.cumulative_spikes, ops: r.cumulative_synaptic_ops });
+  }
+}
+
+function fixedPending(app) {
+  return app.fixed && app.fixed.steps.length < Math.max(...app.fixed.lengths);
+}
+
+export function addFixedLength(app, event) {
+  event.preventDefault();
+  const t = Math.round(Number($('fixed-t').value));
+  if (!(t >= 1 && t <= MAX_FIXED_T)) {
+    showError(`A fixed run needs between 1 and ${MAX_FIXED_T} steps.`);
+    return;
+  }
+  clearError();
+  if (!app.fixed) app.fixed = { lengths: [...FIXED_LENGTHS], steps: [] };
+  if (!app.fixed.lengths.includes(t)) app.fixed.lengths.push(t);
+  app.fixed.lengths.sort((a, b) => a - b);
+  schedule(app);
+}
+
+export function removeFixedLength(app, t) {
+  app.fixed.lengths = app.fixed.lengths.filter((x) => x !== t);
+  if (!app.fixed.lengths.length) app.fixed.lengths = [...FIXED_LENGTHS];
+  schedule(app);
+}
+
+// ---------------------------------------------------------------- the animation loop
+
+export function schedule(app) {
+  if (app.frame == null) app.frame = requestAnimationFrame((now) => frame(app, now));
+}
+
+function frame(app, now) {
+  app.frame = null;
+  const budget = app.evaluation ? FRAME_BUDGET_EVALUATING_MS : FRAME_BUDGET_MS;
+  advanceRun(app, now, budget);
+  advanceFixed(app, app.run?.playing ? budget / 2 : budget);
+  render(app);
+  if (app.run?.playing || fixedPending(app)) schedule(app);
+}
+
+// ---------------------------------------------------------------- drawing
+
+export function render(app) {
+  renderRun(app);
+  renderFixed(app);
+  renderSpikes(app);
+}
+
+/** A score s(t), and for max-probability decoders c = 1 − 10^(−s). */
+function scoreText(app, score) {
+  const c = app.dc.scores_max_probability && Number.isFinite(score) ? ` (c = ${charts.formatProbabilityOfScore(score)})` : '';
+  return `s = ${charts.formatScore(score)}${c}`;
+}
+
+export function renderRun(app) {
+  const run = app.run;
+  const last = run?.reports.at(-1);
+  const tMax = app.dc.max_steps;
+  charts.drawBars($('bars'), { classes: app.info.classes, probabilities: last?.probabilities, prediction: last?.prediction, final: !!run?.stopT });
+  const decoder = app.dc.decoder;
+  const kappa = app.dc.kappa;
+  $('bars-formula').textContent = kappa != null ? `softmax(O(t) / κ), κ = ${kappa}` : 'softmax(O(t) / t)';
+  $('score-formula').textContent = `s(t) of ${decoder}: larger = surer`;
+  charts.drawScore($('score'), {
+    tMax,
+    run: run ? run.reports.map((r) => r.score) : [],
+    full: app.fixed ? app.fixed.steps.slice(0, tMax).map((s) => s.score) : [],
+    threshold: app.threshold,
+    stopT: run?.stopT,
+    maxProbability: app.dc.scores_max_probability,
+  });
+  const status = $('run-status');
+  const theta = thresholdText(app, app.threshold);
+  if (!run) {
+    status.textContent = COARSE.matches ? 'Choose an image or take a photo to start.' : 'Choose, drop or paste an image to start.';
+  } else if (!last) {
+    status.textContent = 'Starting…';
+  } else {
+    const name = app.info.classes[last.prediction];
+    const score = scoreText(app, last.score);
+    const waiting = last.score === -Infinity ? ` (cannot stop yet: argmax unchanged for ${last.unchanged} step${last.unchanged === 1 ? '' : 's'})` : '';
+    if (run.stopT && last.confident) {
+      status.innerHTML = `<b>Stopped at t = ${run.stopT}</b> of at most ${tMax}: <b>${escapeHtml(name)}</b>, score ${score} &gt; ${theta} · decoder ${escapeHtml(decoder)}.`;
+    } else if (run.stopT && !app.cal) {
+      status.innerHTML = `<b>Ran to T<sub>max</sub> = ${tMax}</b> (no threshold: this model has no calibration); answer: <b>${escapeHtml(name)}</b> (score ${score}) · decoder ${escapeHtml(decoder)}.`;
+    } else if (run.stopT) {
+      status.innerHTML = `<b>Reached T<sub>max</sub> = ${tMax}</b> without exceeding ${theta}; answer: <b>${escapeHtml(name)}</b> (score ${score}) · decoder ${escapeHtml(decoder)}.`;
+    } else {
+      status.innerHTML = `t = ${last.t}: <b>${escapeHtml(name)}</b>, score ${score}${waiting} ≤ ${theta}${run.playing ? ' · running' : ' · paused'}`;
+    }
+  }
+  // Machine-readable state (the end-to-end test reads it).
+  status.dataset.decoder = decoder;
+  status.dataset.state = !run ? 'idle' : run.stopT ? 'stopped' : run.playing ? 'running' : 'paused';
+  status.dataset.t = last ? String(last.t) : '0';
+  status.dataset.stopT = run?.stopT ? String(run.stopT) : '';
+  status.dataset.prediction = last ? app.info.classes[last.prediction] : '';
+  // Every step so far: the class index and the decoder's score (-Infinity where it cannot stop).
+  status.dataset.predictions = run ? run.reports.map((r) => r.prediction).join(',') : '';
+  status.dataset.scores = run ? run.reports.map((r) => r.score).join(',') : '';
+  status.dataset.run = run ? String(run.id) : '0'; // counts restarts
+  status.dataset.crop = run?.crop || '';
+  $('play').textContent = run?.playing ? 'Pause' : 'Play';
+  $('play').disabled = !run || !!run.stopT;
+  $('perf').textContent = last
+    ? `one step: ${app.stepMs.toFixed(2)} ms in WebAssembly · this step ${fmtInt(last.spikes)} spikes, ${fmtOps(last.synaptic_ops)} synaptic ops`
+    : '';
+}
+
+export function renderFixed(app) {
+  const tbody = $('fixed-table').querySelector('tbody');
+  const run = app.run;
+  const fixed = app.fixed;
+  const rows = [];
+  const dcDone = run?.stopT ? run.reports.at(-1) : null;
+  if (run) {
+    const last = run.reports.at(-1);
+    rows.push({
+      dc: true,
+      label: `${NARROW.matches ? 'DC' : 'Dynamic Confidence'} (${app.cal ? `θ = ${charts.formatScore(app.threshold)}` : 'no threshold'})`,
+      steps: dcDone ? dcDone.t : last ? `${last.t}…` : '…',
+      result: last ? { prediction: last.prediction, score: last.score, spikes: last.cumulative_spikes, ops: last.cumulative_synaptic_ops } : null,
+      final: !!dcDone,
+    });
+  }
+  for (const t of fixed?.lengths || FIXED_LENGTHS) {
+    const s = fixed?.steps[t - 1];
+    rows.push({ t, label: `Fixed T = ${t}`, steps: t, result: s, final: !!s, removable: !FIXED_LENGTHS.includes(t) });
+  }
+  const maxOps = Math.max(1, ...rows.filter((r) => r.result).map((r) => r.result.ops));
+  tbody.innerHTML = rows.map((r) => {
+    const res = r.result;
+    const cells = res
+      ? `<td>${escapeHtml(app.info.classes[res.prediction])}</td><td class="num">${charts.formatScore(res.score)}</td>`
+        + `<td class="num opt">${fmtInt(res.spikes)}</td><td class="num opt">${fmtOps(res.ops)}</td>`
+        + `<td class="opt"><div class="costbar" style="width:${(100 * res.ops) / maxOps}%"></div></td>`
+      : `<td class="pending" colspan="5">${run ? 'running…' : 'no image yet'}</td>`;
+    const remove = r.removable ? ` <button type="button" class="remove" data-remove="${r.t}" title="Remove">×</button>` : '';
+    const data = `data-run="${r.dc ? 'dc' : 'fixed'}" data-steps="${r.final ? (r.dc ? dcDone.t : r.t) : ''}" data-done="${r.final ? 1 : 0}"`
+      + (res ? ` data-prediction="${escapeHtml(app.info.classes[res.prediction])}" data-ops="${res.ops}"` : '');
+    return `<tr ${data} class="${r.dc ? 'dc' : ''}${r.final ? ' done' : ''}"><td>${r.label}${remove}</td><td class="num">${r.steps}</td>${cells}</tr>`;
+  }).join('');
+
+  const summary = $('fixed-summary');
+  const longest = fixed && Math.max(...fixed.lengths);
+  const ref = fixed?.steps[longest - 1];
+  if (dcDone && ref) {
+    const fewerSteps = 1 - dcDone.t / longest;
+    const fewerOps = 1 - dcDone.cumulative_synaptic_ops / ref.ops;
+    const same = dcDone.prediction === ref.prediction;
+    summary.innerHTML = `Dynamic Confidence used <b>${dcDone.t}</b> step${dcDone.t === 1 ? '' : 's'} instead of ${longest} (<b>${pct(fewerSteps, 0)} fewer</b>) `
+      + `and ${fmtOps(dcDone.cumulative_synaptic_ops)} instead of ${fmtOps(ref.ops)} synaptic ops (${pct(fewerOps, 0)} fewer); `
+      + (same ? `<span class="good">same prediction as T = ${longest}</span>.` : `T = ${longest} predicts ${escapeHtml(app.info.classes[ref.prediction])} instead.`);
+  } else {
+    summary.textContent = run ? '' : 'The same image run for a fixed number of steps, for comparison.';
+  }
+}
+
+function renderSpikes(app) {
+  const last = app.run?.reports.at(-1);
+  $('spikes-t').textContent = last ? `at t = ${last.t}` : '';
+  const layers = app.info.layers; // every IF layer of the model, in its file's order (a chain or a graph)
+  const rates = $('rates');
+  charts.drawRates(rates, last ? layers.map((l, k) => ({ name: l.name, shape: l.shape.join('×'), rate: last.spikes_per_layer[k] / l.neurons })) : null);
+  // The IF layers for screen readers (the chart is a canvas) and the end-to-end tests.
+  rates.setAttribute('aria-label', `Firing rate per IF layer${last ? ` at t = ${last.t}` : ''}: `
+    + layers.map((l, k) => `${l.name} (${l.shape.join('×')})${last ? ` ${(last.spikes_per_layer[k] / l.neurons).toFixed(3)}` : ''}`).join(', '));
+  rates.dataset.layers = JSON.stringify(layers.map((l) => l.name));
+  const maps = $('maps');
+  const count = Math.min(SPIKE_MAP_LAYERS, layers.length);
+  // Rebuilt when the model changes (another model may have as many IF layers, named otherwise).
+  const key = JSON.stringify(layers.slice(0, count).map((l) => [l.name, l.shape]));
+  if (maps.dataset.key !== key) {
+    maps.dataset.key = key;
+    maps.innerHTML = layers.slice(0, count).map((l) => `<figure><canvas></canvas><figcaption>${escapeHtml(l.name)}: ${l.shape.join('×')} (channels tiled)</figcaption></figure>`).join('');
+  }
+  const memory = app.wasm.wasm_memory();
+  [...maps.querySelectorAll('canvas')].forEach((canvas, k) => {
+    // A view into the engine's memory, as in the Game of Life: no copy, valid until the next call.
+    const spikes = last ? new Uint8Array(memory.buffer, app.dc.spikes_ptr(k), app.dc.spikes_len(k)) : null;
+    charts.drawSpikeMap(canvas, spikes, layers[k].shape);
+  });
+}
