@@ -8,6 +8,7 @@ ROOT=$PWD
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen version in Cargo.lock
 TRUNK_VERSION=0.21.14          # trunk 0.22 needs a newer rustc
 BINARYEN_VERSION=132.0.0
+CARGO_FUZZ_VERSION=0.13.2
 TOOLS=$ROOT/.tools             # npm packages (wasm-opt, playwright-core)
 export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
 
@@ -16,6 +17,10 @@ have_version() { command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null |
 
 install_rust() {
   rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+  # scripts/fuzz.sh (libFuzzer on stable Rust with --sanitizer none; libFuzzer itself is
+  # built from source by the libfuzzer-sys crate with the system's C++ compiler).
+  command -v c++ >/dev/null || { log "installing g++ (libFuzzer is C++)"; apt-get install -y -qq g++ >/dev/null; }
+  have_version cargo-fuzz "$CARGO_FUZZ_VERSION" || { log "building cargo-fuzz $CARGO_FUZZ_VERSION (~3 min)"; cargo install --locked cargo-fuzz --version "=$CARGO_FUZZ_VERSION"; }
 }
 
 install_browsers() {

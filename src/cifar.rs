@@ -118,25 +118,34 @@ pub fn check_model_input(input_values: usize) -> Result<(), CifarError> {
     Ok(())
 }
 
-/// Parses a whole batch file.
-pub fn parse_batch(bytes: &[u8]) -> Result<Batch, CifarError> {
+/// Checks a whole batch file without copying it (the one check of batches: the CLI's
+/// [`parse_batch`] and the page's `checkBatch` both call it) and returns its record count:
+/// not empty, whole [`RECORD_BYTES`]-byte records, labels 0..=9.
+pub fn check_batch(bytes: &[u8]) -> Result<usize, CifarError> {
     if bytes.is_empty() {
         return Err(CifarError::Empty);
     }
     if bytes.len() % RECORD_BYTES != 0 {
         return Err(CifarError::Length(bytes.len()));
     }
-    let records = bytes.len() / RECORD_BYTES;
+    match bytes.chunks_exact(RECORD_BYTES).position(|r| r[0] > 9) {
+        Some(record) => Err(CifarError::Label {
+            record,
+            label: bytes[record * RECORD_BYTES],
+        }),
+        None => Ok(bytes.len() / RECORD_BYTES),
+    }
+}
+
+/// Parses a whole batch file ([`check_batch`], then the labels and pixels apart).
+pub fn parse_batch(bytes: &[u8]) -> Result<Batch, CifarError> {
+    let records = check_batch(bytes)?;
     let mut batch = Batch {
         pixels: Vec::with_capacity(records * IMAGE_BYTES),
         labels: Vec::with_capacity(records),
     };
-    for (record, chunk) in bytes.chunks_exact(RECORD_BYTES).enumerate() {
-        let label = chunk[0];
-        if label > 9 {
-            return Err(CifarError::Label { record, label });
-        }
-        batch.labels.push(label);
+    for chunk in bytes.chunks_exact(RECORD_BYTES) {
+        batch.labels.push(chunk[0]);
         batch.pixels.extend_from_slice(&chunk[1..]);
     }
     Ok(batch)

@@ -74,6 +74,11 @@ impl ImageRun {
         self.spikes.len()
     }
 
+    /// Classes of the model that made the run (values of O(t) per step).
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
     /// O(t), `t` 1-based.
     pub fn output(&self, t: usize) -> &[f32] {
         &self.outputs[(t - 1) * self.classes..][..self.classes]

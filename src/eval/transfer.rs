@@ -45,6 +45,8 @@ pub enum TransferError {
         value: usize,
         classes: usize,
     },
+    #[error("image {image}: ANN prediction {value} is neither a class nor -1 (none)")]
+    Prediction { image: usize, value: i32 },
     #[error("runs of {actual} {what} do not belong here: expected {expected}")]
     Unexpected {
         what: &'static str,
@@ -154,13 +156,14 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<ImageRun>, TransferError> {
                 }
             };
             let ann = i32::from_le_bytes(ann[4 * i..][..4].try_into().unwrap());
+            let ann_prediction = match ann {
+                -1 => None,
+                p if p < 0 => return Err(TransferError::Prediction { image: i, value: p }),
+                p => Some(class("ANN prediction", p as usize)?),
+            };
             Ok(ImageRun {
                 label: class("label", labels[i] as usize)? as u8,
-                // −1: no ANN prediction.
-                ann_prediction: usize::try_from(ann)
-                    .ok()
-                    .map(|p| class("ANN prediction", p))
-                    .transpose()?,
+                ann_prediction,
                 classes,
                 outputs: f32s(&outputs[4 * i * steps * classes..][..4 * steps * classes]),
                 spikes: u64s(&spikes[8 * i * steps..][..8 * steps]),
@@ -303,6 +306,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ANN prediction 9"));
+        let mut negative = good.clone();
+        negative[HEADER + 2..HEADER + 6].copy_from_slice(&(-7i32).to_le_bytes());
+        assert_eq!(
+            decode(&negative),
+            Err(TransferError::Prediction {
+                image: 0,
+                value: -7
+            })
+        );
         assert_eq!(decode_for(&good, 4, Some(3)).unwrap().len(), 2);
         assert!(decode_for(&good, 10, None)
             .unwrap_err()

@@ -21,28 +21,9 @@ use crate::Model;
 /// 3073-byte records …`, `record 4 has label 12; CIFAR-10 labels are 0..9`).
 #[wasm_bindgen(js_name = checkBatch)]
 pub fn check_batch(bytes: &[u8], file_name: &str) -> Result<u32, JsError> {
-    // Checks records without copying the pixels (a batch is 30 MB).
-    if bytes.is_empty() {
-        return Err(batch_error(file_name, cifar::CifarError::Empty));
-    }
-    if bytes.len() % RECORD_BYTES != 0 {
-        return Err(batch_error(
-            file_name,
-            cifar::CifarError::Length(bytes.len()),
-        ));
-    }
-    for (record, chunk) in bytes.chunks_exact(RECORD_BYTES).enumerate() {
-        if chunk[0] > 9 {
-            return Err(batch_error(
-                file_name,
-                cifar::CifarError::Label {
-                    record,
-                    label: chunk[0],
-                },
-            ));
-        }
-    }
-    Ok((bytes.len() / RECORD_BYTES) as u32)
+    cifar::check_batch(bytes)
+        .map(|records| records as u32)
+        .map_err(|e| batch_error(file_name, e))
 }
 
 fn batch_error(file_name: &str, e: cifar::CifarError) -> JsError {
