@@ -174,12 +174,21 @@ async function main() {
     await page.$eval('#gallery', (g) => { g.scrollTop = g.scrollHeight; });
     await page.waitForSelector('#gallery [data-index="1199"]');
 
-    step('Evaluate all, then Cancel: every worker ends');
+    step('Evaluate all, then Cancel: every worker ends; the progress line never shows an unknown ETA as a number');
+    await page.evaluate(() => {
+      const text = document.querySelector('#eval-progress-text');
+      window.progressTexts = [];
+      new MutationObserver(() => window.progressTexts.push(text.textContent))
+        .observe(text, { childList: true, characterData: true, subtree: true });
+    });
     await page.click('#evaluate');
     await page.waitForFunction(() => Number(document.querySelector('#eval-progress').dataset.done) > 0);
     const during = await page.evaluate(() => window.dynconfEvaluation.liveWorkers);
     await page.click('#evaluate-cancel');
     await evaluationState(page, 'cancelled');
+    const texts = await page.evaluate(() => window.progressTexts);
+    assert.ok(texts.some((t) => /ETA/.test(t)), `no progress line with an ETA: ${JSON.stringify(texts)}`);
+    assert.ok(!texts.some((t) => /Infinity|NaN/.test(t)), `a progress line reads ${texts.find((t) => /Infinity|NaN/.test(t))}`);
     const after = await page.evaluate(() => window.dynconfEvaluation.liveWorkers);
     step(`  ${during} workers while running, ${after} after Cancel`);
     assert.ok(during > 0);

@@ -122,6 +122,36 @@ fn rejects_truncated_and_garbage_files() {
     assert_mentions(&load_error(&longer), &["safetensors"]);
 }
 
+/// A header naming a tensor twice (the second entry pointing at another tensor's bytes) is
+/// refused for that, by name; the parser alone says "invalid offset … may be truncated".
+#[test]
+fn a_tensor_named_twice_is_refused_by_name() {
+    let bytes = random_model(1).build();
+    let length = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + length]).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(header).unwrap();
+    let names: Vec<&String> = parsed
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| *k != "__metadata__")
+        .collect();
+    let (twice, other) = (names[0], names[1]);
+    let repeated = format!(
+        "{},{:?}:{}}}",
+        header.trim_end().strip_suffix('}').unwrap(),
+        twice,
+        parsed[other.as_str()]
+    );
+    let mut crafted = (repeated.len() as u64).to_le_bytes().to_vec();
+    crafted.extend_from_slice(repeated.as_bytes());
+    crafted.extend_from_slice(&bytes[8 + length..]);
+    assert_mentions(
+        &load_error(&crafted),
+        &["names tensor", twice.as_str(), "twice"],
+    );
+}
+
 #[test]
 fn rejects_missing_or_invalid_metadata() {
     let builder = random_model(1);

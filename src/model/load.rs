@@ -664,6 +664,11 @@ impl<'a> TensorReader<'a> {
 /// The safetensors parser's message, with the tensor named where the parser does not name
 /// it: "invalid shape, data type, or offset for tensor" says neither which tensor nor why.
 fn container_error(bytes: &[u8], error: safetensors::SafeTensorError) -> String {
+    // A name given twice: the parser keeps one entry and then reports the other's bytes as an
+    // offset problem ("may be truncated"), which points the user at the wrong thing.
+    if let Some(name) = header_bytes(bytes).and_then(repeated_key) {
+        return format!("the safetensors header names tensor {name:?} twice");
+    }
     let message = error.to_string();
     if !matches!(error, safetensors::SafeTensorError::TensorInvalidInfo) {
         return message;
@@ -674,12 +679,42 @@ fn container_error(bytes: &[u8], error: safetensors::SafeTensorError) -> String 
     }
 }
 
+/// The JSON header of a safetensors file (after its 8-byte length), if the length fits.
+fn header_bytes(bytes: &[u8]) -> Option<&[u8]> {
+    let length = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    bytes.get(8..8usize.checked_add(usize::try_from(length).ok()?)?)
+}
+
+/// The first key that the top-level JSON object `header` holds twice.
+fn repeated_key(header: &[u8]) -> Option<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct FirstRepeat;
+    impl<'de> Visitor<'de> for FirstRepeat {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if !seen.insert(key.clone()) {
+                    return Ok(Some(key));
+                }
+            }
+            Ok(None)
+        }
+    }
+    serde_json::Deserializer::from_slice(header)
+        .deserialize_map(FirstRepeat)
+        .ok()
+        .flatten()
+}
+
 /// The first tensor (in data order, as the parser checks them) whose byte range does not
 /// hold its shape × dtype, described.
 fn mismatched_tensor(bytes: &[u8]) -> Option<String> {
-    let length = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize;
-    let header: serde_json::Value =
-        serde_json::from_slice(bytes.get(8..8usize.checked_add(length)?)?).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(header_bytes(bytes)?).ok()?;
     let mut tensors: Vec<(&String, &serde_json::Value)> = header
         .as_object()?
         .iter()

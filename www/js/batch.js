@@ -206,7 +206,7 @@ function drawProgress(app) {
   let text;
   if (p.phase === 'starting') text = `starting ${navigator.hardwareConcurrency || 1} workers…`;
   else if (p.phase === 'summarizing') text = `${fmtInt(p.total)} images run${rate ? ` (${rate})` : ''} · summarizing: fronts, cross-fitting${app.cal ? '' : ', calibration'}…`;
-  else text = `${fmtInt(p.done)} / ${fmtInt(p.total)} images · ${rate || '… images/s'} · ETA ${p.etaSeconds == null ? '…' : clock(p.etaSeconds)}`;
+  else text = `${fmtInt(p.done)} / ${fmtInt(p.total)} images · ${rate || '… images/s'} · ETA ${Number.isFinite(p.etaSeconds) ? clock(p.etaSeconds) : '…'}`;
   $('eval-progress-text').textContent = text;
   Object.assign(box.dataset, { phase: p.phase, done: String(p.done), total: String(p.total) });
 }

@@ -40,7 +40,7 @@ export class BatchEvaluation {
    * @param {number} o.maxSteps T_max: the running simulation's (its max_steps, the
    *   calibration's T_max), as `dynconf eval --max-steps T_max` runs them
    * @param {number} [o.workers] runner workers (navigator.hardwareConcurrency)
-   * @param {(p: {phase: string, done: number, total: number, imagesPerSecond: number, etaSeconds: number}) => void} [o.onProgress]
+   * @param {(p: {phase: string, done: number, total: number, imagesPerSecond: number, etaSeconds: number|null}) => void} [o.onProgress]
    */
   constructor({ modelBytes, calibrationBytes = null, batchBytes, recordBytes, split, fileName, maxSteps, workers, onProgress = () => {} }) {
     if (!(recordBytes >= 1)) throw new Error('the evaluation needs the record size (cifarRecordBytes())');
@@ -105,7 +105,7 @@ export class BatchEvaluation {
         const imagesPerSecond = seconds > 0 ? done / seconds : 0;
         this.onProgress({
           phase, done, total: this.total, imagesPerSecond,
-          etaSeconds: imagesPerSecond > 0 ? (this.total - done) / imagesPerSecond : Infinity,
+          etaSeconds: imagesPerSecond > 0 ? (this.total - done) / imagesPerSecond : null, // null: not known yet
         });
       };
       const dispatch = (worker) => {
