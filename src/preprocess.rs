@@ -21,6 +21,10 @@ use crate::model::InputSpec;
 /// files, the CLI's `image_file`) and by the page alike.
 pub const MAX_PIXELS: u64 = 40_000_000;
 
+/// The largest image file accepted, in bytes: 20 MiB, by `dynconf classify` and by the page
+/// alike (checked before the file is read or decoded).
+pub const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PreprocessError {
     #[error("the image is empty ({width}×{height})")]

@@ -608,7 +608,9 @@ fn js_json(text: &str) -> JsValue {
 
 #[wasm_bindgen_test]
 fn the_cifar_record_layout_and_the_pixel_limit_are_the_cores() {
-    use dynconf::wasm::{cifar_image_side, cifar_record_bytes, max_image_pixels};
+    use dynconf::wasm::{
+        cifar_image_side, cifar_record_bytes, max_image_file_bytes, max_image_pixels,
+    };
     assert_eq!(cifar_record_bytes() as usize, dynconf::cifar::RECORD_BYTES);
     assert_eq!(cifar_record_bytes(), 3073);
     assert_eq!(cifar_image_side() as usize, dynconf::cifar::IMAGE_SIDE);
@@ -617,6 +619,11 @@ fn the_cifar_record_layout_and_the_pixel_limit_are_the_cores() {
     assert_eq!(1 + 3 * side * side, cifar_record_bytes());
     assert_eq!(max_image_pixels(), dynconf::preprocess::MAX_PIXELS as f64);
     assert_eq!(max_image_pixels(), 40e6);
+    assert_eq!(
+        max_image_file_bytes(),
+        dynconf::preprocess::MAX_FILE_BYTES as f64
+    );
+    assert_eq!(max_image_file_bytes(), 20.0 * 1024.0 * 1024.0);
 }
 
 #[wasm_bindgen_test]

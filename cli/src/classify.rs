@@ -143,6 +143,10 @@ fn classify_file(
     if path.is_dir() {
         return Err("is a directory; expected an image file (PNG, JPEG, WebP or GIF)".into());
     }
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read the file: {e}"))?
+        .len();
+    image_file::check_file_size(size).map_err(|e| e.to_string())?;
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let image = image_file::decode(&bytes).map_err(|e| e.to_string())?;
     let rect = args

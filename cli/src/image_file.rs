@@ -34,7 +34,7 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
-pub use dynconf::preprocess::MAX_PIXELS;
+pub use dynconf::preprocess::{MAX_FILE_BYTES, MAX_PIXELS};
 
 /// Why a file cannot be classified. The messages say what was expected; the caller adds
 /// the file name.
@@ -42,6 +42,8 @@ pub use dynconf::preprocess::MAX_PIXELS;
 pub enum ImageFileError {
     #[error("the file is empty (0 bytes); expected a PNG, JPEG, WebP or GIF image")]
     Empty,
+    #[error("the file is {} MB; the limit is {} MB (the page's too): try a smaller image", mebibytes(*.0), mebibytes(MAX_FILE_BYTES))]
+    FileTooLarge(u64),
     #[error("{0} images are not supported, convert to JPEG or PNG")]
     Unsupported(&'static str),
     #[error("not an image: expected PNG, JPEG, WebP or GIF, but the file starts with {0}")]
@@ -55,6 +57,19 @@ pub enum ImageFileError {
         format: &'static str,
         detail: String,
     },
+}
+
+/// Bytes in MB (MiB) with one decimal, as the page writes them.
+fn mebibytes(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Checks a file's size against [`MAX_FILE_BYTES`] (before reading it, from its metadata).
+pub fn check_file_size(bytes: u64) -> Result<(), ImageFileError> {
+    if bytes > MAX_FILE_BYTES {
+        return Err(ImageFileError::FileTooLarge(bytes));
+    }
+    Ok(())
 }
 
 fn megapixels(width: u32, height: u32) -> String {
@@ -95,6 +110,7 @@ pub enum ColourProfile {
 
 /// Decodes an image file's bytes (see the module docs for the checks, in order).
 pub fn decode(bytes: &[u8]) -> Result<DecodedImage, ImageFileError> {
+    check_file_size(bytes.len() as u64)?;
     let format = recognise(bytes)?;
     let name = format_name(format);
     if let Some((width, height)) = header_size(format, bytes) {

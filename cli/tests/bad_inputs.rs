@@ -200,6 +200,23 @@ fn a_directory_is_named_as_one() {
     );
 }
 
+/// A file over the size limit the page has too (`preprocess::MAX_FILE_BYTES`, 20 MiB) is
+/// refused before it is read, with the page's words.
+#[test]
+fn a_file_over_the_size_limit_is_refused_as_on_the_page() {
+    let dir = workspace("too-big", &[]);
+    let mut big = corpus::png(solid([9, 9, 9]));
+    big.resize(21 * 1024 * 1024, 0); // a PNG with 21 MiB of trailing bytes
+    std::fs::write(dir.join("big.png"), big).unwrap();
+    let out = classify(&dir, &["big.png"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_mentions(
+        &stderr,
+        &["error: big.png: the file is 21.0 MB; the limit is 20.0 MB"],
+    );
+}
+
 #[test]
 fn a_run_that_never_exceeds_theta_says_so() {
     let dir = workspace("theta", &[("wide.png", png(gradient(451, 300)))]);

@@ -31,8 +31,8 @@ mod simulation;
 pub use calibration::WasmCalibration;
 pub use evaluation::{check_batch, WasmEvaluationSummary, WasmEvaluator};
 pub use rules::{
-    cifar_image_side, cifar_record_bytes, crop_text, decoder_text, is_test_split, max_image_pixels,
-    per_class_accuracy,
+    cifar_image_side, cifar_record_bytes, crop_text, decoder_text, is_test_split,
+    max_image_file_bytes, max_image_pixels, per_class_accuracy,
 };
 pub use simulation::WasmSimulation;
 

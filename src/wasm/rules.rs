@@ -40,6 +40,13 @@ pub fn max_image_pixels() -> f64 {
     preprocess::MAX_PIXELS as f64
 }
 
+/// The largest image file accepted, in bytes ([`preprocess::MAX_FILE_BYTES`], 20 MiB), as
+/// `dynconf classify` accepts it.
+#[wasm_bindgen(js_name = maxImageFileBytes)]
+pub fn max_image_file_bytes() -> f64 {
+    preprocess::MAX_FILE_BYTES as f64
+}
+
 /// A crop as `dynconf classify --crop` reads it (`center` or `centre`, `full`, `X,Y,SIZE`
 /// with spaces allowed) in the form `dynconf` writes it: `center`, `full` or `X,Y,SIZE`.
 /// Throws the core's message when it cannot be read (whether it fits an image is

@@ -3,7 +3,6 @@
 // strip, to the engine (sendImage).
 
 /** The largest file the page decodes (the page's own limit; the CLI has none). */
-export const MAX_BYTES = 20 * 1024 * 1024;
 
 /** An error whose message is meant for the user. */
 export class InputError extends Error {}
@@ -79,15 +78,15 @@ function checkPixels(width, height, maxPixels) {
 /**
  * Checks and decodes a File or Blob. Resolves to {bitmap, width, height, format, name} (the
  * pixels stay in the ImageBitmap: sendImage hands them to the engine); rejects with an
- * InputError whose message explains what went wrong. `maxPixels` is the largest image
- * accepted: the page passes the engine's maxImagePixels(), the limit of `dynconf classify`
- * (without it, any size is decoded).
+ * InputError whose message explains what went wrong. `maxPixels` and `maxBytes` are the
+ * largest image and file accepted: the page passes the engine's maxImagePixels() and
+ * maxImageFileBytes(), the limits of `dynconf classify` (without them, any size is decoded).
  */
-export async function decodeImage(file, { maxPixels = Infinity } = {}) {
+export async function decodeImage(file, { maxPixels = Infinity, maxBytes = Infinity } = {}) {
   const name = file.name || 'pasted image';
   if (file.size === 0) throw new InputError(`“${name}” is empty.`);
-  if (file.size > MAX_BYTES) {
-    throw new InputError(`“${name}” is ${mb(file.size)}; the limit is ${mb(MAX_BYTES)}. Try a smaller image.`);
+  if (file.size > maxBytes) {
+    throw new InputError(`“${name}” is ${mb(file.size)}; the limit is ${mb(maxBytes)}. Try a smaller image.`);
   }
   const head = new Uint8Array(await file.slice(0, 64 * 1024).arrayBuffer());
   const sniffed = sniffImage(head);

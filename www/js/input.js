@@ -42,7 +42,7 @@ export async function onFile(app, file) {
   const ticket = ++app.imageTicket; // a later file wins if decoding overlaps
   let decoded;
   try {
-    decoded = await decodeImage(file, { maxPixels: app.wasm.maxImagePixels() });
+    decoded = await decodeImage(file, { maxPixels: app.wasm.maxImagePixels(), maxBytes: app.wasm.maxImageFileBytes() });
     // The browser decodes more than the CLI reads (BMP, ICO, AVIF in Chromium): refused here
     // as the CLI refuses them, so that the page and `dynconf classify` take the same files.
     if (!FORMATS.includes(decoded.format)) {
