@@ -55,8 +55,8 @@ impl Decoder {
     pub const PAPER: Decoder = Decoder::MaxSoftmax { kappa: 30.0 };
 
     /// Checks the parameters of a decoder from outside (a calibration file): κ finite and
-    /// positive, k ≥ 1, a learned decoder's weights and bias finite. The text form is checked
-    /// by the same rules as it is parsed ([`FromStr`]).
+    /// positive, k ≥ 1, a learned decoder's weights and bias finite. The text form is parsed,
+    /// then checked by this same rule ([`FromStr`]). The caller names the decoder.
     pub fn check(&self) -> Result<(), String> {
         match *self {
             Decoder::MaxSoftmax { kappa }
@@ -65,18 +65,13 @@ impl Decoder {
             | Decoder::Stability { kappa, .. }
                 if !(kappa.is_finite() && kappa > 0.0) =>
             {
-                Err(format!(
-                    "decoder {}: kappa must be finite and positive, found {kappa}",
-                    self.family()
-                ))
+                Err(format!("kappa must be finite and positive, found {kappa}"))
             }
-            Decoder::Stability { k: 0, .. } => {
-                Err("decoder stability: k must be a whole number ≥ 1, found 0".into())
-            }
+            Decoder::Stability { k: 0, .. } => Err("k must be a whole number ≥ 1, found 0".into()),
             Decoder::Learned { weights, bias }
                 if !(weights.iter().all(|w| w.is_finite()) && bias.is_finite()) =>
             {
-                Err("learned decoder: its weights and bias must be finite numbers".into())
+                Err("its weights and bias must be finite numbers".into())
             }
             _ => Ok(()),
         }
@@ -318,15 +313,10 @@ impl FromStr for Decoder {
                     let value: f64 = value.parse().map_err(|_| {
                         format!("decoder {text:?}: kappa {value:?} is not a number")
                     })?;
-                    if !(value.is_finite() && value > 0.0) {
-                        return Err(format!(
-                            "decoder {text:?}: kappa must be finite and positive, found {value}"
-                        ));
-                    }
                     kappa = Some(value);
                 }
                 "k" => {
-                    let value: u32 = value.parse().ok().filter(|&k| k >= 1).ok_or_else(|| {
+                    let value: u32 = value.parse().map_err(|_| {
                         format!("decoder {text:?}: k must be a whole number ≥ 1, found {value:?}")
                     })?;
                     k = Some(value);
@@ -335,17 +325,21 @@ impl FromStr for Decoder {
             }
         }
         let kappa = kappa.ok_or_else(|| format!("decoder {text:?} needs kappa=K"))?;
-        match (family, k) {
-            ("max_softmax", None) => Ok(Decoder::MaxSoftmax { kappa }),
-            ("margin", None) => Ok(Decoder::Margin { kappa }),
-            ("entropy", None) => Ok(Decoder::Entropy { kappa }),
-            ("stability", Some(k)) => Ok(Decoder::Stability { kappa, k }),
-            ("stability", None) => Err(format!("decoder {text:?} needs k=N")),
+        let decoder = match (family, k) {
+            ("max_softmax", None) => Decoder::MaxSoftmax { kappa },
+            ("margin", None) => Decoder::Margin { kappa },
+            ("entropy", None) => Decoder::Entropy { kappa },
+            ("stability", Some(k)) => Decoder::Stability { kappa, k },
+            ("stability", None) => return Err(format!("decoder {text:?} needs k=N")),
             (_, Some(_)) if family != "stability" => {
-                Err(format!("decoder {text:?}: only stability takes k"))
+                return Err(format!("decoder {text:?}: only stability takes k"))
             }
-            _ => Err(format!("unknown decoder {text:?}: {expected}")),
-        }
+            _ => return Err(format!("unknown decoder {text:?}: {expected}")),
+        };
+        decoder
+            .check()
+            .map_err(|e| format!("decoder {text:?}: {e}"))?;
+        Ok(decoder)
     }
 }
 
@@ -505,10 +499,6 @@ impl StopRule {
     pub fn check(&self, decision: &Decision, t: u32) -> Option<Stop> {
         let confident = is_confident(decision.score, self.threshold);
         (confident || t >= self.max_steps).then_some(Stop { t, confident })
-    }
-
-    pub fn should_stop(&self, decision: &Decision, t: u32) -> bool {
-        self.check(decision, t).is_some()
     }
 }
 
@@ -724,8 +714,9 @@ mod tests {
             score,
             unchanged: 1,
         };
-        assert!(rule.should_stop(&decision(1.5), 1));
-        assert!(!rule.should_stop(&decision(1.0), 3));
-        assert!(rule.should_stop(&decision(0.0), 4));
+        let stop = |t, confident| Some(Stop { t, confident });
+        assert_eq!(rule.check(&decision(1.5), 1), stop(1, true));
+        assert_eq!(rule.check(&decision(1.0), 3), None);
+        assert_eq!(rule.check(&decision(0.0), 4), stop(4, false));
     }
 }

@@ -809,10 +809,13 @@ impl Calibration {
         let calibration: Calibration =
             serde_json::from_slice(json).map_err(|e| format!("calibration file: {e}"))?;
         let c = &calibration;
-        let bad = |e: String| format!("calibration file: {e}");
+        let check = |d: &Decoder| {
+            d.check()
+                .map_err(|e| format!("calibration file: decoder {d}: {e}"))
+        };
         crate::decode::check_threshold("calibration file: threshold", c.threshold)?;
         crate::decode::check_max_steps("calibration file: max_steps (T_max)", c.max_steps)?;
-        c.decoder.check().map_err(bad)?;
+        check(&c.decoder)?;
         if c.images == 0 {
             return Err("calibration file: it was made on no images".into());
         }
@@ -820,7 +823,7 @@ impl Calibration {
             return Err("calibration file: it compares no decoders".into());
         }
         for d in &c.decoders {
-            d.decoder.check().map_err(bad)?;
+            check(&d.decoder)?;
             crate::decode::check_threshold(
                 &format!("calibration file: the threshold of decoder {}", d.decoder),
                 d.threshold,
@@ -833,7 +836,7 @@ impl Calibration {
             }
         }
         for row in &c.candidates {
-            row.decoder.check().map_err(bad)?;
+            check(&row.decoder)?;
         }
         if calibration.fixed.len() != calibration.max_steps as usize {
             return Err(format!(
