@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build, DIST, dynconfBinary, launch, MODEL, openDemo, RECORD, ROOT, serve, step, syntheticBatch } from './lib.mjs';
+import { axeViolations, build, DIST, dynconfBinary, formatViolations, launch, MODEL, openDemo, RECORD, ROOT, serve, step, syntheticBatch } from './lib.mjs';
 
 const LONG_TASK_MS = 50;
 
@@ -278,6 +278,14 @@ async function main() {
     assert.equal(await page.isHidden('#download-calibration'), true);
     assert.ok(timing.longest <= LONG_TASK_MS, `a main-thread task of ${timing.longest.toFixed(0)} ms during the evaluation`);
 
+    step('axe-core: no violations with the gallery and the results shown, on this screen and on a phone-wide one');
+    for (const width of [1440, 390]) {
+      await page.setViewportSize({ width, height: width === 1440 ? 1000 : 844 });
+      const violations = await axeViolations(page);
+      assert.equal(violations.length, 0, `${width} px wide:\n${formatViolations(violations)}`);
+    }
+    await page.setViewportSize({ width: 1440, height: 1000 });
+
     step('a calibration made for another model is refused, naming both files');
     const modelBefore = await page.getAttribute('#model-info', 'data-model');
     await page.setInputFiles('#model-file', [bare, files['other.calibration.json']]);
@@ -329,6 +337,26 @@ async function main() {
     const testRefusal = await page.textContent('#batch-error');
     step(`  ${testRefusal}`);
     assert.match(testRefusal, /^test_batch\.bin is the test split: calibrating on it would tune the threshold on test data/);
+
+    step('a model file over the engine\'s limit is refused before it is read');
+    const limit = await page.evaluate(() => window.wasmBindings.maxModelFileBytes());
+    await page.evaluate((size) => {
+      const input = document.querySelector('#model-file');
+      const transfer = new DataTransfer();
+      // One MiB of zeros, repeated: the parts share one buffer.
+      const mib = new Uint8Array(1 << 20);
+      const parts = Array.from({ length: Math.floor(size / mib.length) }, () => mib);
+      parts.push(new Uint8Array(size % mib.length));
+      transfer.items.add(new File(parts, 'huge.safetensors'));
+      input.files = transfer.files;
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+    }, limit + 1);
+    const huge = await page.waitForFunction(() => {
+      const e = document.querySelector('#model-error');
+      return !e.hidden && /huge/.test(e.textContent) && e.textContent;
+    }).then((h) => h.jsonValue());
+    step(`  ${huge}`);
+    assert.match(huge, /“huge\.safetensors”: the model file is 256\.0 MB; the limit is 256 MB/);
 
     step('a file that is not a model, given as one: named, and what was expected');
     await page.setInputFiles('#model-file', files['test_batch.bin']);

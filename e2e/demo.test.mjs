@@ -43,7 +43,7 @@ function referenceRun(page, index, png) {
     image.bitmap.close();
     let r;
     do r = sim.step(); while (!r.stop);
-    const result = { t: r.t, prediction: sim.info().classes[r.prediction], decoder: sim.decoder, threshold: sim.threshold };
+    const result = { t: r.t, prediction: sim.info().classes[r.prediction], decoder: sim.decoder, threshold: sim.threshold, confident: r.confident, chance: r.chance };
     sim.free();
     calibration.free();
     return result;
@@ -174,6 +174,31 @@ async function checkPanel(page, summary, index) {
   assert.match(await page.textContent('#tradeoff-readout'), /In-sample, on the calibration split itself/);
 }
 
+/**
+ * The run's headline against a fresh Simulation's run of the same image (`reference`: its
+ * stop, whether it was confident, its chance): "Sure at step t: class" or "Not sure after
+ * t steps: best guess class", the measured figure in words, and the class bars' meaning.
+ */
+async function checkHeadline(page, reference, summary) {
+  const box = await page.$eval('#run-verdict', (v) => ({
+    state: v.dataset.state, head: v.querySelector('#verdict-head').textContent,
+    sub: v.querySelector('#verdict-sub').textContent, live: v.getAttribute('aria-live'),
+  }));
+  assert.equal(box.live, 'polite');
+  const words = reference.confident ? `Sure at step ${reference.t}: ${reference.prediction}`
+    : `Not sure after ${reference.t} steps: best guess ${reference.prediction}`;
+  assert.equal(box.head, words);
+  assert.equal(box.state, reference.confident ? 'sure' : 'not-sure');
+  const chance = Number(await page.getAttribute('#run-status', 'data-chance'));
+  assert.equal(chance, reference.chance, 'the page\'s chance is the engine\'s');
+  const percent = chance > 0.99 || chance < 0.01 ? (100 * chance).toFixed(1) : (100 * chance).toFixed(0);
+  assert.equal(box.sub, `On ${summary.images.toLocaleString('en-US')} validation images (CIFAR-10), when the network was about this sure it was right ${percent}% of the time.`);
+  // The bars: named on screen; the leading class's bar is that same figure.
+  assert.equal(await page.textContent('#bars-title'), 'Chance each answer is right');
+  const label = await page.getAttribute('#bars', 'aria-label');
+  assert.ok(label.includes(`${reference.prediction} ${(100 * chance).toFixed(1)}%`), label);
+}
+
 const stoppedUnder = (page, name) => page.waitForFunction((n) => {
   const s = document.querySelector('#run-status');
   return s.dataset.decoder === n && s.dataset.state === 'stopped';
@@ -206,6 +231,16 @@ async function main() {
     step(`loaded: ${info.trim().slice(0, 100)}…`);
 
     const scene = syntheticScene();
+    step('before any image: the classes up front, empty bars named by what they will show, an invitation');
+    const classes = await page.textContent('#classes-note');
+    for (const name of ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']) {
+      if (MODEL.startsWith('dynconf-cifar10')) assert.ok(classes.includes(name), classes);
+    }
+    assert.match(classes, /knows only these 10 classes.*answers with one of them/);
+    assert.equal(await page.getAttribute('#run-verdict', 'data-state'), 'idle');
+    assert.match(await page.textContent('#verdict-head'), /^Choose, drop or paste an image/);
+    assert.equal(await page.textContent('#bars-title'), 'Chance each answer is right');
+
     step('a non-image file is refused with a message');
     await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('these are not pixels\n') });
     await page.waitForSelector('#error:not([hidden])');
@@ -406,6 +441,32 @@ async function main() {
     const stopT = Number(await page.getAttribute('#run-status', 'data-stop-t'));
     step(`stopped at t = ${stopT}: ${(await page.textContent('#run-status')).trim()}`);
 
+    step('the headline says in words what happened, with how often the network was right at that score');
+    const calibrated = await calibrationSummary(page);
+    await checkHeadline(page, await referenceRun(page, calibrated.chosen, scene.png), calibrated);
+    // The DC run's status line: s and θ never print equal when s > θ.
+    const statusText = await page.textContent('#run-status');
+    const shown = statusText.match(/s = (\S+?)[ ,].*θ = (\S+?)[ ,·.]/);
+    if (shown && / > /.test(statusText)) assert.notEqual(shown[1], shown[2], statusText);
+
+    step('an image the network is never sure of: "Not sure after T_max steps: best guess …"');
+    let unsure = null;
+    for (const level of [128, 64, 192, 0, 255, 32, 224, 96, 160]) {
+      const png = encodePng(48, 48, Buffer.alloc(48 * 48 * 4, level).map((v, i) => (i % 4 === 3 ? 255 : v)));
+      const reference = await referenceRun(page, calibrated.chosen, png);
+      if (!reference.confident) { unsure = { png, reference, level }; break; }
+    }
+    assert.ok(unsure, 'no grey level that the network is never sure of: pick another not-sure image for this test');
+    await page.setInputFiles('#file', { name: `grey-${unsure.level}.png`, mimeType: 'image/png', buffer: unsure.png });
+    await page.waitForFunction((level) => document.querySelector('#run-status').dataset.state === 'stopped'
+      && document.querySelector('#original-caption').textContent.startsWith(`grey-${level}.png`), unsure.level);
+    await checkHeadline(page, unsure.reference, calibrated);
+    await page.waitForFunction(() => [...document.querySelectorAll('#fixed-table tr[data-run="fixed"]')].every((r) => r.dataset.done === '1'));
+    assert.match(await page.textContent('#fixed-summary'), /Dynamic Confidence was never sure, so it ran all \d+ steps.*no steps saved/);
+    await page.setInputFiles('#file', { name: 'generated-scene.png', mimeType: 'image/png', buffer: scene.png });
+    await page.waitForFunction((t) => document.querySelector('#run-status').dataset.stopT === String(t)
+      && document.querySelector('#original-caption').textContent.startsWith('generated-scene.png'), stopT);
+
     step('the fixed-length runs finish');
     await page.waitForFunction(() => {
       const rows = [...document.querySelectorAll('#fixed-table tr[data-run="fixed"]')];
@@ -421,7 +482,7 @@ async function main() {
     const same = fixed.find((r) => r.run === 'fixed' && Number(r.steps) === stopT);
     if (same) assert.equal(dc.ops, same.ops);
     assert.ok(Number(dc.ops) <= Number(fixed.find((r) => Number(r.steps) === longest).ops));
-    assert.match(await page.textContent('#fixed-summary'), /Dynamic Confidence used/);
+    assert.match(await page.textContent('#fixed-summary'), /Dynamic Confidence (stopped after|was never sure)/);
 
     step('the threshold panel leads with the calibrated decoder\'s cross-fitted figures');
     const summary = await calibrationSummary(page);

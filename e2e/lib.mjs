@@ -70,6 +70,35 @@ export function launch(args = []) {
   });
 }
 
+// ------------------------------------------------------------------ accessibility (axe-core)
+
+const AXE_SOURCE = join(ROOT, '.tools', 'node_modules', 'axe-core', 'axe.min.js');
+
+/**
+ * The accessibility violations axe-core finds on `page` (its default rules: WCAG 2.x A and AA
+ * and the best practices), within `context` (a selector or axe context; the whole page by
+ * default): [{id, impact, help, nodes: [{target, summary}]}]. axe is injected as an inline
+ * script (the page's CSP allows 'unsafe-inline'), or evaluated if that is refused.
+ */
+export async function axeViolations(page, context = undefined) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+    const source = readFileSync(AXE_SOURCE, 'utf8');
+    try {
+      await page.addScriptTag({ content: source });
+    } catch { /* refused: evaluated below */ }
+    if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(source);
+  }
+  const { violations } = await page.evaluate((context) => window.axe.run(context ?? document), context);
+  return violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => ({ target: n.target.join(' '), summary: n.failureSummary })),
+  }));
+}
+
+/** `violations` (from axeViolations) as readable lines. */
+export const formatViolations = (violations) => violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n`
+  + v.nodes.map((n) => `    ${n.target}: ${(n.summary || '').replace(/\s+/g, ' ').slice(0, 240)}`).join('\n')).join('\n');
+
 /** The page's query string for E2E_MODEL (?model=NAME), else ''. */
 export const QUERY = process.env.E2E_MODEL ? `?model=${encodeURIComponent(process.env.E2E_MODEL)}` : '';
 

@@ -9,7 +9,7 @@ WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen version in Cargo.lo
 TRUNK_VERSION=0.21.14          # trunk 0.22 needs a newer rustc
 BINARYEN_VERSION=132.0.0
 CARGO_FUZZ_VERSION=0.13.2
-TOOLS=$ROOT/.tools             # npm packages (wasm-opt, playwright-core)
+TOOLS=$ROOT/.tools             # npm packages (wasm-opt, playwright-core, axe-core)
 export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
 
 log() { printf '\033[1m[install]\033[0m %s\n' "$*" >&2; }
@@ -44,10 +44,11 @@ install_web() {
   # it finds wasm-bindgen-test-runner and the drivers on PATH instead of downloading them.
   have_version wasm-pack 'wasm-pack' || { log "building wasm-pack (~6 min)"; cargo install --locked wasm-pack; }
   have_version trunk "$TRUNK_VERSION" || { log "building trunk $TRUNK_VERSION (~11 min)"; cargo install --locked trunk --version "=$TRUNK_VERSION"; }
-  if ! have_version wasm-opt "version 132" || [ ! -d "$TOOLS/node_modules/playwright-core" ]; then
-    log "installing wasm-opt (binaryen $BINARYEN_VERSION) and playwright-core from npm"
+  # axe-core: the accessibility rules e2e/a11y.test.mjs runs on the page.
+  if ! have_version wasm-opt "version 132" || [ ! -d "$TOOLS/node_modules/playwright-core" ] || [ ! -f "$TOOLS/node_modules/axe-core/axe.min.js" ]; then
+    log "installing wasm-opt (binaryen $BINARYEN_VERSION), playwright-core and axe-core from npm"
     mkdir -p "$TOOLS"
-    npm install --silent --no-audit --no-fund --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION" playwright-core@1 >/dev/null
+    npm install --silent --no-audit --no-fund --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION" playwright-core@1 axe-core@4 >/dev/null
   fi
 }
 

@@ -8,7 +8,9 @@
 # step by step; the Model picker, dynconf-cifar10-res-l4 included once its files exist), then e2e/inputs.test.mjs (the bad-input corpus of
 # cli/tests/bad_inputs.rs uploaded to the page: refusals by name, the CLI's class and stop step on
 # the valid files), then e2e/batch.test.mjs (a generated CIFAR-10 batch: gallery, "Evaluate
-# all" against `dynconf eval --json`, dropped models); then the CLI's image decoding against Chromium's and
+# all" against `dynconf eval --json`, dropped models), then e2e/a11y.test.mjs (axe-core's
+# WCAG 2.x A/AA and best-practice rules on the loading screen, the page and a finished run, at
+# desktop size and on a phone; the phone's loading bars and its result in view); then the CLI's image decoding against Chromium's and
 # Firefox's (e2e/jpeg-match.test.mjs: JPEG and ICC-tagged images, within ±1 level).
 # Assumes `scripts/install-tools.sh web browsers` has run.
 # Usage: scripts/test-web.sh [chrome] [firefox] [e2e] [decode]   (default: all four)
@@ -43,7 +45,8 @@ for suite in "${suites[@]}"; do
       node e2e/demo.test.mjs
       E2E_SKIP_BUILD=1 node e2e/agreement.test.mjs
       E2E_SKIP_BUILD=1 node e2e/inputs.test.mjs
-      E2E_SKIP_BUILD=1 node e2e/batch.test.mjs ;;
+      E2E_SKIP_BUILD=1 node e2e/batch.test.mjs
+      E2E_SKIP_BUILD=1 node e2e/a11y.test.mjs ;;
     decode) CARGO_BUILD_JOBS="$JOBS" node e2e/jpeg-match.test.mjs ;;
     *) echo "unknown suite: $suite (chrome, firefox, e2e, decode)" >&2; exit 2 ;;
   esac

@@ -123,6 +123,26 @@ pub struct AreaResizer {
 }
 
 impl AreaResizer {
+    /// [`AreaResizer::new`] to the input size of the model `spec`: the one way an image of
+    /// any size becomes a model's input (the CLI's [`prepare_image`] and the page's
+    /// `set_image`/`begin_image`).
+    ///
+    /// # Errors
+    /// [`PreprocessError::ModelChannels`] unless the model takes RGB (3 channels): images are
+    /// averaged to RGB, and a grey model must not silently get the red plane. Then as
+    /// [`AreaResizer::new`].
+    pub fn for_model(
+        spec: &InputSpec,
+        width: usize,
+        height: usize,
+        channels: usize,
+    ) -> Result<Self, PreprocessError> {
+        if spec.channels != 3 {
+            return Err(PreprocessError::ModelChannels(spec.channels));
+        }
+        AreaResizer::new(width, height, channels, spec.width, spec.height)
+    }
+
     /// Prepares to average a `width × height` image with `channels` per pixel (1 grey, 2
     /// grey + alpha, 3 RGB, 4 RGBA) into `out_width × out_height` RGB.
     pub fn new(
@@ -317,8 +337,9 @@ pub fn normalize_u8(spec: &InputSpec, pixels: &[u8]) -> Vec<f64> {
 }
 
 /// [`PreprocessError::Length`] unless `pixels` holds exactly `width · height · channels`
-/// bytes (a size beyond u64 counts as the largest: no buffer has that many).
-fn check_length(
+/// bytes (a size beyond u64 counts as the largest: no buffer has that many): a whole image
+/// given at once.
+pub fn check_length(
     pixels: &[u8],
     width: usize,
     height: usize,
@@ -355,9 +376,6 @@ pub fn prepare_image(
     channels: usize,
     crop: &Crop,
 ) -> Result<Vec<f64>, PreprocessError> {
-    if spec.channels != 3 {
-        return Err(PreprocessError::ModelChannels(spec.channels));
-    }
     let too_large = || PreprocessError::TooLarge {
         width,
         height,
@@ -370,13 +388,8 @@ pub fn prepare_image(
     );
     let rect = crop.rect(w32, h32)?;
     check_length(pixels, width, height, channels)?;
-    let mut resizer = AreaResizer::new(
-        rect.width as usize,
-        rect.height as usize,
-        channels,
-        spec.width,
-        spec.height,
-    )?;
+    let mut resizer =
+        AreaResizer::for_model(spec, rect.width as usize, rect.height as usize, channels)?;
     for row in rect.rows(pixels, w32, channels) {
         resizer.push_rows(row)?;
     }
@@ -395,6 +408,27 @@ mod tests {
             mean: vec![0.49, 0.48, 0.45],
             std: vec![0.25, 0.24, 0.26],
         }
+    }
+
+    #[test]
+    fn a_model_that_is_not_rgb_is_refused_by_its_channels() {
+        let grey = InputSpec {
+            channels: 1,
+            mean: vec![0.5],
+            std: vec![0.25],
+            ..cifar_spec()
+        };
+        let err = AreaResizer::for_model(&grey, 8, 8, 4).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the model expects 1 input channels; images are RGB (3)"
+        );
+        let pixels = vec![0u8; 8 * 8 * 4];
+        assert!(matches!(
+            prepare_image(&grey, &pixels, 8, 8, 4, &Crop::Center),
+            Err(PreprocessError::ModelChannels(1))
+        ));
+        assert!(AreaResizer::for_model(&cifar_spec(), 8, 8, 4).is_ok());
     }
 
     #[test]

@@ -505,6 +505,18 @@ fn rejects_absurd_sizes_without_panicking() {
     huge_padding.metadata["layers"][2]["padding"] = json!(u64::MAX / 2);
     assert_mentions(&load_error(&huge_padding.build()), &["conv1", "padding"]);
 
+    // 1×8192×8192 is the most values a map may hold; padded by 1 it would be more (the
+    // engines' padded copy of the input is bounded too).
+    let padded_too_far = ModelBuilder::new(1, 1, 8192, 4)
+        .conv("conv0", 2, 3, 1, 1, 1.0)
+        .if_layer("if0", 1.0)
+        .global_avgpool()
+        .linear("fc", 10, 1.0);
+    assert_mentions(
+        &load_error(&padded_too_far.build()),
+        &["conv0", "zero-padded by 1", "exceeds"],
+    );
+
     let mut zero_stride = random_model(1);
     zero_stride.metadata["layers"][2]["stride"] = json!(0);
     assert_mentions(&load_error(&zero_stride.build()), &["conv1", "stride"]);

@@ -8,7 +8,9 @@
 //! `{name, file, width, height, kind}`: JPEGs, baseline and progressive, 4:4:4, 4:2:2 and
 //! 4:2:0 chroma, even and odd sizes; then PNG, JPEG and WebP tagged with an Adobe RGB (1998)
 //! ICC profile, and a grey PNG with a linear grey profile, which the browsers and the CLI
-//! convert to sRGB.
+//! convert to sRGB; then the corpus's files that browsers read their own way (stray bytes in
+//! a JPEG, an APNG's hidden default image, a GIF frame larger than its screen, PNG gAMA and
+//! cHRM without a profile).
 
 fn main() {
     native::main()
@@ -18,10 +20,14 @@ fn main() {
 #[path = "../tests/common/icc.rs"]
 mod icc;
 
+#[allow(dead_code)] // the files that browsers read their own way, of the whole corpus
+#[path = "../tests/common/corpus.rs"]
+mod corpus;
+
 mod native {
     use std::path::{Path, PathBuf};
 
-    use super::icc;
+    use super::{corpus, icc};
     use image::ImageEncoder;
     use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
     use serde_json::{json, Value};
@@ -186,6 +192,55 @@ mod native {
             &png,
             "linear grey PNG",
         ));
+        // Files that browsers read their own way (the corpus's), which the CLI reads as
+        // Chromium does.
+        let plain = jpeg(&rgb, size, SamplingFactor::F_2_2, false, None);
+        for (name, extension, bytes, kind) in [
+            (
+                "stray-bytes",
+                "jpg",
+                corpus::jpeg_with_stray_bytes(&plain),
+                "JPEG, stray bytes before a marker",
+            ),
+            (
+                "apng-hidden-default",
+                "png",
+                corpus::apng_with_hidden_default_image(),
+                "APNG, default image not a frame",
+            ),
+            (
+                "gif-large-frame",
+                "gif",
+                corpus::gif_frame_larger_than_screen(),
+                "GIF, frame larger than the screen",
+            ),
+            (
+                "chrm-adobe",
+                "png",
+                corpus::png_with_adobe_chromaticities(),
+                "PNG gAMA + cHRM",
+            ),
+            (
+                "gamma-srgb",
+                "png",
+                corpus::png_with_gamma(45_455),
+                "PNG gAMA 1/2.2",
+            ),
+            (
+                "gamma-linear",
+                "png",
+                corpus::png_with_gamma(100_000),
+                "PNG gAMA only",
+            ),
+            (
+                "gamma-0.6",
+                "png",
+                corpus::png_with_gamma(60_000),
+                "PNG gAMA only",
+            ),
+        ] {
+            cases.push(write_case(&dir, name, extension, &bytes, kind));
+        }
         std::fs::write(
             dir.join("cases.json"),
             serde_json::to_string_pretty(&cases).unwrap(),

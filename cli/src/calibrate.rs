@@ -154,6 +154,37 @@ fn print_decoders(calibration: &Calibration) {
         percent(calibration.oracle.accuracy),
         calibration.oracle.mean_steps
     );
+    print_reliability(calibration);
+}
+
+/// The chosen decoder's score-to-accuracy table and each family's held-out check.
+fn print_reliability(calibration: &Calibration) {
+    let Some(table) = calibration.reliability_of(&calibration.decoder) else {
+        return;
+    };
+    say!(
+        "\nreliability of {} (every image and step; the page's \"right … of the time\"):",
+        calibration.decoder
+    );
+    say!("  {:>12}  {:>8}  {:>8}", "score from", "pairs", "right");
+    for bin in &table.bins {
+        let from = bin.from.map_or("−∞".to_string(), |s| format!("{s:.4}"));
+        say!(
+            "  {from:>12}  {:>8}  {:>8}",
+            bin.pairs,
+            percent(bin.accuracy())
+        );
+    }
+    for d in &calibration.decoders {
+        if let Some(r) = &d.reliability {
+            say!(
+                "  {:<32} {:>2} bins, held-out calibration error {:.2} pts",
+                d.decoder.to_string(),
+                r.bins.len(),
+                100.0 * r.crossfit_error
+            );
+        }
+    }
 }
 
 /// Marks the calibration's chosen decoder in a table row.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 use serde::Serialize;
 
+use dynconf::calibrate::Reliability;
 use dynconf::crop::Crop;
 use dynconf::{preprocess, Decoder, Engine, Simulation, StepReport, StopRule};
 use dynconf_cli::image_file::{self, ColourProfile};
@@ -55,6 +56,9 @@ pub fn run(args: ClassifyArgs) -> CliResult<()> {
         threshold,
         max_steps: args.model.max_steps(calibration.as_ref()),
     };
+    let reliability = calibration
+        .as_ref()
+        .and_then(|c| c.reliability_of(&decoder));
     let mut simulation = Simulation::new(Arc::clone(model), Engine::EventDriven);
     simulation.set_decoder(decoder);
     let mut failures = 0;
@@ -63,7 +67,7 @@ pub fn run(args: ClassifyArgs) -> CliResult<()> {
             break;
         }
         // A bad file is reported and skipped; the exit status says so at the end.
-        let result = classify_file(path, &mut simulation, &rule, &args);
+        let result = classify_file(path, &mut simulation, &rule, reliability, &args);
         match result {
             Ok(run) if args.json => say!(
                 "{}",
@@ -116,6 +120,9 @@ struct Classification {
     score: f32,
     /// The largest of the class probabilities softmax(O(t)/d) shown beside the run.
     confidence: f32,
+    /// How often the leading class was right on the calibration images at about this score
+    /// (the calibration's reliability table; `null` without one): what the page shows.
+    chance: Option<f64>,
     /// Where Dynamic Confidence stops (`null` without a threshold): the first step whose
     /// score is above θ, or T_max when none is.
     stop_step: Option<u32>,
@@ -132,12 +139,14 @@ struct StepPoint {
     prediction: String,
     score: f32,
     confidence: f32,
+    chance: Option<f64>,
 }
 
 fn classify_file(
     path: &Path,
     simulation: &mut Simulation,
     rule: &StopRule,
+    reliability: Option<&Reliability>,
     args: &ClassifyArgs,
 ) -> CliResult<Classification> {
     if path.is_dir() {
@@ -172,6 +181,7 @@ fn classify_file(
         prediction: model.classes()[report.decision.prediction].clone(),
         score: report.decision.score,
         confidence: report.probabilities.iter().copied().fold(0.0, f32::max),
+        chance: reliability.map(|r| r.chance(report.decision.score)),
     };
     // Dynamic Confidence's run (the core's stop rule), then the rest of the steps to T_max
     // for comparison.
@@ -195,6 +205,7 @@ fn classify_file(
         prediction: shown.prediction.clone(),
         score: shown.score,
         confidence: shown.confidence,
+        chance: shown.chance,
         stop_step: decided.then_some(stop.t),
         threshold_reached: decided.then_some(stop.confident),
         max_steps: rule.max_steps,
@@ -210,6 +221,7 @@ fn print_classification(run: &Classification) {
     let colour = match run.icc_profile {
         ColourProfile::None => "",
         ColourProfile::Converted => ", colour: converted from embedded ICC profile to sRGB",
+        ColourProfile::Gamma => ", colour: converted from the PNG's gAMA/cHRM chunks to sRGB",
         ColourProfile::Ignored => {
             ", colour: embedded ICC profile ignored (unreadable or not RGB), taken as sRGB"
         }

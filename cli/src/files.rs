@@ -17,6 +17,11 @@ pub struct LoadedModel {
 }
 
 pub fn load_model(path: &Path) -> CliResult<LoadedModel> {
+    // Refused by size before it is read (the core's limit, the page's too).
+    if let Ok(metadata) = std::fs::metadata(path) {
+        dynconf::model::check_file_size(metadata.len())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     let bytes = std::fs::read(path).map_err(|e| {
         format!(
             "cannot read model {}: {e}\n  (train and export one with training/, or pass --model PATH)",

@@ -8,7 +8,8 @@
 //! 2. The size in the header is checked against [`MAX_PIXELS`] before anything is decoded
 //!    (a 20000×20000 header is refused at once, whatever follows it).
 //! 3. Strict structure: a PNG must hold its chunks whole up to `IEND`; a JPEG must have a scan
-//!    and reach its end-of-image marker. The decoders fill truncated data with grey or black
+//!    and reach its end-of-image marker (stray bytes between segments are skipped, as libjpeg
+//!    and the browsers skip them). The decoders fill truncated data with grey or black
 //!    and report success, and a damaged photo would then be classified as if it were whole.
 //! 4. Decoding. JPEG with libjpeg-turbo's decoder (the `mozjpeg` crate, built from C
 //!    sources; accurate integer IDCT, fancy chroma upsampling), which Chromium and Firefox
@@ -17,7 +18,10 @@
 //!    crate's zune-jpeg differed by up to 3 levels at 4:4:4, 10 at 4:2:0 and 14 at 4:2:2).
 //!    CMYK/YCCK JPEGs too, as libjpeg's CMYK turned into RGB with the browsers' formula (0
 //!    difference from both on the corpus of cli/tests/common/corpus.rs). The other formats with
-//!    the `image` crate. An animated GIF gives its first frame, as the page's canvas path does.
+//!    the `image` crate. An animated GIF gives its first frame, as the page's canvas path does,
+//!    on a canvas that holds it whole when it is larger than the logical screen (as both
+//!    browsers; the `image` crate cut it); an APNG whose default image is not part of the
+//!    animation gives the animation's first frame, as browsers show it.
 //! 5. Colour management, as browsers do before drawing: an embedded ICC profile (PNG `iCCP`,
 //!    JPEG `APP2`, WebP `ICCP`) that is RGB, or grey on a grey image, converts the pixels to
 //!    sRGB with qcms (Firefox's colour management; 16-bit images are brought to 8 bits first).
@@ -25,8 +29,9 @@
 //!    (skcms) on Adobe RGB (1998) PNG, JPEG and WebP and a linear-grey PNG. A profile that
 //!    cannot be read, or is for another colour space (CMYK, Lab), is ignored and the pixels
 //!    are taken as sRGB, as for untagged images ([`ColourProfile`] says which): a profile is
-//!    never a reason to refuse an image. PNG's `gAMA`/`cHRM`/`cICP` chunks without `iCCP`
-//!    are not applied.
+//!    never a reason to refuse an image. A PNG with `gAMA` (and `cHRM`) but no `iCCP`, `sRGB`
+//!    or `cICP` is converted as Chromium does ([`ColourProfile::Gamma`], within 1 level of it);
+//!    `cICP` alone is not applied.
 //! 6. The EXIF orientation (JPEG, PNG and WebP carry it), as browsers do (CSS
 //!    `image-orientation: from-image` is their default).
 
@@ -106,6 +111,11 @@ pub enum ColourProfile {
     /// CMYK, whose pixels the decoder has already turned into RGB): ignored, the pixels are
     /// taken as sRGB. Never a reason to refuse the image.
     Ignored,
+    /// No profile, but a PNG `gAMA` chunk (with or without `cHRM`) that is not sRGB's 1/2.2:
+    /// converted to sRGB from the gamma and primaries it states (sRGB's without `cHRM`), as
+    /// Chromium does (`"gama"` in JSON).
+    #[serde(rename = "gama")]
+    Gamma,
 }
 
 /// Decodes an image file's bytes (see the module docs for the checks, in order).
@@ -116,11 +126,14 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedImage, ImageFileError> {
     if let Some((width, height)) = header_size(format, bytes) {
         check_size(width, height)?;
     }
-    match format {
-        ImageFormat::Png => check_png(bytes)?,
-        ImageFormat::Jpeg => check_jpeg(bytes)?,
-        _ => {}
-    }
+    let png = match format {
+        ImageFormat::Png => Some(check_png(bytes)?),
+        ImageFormat::Jpeg => {
+            check_jpeg(bytes)?;
+            None
+        }
+        _ => None,
+    };
     let damaged = |e: image::ImageError| ImageFileError::Damaged {
         format: name,
         detail: e.to_string(),
@@ -136,16 +149,24 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedImage, ImageFileError> {
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     // Likewise an ICC profile that cannot be extracted counts as none.
     let icc = decoder.icc_profile().ok().flatten();
-    // JPEG pixels from libjpeg-turbo's code, as in the browsers.
-    let jpeg = match format {
+    // Where the browsers' pixels differ from the image crate's: JPEG from libjpeg-turbo's
+    // code, a GIF's first frame on a canvas that holds it, an APNG's first animation frame.
+    let browsers = match format {
         ImageFormat::Jpeg => decode_jpeg(bytes)?,
+        ImageFormat::Gif => Some(gif_first_frame(bytes)?),
+        ImageFormat::Png if png.is_some_and(|p| p.default_image_hidden) => {
+            Some(apng_first_frame(bytes).map_err(damaged)?)
+        }
         _ => None,
     };
-    let image = match jpeg {
+    let image = match browsers {
         Some(image) => image,
         None => DynamicImage::from_decoder(decoder).map_err(damaged)?,
     };
-    let (mut image, colour) = to_srgb(image, icc.as_deref());
+    let (mut image, colour) = match (icc.as_deref(), png) {
+        (None, Some(chunks)) if !chunks.colour_space_chunk => gamma_to_srgb(image, &chunks),
+        (icc, _) => to_srgb(image, icc),
+    };
     image.apply_orientation(orientation);
     let image = image.into_rgba8();
     Ok(DecodedImage {
@@ -271,6 +292,100 @@ fn to_srgb(image: DynamicImage, icc: Option<&[u8]>) -> (DynamicImage, ColourProf
         }
         _ => (image, ColourProfile::Ignored),
     }
+}
+
+/// sRGB's primaries and D65 white point (x, y).
+const SRGB_CHROMATICITIES: [f64; 8] = [0.3127, 0.3290, 0.64, 0.33, 0.30, 0.60, 0.15, 0.06];
+
+/// A PNG without an ICC profile or `sRGB` chunk, converted from its `gAMA` (and `cHRM`) as
+/// Chromium does: a profile of the stated primaries (sRGB's without `cHRM`) and a pure power
+/// curve of 1/gamma, converted to sRGB with qcms. A gamma within 0.05 of sRGB's nominal 2.2
+/// without `cHRM` is taken as sRGB, as both browsers leave it (Firefox applies gamma-only
+/// chunks as a plain power, `png_set_gamma(2.2, g)`, and differs from Chromium in the
+/// darkest tones); an invalid gamma (0) is ignored.
+fn gamma_to_srgb(image: DynamicImage, chunks: &PngChunks) -> (DynamicImage, ColourProfile) {
+    use qcms::{CIE_xyY, CIE_xyYTRIPLE, DataType, Intent, Profile, Transform};
+    let Some(gamma) = chunks.gamma.filter(|&g| g > 0) else {
+        return (image, ColourProfile::None);
+    };
+    let exponent = 100_000.0 / gamma as f64;
+    if chunks.chromaticities.is_none() && (exponent - 2.2).abs() <= 0.05 {
+        return (image, ColourProfile::None);
+    }
+    let c = chunks
+        .chromaticities
+        .map_or(SRGB_CHROMATICITIES, |c| c.map(|v| v as f64 / 100_000.0));
+    let xy = |x: f64, y: f64| CIE_xyY { x, y, Y: 1.0 };
+    let transform = Profile::new_rgb_with_gamma_set(
+        xy(c[0], c[1]),
+        CIE_xyYTRIPLE {
+            red: xy(c[2], c[3]),
+            green: xy(c[4], c[5]),
+            blue: xy(c[6], c[7]),
+        },
+        exponent as f32,
+        exponent as f32,
+        exponent as f32,
+    )
+    .and_then(|profile| {
+        let mut srgb = Profile::new_sRGB();
+        srgb.precache_output_transform();
+        Transform::new_to(
+            &profile,
+            &srgb,
+            DataType::RGBA8,
+            DataType::RGBA8,
+            Intent::Perceptual,
+        )
+    });
+    let Some(transform) = transform else {
+        return (image, ColourProfile::Ignored); // primaries that make no matrix
+    };
+    let mut rgba = image.into_rgba8();
+    transform.apply(&mut rgba);
+    (DynamicImage::ImageRgba8(rgba), ColourProfile::Gamma)
+}
+
+/// A GIF's first frame as browsers draw it: on a canvas of the logical screen enlarged to hold
+/// the frame (a frame larger than the screen is shown whole; the `image` crate cut it to the
+/// screen), transparent where the frame does not cover it.
+fn gif_first_frame(bytes: &[u8]) -> Result<DynamicImage, ImageFileError> {
+    let failed = |e: gif::DecodingError| damaged("GIF", e.to_string());
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    // Enough for the largest image accepted, no more.
+    options.set_memory_limit(gif::MemoryLimit::Bytes(
+        std::num::NonZeroU64::new(MAX_PIXELS * 4).expect("a positive limit"),
+    ));
+    let mut decoder = options.read_info(Cursor::new(bytes)).map_err(failed)?;
+    let (screen_width, screen_height) = (decoder.width() as u32, decoder.height() as u32);
+    let frame = decoder
+        .read_next_frame()
+        .map_err(failed)?
+        .ok_or_else(|| damaged("GIF", "no image in the file".into()))?;
+    let (left, top) = (frame.left as u32, frame.top as u32);
+    let (width, height) = (frame.width as u32, frame.height as u32);
+    let canvas_width = screen_width.max(left + width);
+    let canvas_height = screen_height.max(top + height);
+    check_size(canvas_width, canvas_height)?;
+    let mut canvas = image::RgbaImage::new(canvas_width, canvas_height);
+    let pixels = image::RgbaImage::from_raw(width, height, frame.buffer.to_vec())
+        .ok_or_else(|| damaged("GIF", "a frame shorter than its size".into()))?;
+    image::imageops::replace(&mut canvas, &pixels, left as i64, top as i64);
+    Ok(DynamicImage::ImageRgba8(canvas))
+}
+
+/// The first frame of an APNG's animation (for files whose default image is not part of it).
+fn apng_first_frame(bytes: &[u8]) -> image::ImageResult<DynamicImage> {
+    use image::AnimationDecoder;
+    let decoder = image::codecs::png::PngDecoder::new(Cursor::new(bytes))?.apng()?;
+    let frame = decoder.into_frames().next().ok_or_else(|| {
+        image::ImageError::Decoding(image::error::DecodingError::new(
+            ImageFormat::Png.into(),
+            "an animation without frames",
+        ))
+    })??;
+    Ok(DynamicImage::ImageRgba8(frame.into_buffer()))
 }
 
 fn check_size(width: u32, height: u32) -> Result<(), ImageFileError> {
@@ -400,10 +515,28 @@ fn damaged(format: &'static str, detail: String) -> ImageFileError {
     ImageFileError::Damaged { format, detail }
 }
 
-/// Every chunk whole, at least one IDAT, and the IEND chunk reached.
-fn check_png(bytes: &[u8]) -> Result<(), ImageFileError> {
+/// What the chunks of a PNG say beyond its pixels, for decoding it as browsers do.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct PngChunks {
+    /// An APNG (`acTL`) whose default image (`IDAT`) has no `fcTL` before it: not a frame of
+    /// the animation. Browsers show the animation's first frame instead.
+    default_image_hidden: bool,
+    /// `gAMA`: the file's gamma × 100,000 (45,455 for 1/2.2).
+    gamma: Option<u32>,
+    /// `cHRM`: white point and red, green, blue primaries (x, y) × 100,000.
+    chromaticities: Option<[u32; 8]>,
+    /// `iCCP`, `sRGB` or `cICP`: colour information that takes precedence over `gAMA`/`cHRM`.
+    colour_space_chunk: bool,
+}
+
+/// Every chunk whole, at least one IDAT, and the IEND chunk reached; what the chunks before
+/// the image data say ([`PngChunks`]).
+fn check_png(bytes: &[u8]) -> Result<PngChunks, ImageFileError> {
     let mut at = 8;
     let mut image_data = false;
+    let mut animated = false;
+    let mut frame_control = false;
+    let mut chunks = PngChunks::default();
     loop {
         let Some(header) = bytes.get(at..at + 8) else {
             return Err(damaged(
@@ -426,10 +559,24 @@ fn check_png(bytes: &[u8]) -> Result<(), ImageFileError> {
                 ),
             ));
         }
+        let data = &bytes[at + 8..at + 8 + length];
+        let be32 = |i: usize| u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
         match kind.as_str() {
-            "IDAT" => image_data = true,
-            "IEND" if image_data => return Ok(()),
+            "IDAT" if !image_data => {
+                image_data = true;
+                chunks.default_image_hidden = animated && !frame_control;
+            }
+            "IDAT" => {}
+            "IEND" if image_data => return Ok(chunks),
             "IEND" => return Err(damaged("PNG", "no image data (no IDAT chunk)".into())),
+            "acTL" => animated = true,
+            "fcTL" => frame_control = true,
+            // Colour chunks count before the image data only, as in decoders.
+            "gAMA" if !image_data && length == 4 => chunks.gamma = Some(be32(0)),
+            "cHRM" if !image_data && length == 32 => {
+                chunks.chromaticities = Some(std::array::from_fn(|k| be32(4 * k)))
+            }
+            "iCCP" | "sRGB" | "cICP" if !image_data => chunks.colour_space_chunk = true,
             _ => {}
         }
         at = end;
@@ -457,16 +604,18 @@ fn jpeg_segments(bytes: &[u8]) -> Result<JpegSegments, ImageFileError> {
     let mut size = None;
     let mut scans = 0;
     loop {
-        // Fill bytes (0xFF) may precede a marker.
+        // Stray bytes before a marker are skipped, as libjpeg does (with a warning, "N
+        // extraneous bytes before marker"; Chromium and Firefox decode such files), then fill
+        // bytes (0xFF) may precede it.
+        while bytes.get(at).is_some_and(|&b| b != 0xFF) {
+            at += 1;
+        }
         while bytes.get(at) == Some(&0xFF) && bytes.get(at + 1) == Some(&0xFF) {
             at += 1;
         }
+        // Only the end of the file stops the search for a marker.
         let (Some(&0xFF), Some(&marker)) = (bytes.get(at), bytes.get(at + 1)) else {
-            return Err(if at >= bytes.len() {
-                truncated("before the end-of-image marker")
-            } else {
-                damaged("JPEG", format!("expected a marker at byte {at}"))
-            });
+            return Err(truncated("before the end-of-image marker"));
         };
         at += 2;
         match marker {

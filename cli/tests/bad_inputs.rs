@@ -218,6 +218,25 @@ fn a_file_over_the_size_limit_is_refused_as_on_the_page() {
 }
 
 #[test]
+fn a_model_file_over_the_size_limit_is_refused_before_it_is_read() {
+    let dir = workspace("model-too-big", &[("a.png", corpus::png(solid([9, 9, 9])))]);
+    // A sparse file: 300 MiB long, no disk used; reading it would take the memory.
+    let file = std::fs::File::create(dir.join("models/big.safetensors")).unwrap();
+    file.set_len(300 * 1024 * 1024).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dynconf"))
+        .current_dir(&dir)
+        .args(["classify", "--model", "models/big.safetensors", "a.png"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_mentions(
+        &stderr,
+        &["models/big.safetensors: the model file is 300.0 MB; the limit is 256 MB"],
+    );
+}
+
+#[test]
 fn a_run_that_never_exceeds_theta_says_so() {
     let dir = workspace("theta", &[("wide.png", png(gradient(451, 300)))]);
     // θ = 10^30 is never exceeded: the run goes to T_max and says so; θ = −10^30 stops at once.

@@ -409,6 +409,13 @@ fn t_max_comes_from_the_calibration_unless_overridden() {
         Some(first_confident.is_some())
     );
     assert_eq!(classify(&["--max-steps", "7"])["max_steps"], 7);
+    // How often the leading class was right at each step's score, from the calibration's
+    // table (what the page shows); none without a calibration.
+    assert!(uncalibrated["chance"].is_null(), "{uncalibrated}");
+    let chance = calibrated["chance"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&chance), "{calibrated}");
+    let stop_point = &calibrated["steps"][stop as usize - 1];
+    assert_eq!(stop_point["chance"].as_f64(), Some(chance));
 
     let eval = eval_json(
         &dir,

@@ -15,12 +15,14 @@
 
 pub mod crossfit;
 pub mod halting;
+pub mod reliability;
 
 use serde::{Deserialize, Serialize};
 
 use crate::decode::{self, Decoder, DecoderState};
 
 pub use crossfit::{CrossFit, Fold};
+pub use reliability::{Reliability, ReliabilityBin};
 
 /// Default accuracy tolerance: the chosen threshold may lose at most 0.2 points of
 /// full-length accuracy on the calibration images (10 of 5,000), keeping a margin under the
@@ -624,6 +626,10 @@ pub struct FamilyCalibration {
     pub crossfit: CrossFit,
     /// The member's Pareto front on all calibration images, by total steps.
     pub front: Vec<Point>,
+    /// How often the leading class was right at each score, on all calibration images
+    /// ([`reliability`]); absent in files written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reliability: Option<Reliability>,
 }
 
 /// One candidate's in-sample result (the calibration file's `candidates` rows).
@@ -695,13 +701,16 @@ pub fn calibrate(
     groups.push((0..candidates.len()).collect());
     let crossfits = crossfit::crossfit_groups(&calibrator, &groups, settings.folds, settings.seed)?;
     let images = recording.images();
+    let folds = crossfit::folds(recording.labels(), settings.folds, settings.seed);
     let traces = recording.traces(&Decoder::PAPER);
     let fixed = fixed_accuracy(&traces);
     let decoders: Vec<FamilyCalibration> = families
         .iter()
         .zip(&crossfits)
         .map(|((family, group), crossfit)| {
-            let best = &calibrated[best_of(&calibrated, group.iter().copied()).expect("non-empty")];
+            let index = best_of(&calibrated, group.iter().copied()).expect("non-empty");
+            let best = &calibrated[index];
+            let best_traces = calibrator.traces_of(index, &best.decoder, &all);
             FamilyCalibration {
                 family: family.to_string(),
                 decoder: best.decoder,
@@ -709,6 +718,7 @@ pub fn calibrate(
                 in_sample: Figures::new(&best.chosen, images),
                 crossfit: crossfit.clone(),
                 front: best.front.clone(),
+                reliability: Some(Reliability::fit(&best_traces, &all, &folds)),
             }
         })
         .collect();
@@ -784,6 +794,15 @@ impl Calibration {
             })
     }
 
+    /// The score-to-accuracy table of `decoder` when it is one of the families' members and the
+    /// file has one ([`reliability`]).
+    pub fn reliability_of(&self, decoder: &Decoder) -> Option<&Reliability> {
+        self.decoders
+            .iter()
+            .find(|d| d.decoder == *decoder)
+            .and_then(|d| d.reliability.as_ref())
+    }
+
     /// Parses a calibration file (JSON), refusing other formats by name.
     pub fn from_json(json: &[u8]) -> Result<Calibration, String> {
         #[derive(Deserialize)]
@@ -833,6 +852,11 @@ impl Calibration {
                     "calibration file: decoder {} has an empty Pareto front",
                     d.decoder
                 ));
+            }
+            if let Some(reliability) = &d.reliability {
+                reliability
+                    .check()
+                    .map_err(|e| format!("calibration file: decoder {}: {e}", d.decoder))?;
             }
         }
         for row in &c.candidates {

@@ -316,6 +316,35 @@ fn calibration_chooses_and_records_every_family() {
         assert_eq!(back.threshold_of(&row.decoder), Some(row.threshold));
     }
     assert_eq!(back.threshold_of(&Decoder::MaxSoftmax { kappa: 3.0 }), None);
+
+    // Each family's reliability table counts every (image, step) pair of its decoder, and its
+    // right answers are the traces' own.
+    for family in &calibration.decoders {
+        let table = family.reliability.as_ref().expect("a reliability table");
+        table.check().unwrap();
+        let traces = recording.traces(&family.decoder);
+        let pairs: u64 = table.bins.iter().map(|b| b.pairs).sum();
+        let correct: u64 = table.bins.iter().map(|b| b.correct).sum();
+        assert_eq!(pairs as usize, traces.images() * traces.steps());
+        assert_eq!(correct, fixed_correct(&traces).iter().sum::<u64>());
+        assert_eq!(back.reliability_of(&family.decoder), Some(table));
+    }
+    // A crafted table is refused by what is wrong with it, naming the decoder.
+    let mut crafted = calibration.clone();
+    let table = crafted.decoders[1].reliability.as_mut().unwrap();
+    table.bins[0].correct = table.bins[0].pairs + 1;
+    let err = Calibration::from_json(&serde_json::to_vec(&crafted).unwrap()).unwrap_err();
+    assert!(
+        err.contains("decoder margin") && err.contains("right of"),
+        "{err}"
+    );
+    // Files made before the table still load, without one.
+    let mut older = calibration.clone();
+    older.decoders.iter_mut().for_each(|d| d.reliability = None);
+    let json = serde_json::to_string(&older).unwrap();
+    assert!(!json.contains("reliability"));
+    let older = Calibration::from_json(json.as_bytes()).unwrap();
+    assert_eq!(older.reliability_of(&calibration.decoder), None);
 }
 
 #[test]

@@ -446,6 +446,16 @@ fn build_layer(
                     "`padding` {padding} must be smaller than the kernel ({kh})"
                 )));
             }
+            // The engines keep a zero-padded copy of the input (crate::engine::Scratch): it is
+            // bounded as any layer's values are.
+            let padded = (input_shape.height.checked_add(2 * padding))
+                .zip(input_shape.width.checked_add(2 * padding))
+                .map(|(h, w)| Shape::new(input_shape.channels, h, w));
+            if padded.and_then(|shape| values(&shape)).is_none() {
+                return Err(err(format!(
+                    "its input {input_shape} zero-padded by {padding} exceeds {MAX_VALUES} values"
+                )));
+            }
             let bias = reader.bias(&name, out_channels)?;
             let conv = Conv2d::new(weight, bias, in_channels, kh, stride, padding);
             let (h, w) = conv.output_size(input_shape.height, input_shape.width).ok_or_else(|| {

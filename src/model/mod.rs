@@ -14,6 +14,9 @@ use crate::layers::{ConvPool, IntConv, Layer};
 /// Why a model file was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// The file is larger than [`MAX_FILE_BYTES`] (its size in bytes).
+    #[error("the model file is {:.1} MB; the limit is {} MB (a CIFAR-scale QCFS network in int8 is a few MB)", *.0 as f64 / (1024.0 * 1024.0), MAX_FILE_BYTES / (1024 * 1024))]
+    TooLarge(u64),
     /// The bytes are not a safetensors file (the parser's message).
     #[error("not a readable safetensors file ({0}); the file may be truncated or not a model")]
     Container(String),
@@ -36,6 +39,19 @@ pub enum ModelError {
     /// Tensor `name` is missing, stray, or of the wrong dtype, shape or values.
     #[error("tensor `{name}` {message}")]
     Tensor { name: String, message: String },
+}
+
+/// The largest model file accepted, in bytes (256 MiB), by the CLI (before reading it) and
+/// the page (`maxModelFileBytes()`, before reading it): a ResNet-18 in f32 is 45 MB; the limit
+/// keeps a wrong file from exhausting the memory of a browser tab.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// [`ModelError::TooLarge`] when a model file of `bytes` bytes is over [`MAX_FILE_BYTES`].
+pub fn check_file_size(bytes: u64) -> Result<(), ModelError> {
+    if bytes > MAX_FILE_BYTES {
+        return Err(ModelError::TooLarge(bytes));
+    }
+    Ok(())
 }
 
 impl ModelError {
@@ -89,7 +105,12 @@ pub struct Model {
 
 impl Model {
     /// Parses and validates a `dynconf-snn` safetensors file held in memory.
+    ///
+    /// # Errors
+    /// [`ModelError::TooLarge`] over [`MAX_FILE_BYTES`] ([`check_file_size`]); otherwise what
+    /// is wrong with the file, by name.
     pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
+        check_file_size(bytes.len() as u64)?;
         load::load(bytes)
     }
 

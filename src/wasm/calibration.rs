@@ -5,7 +5,9 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::to_js;
-use crate::calibrate::{self, Calibration, CrossFit, Figures, FixedPoint, Oracle, Point};
+use crate::calibrate::{
+    self, Calibration, CrossFit, Figures, FixedPoint, Oracle, Point, Reliability,
+};
 
 /// A calibration file (`models/<model>.calibration.json`).
 #[wasm_bindgen(js_name = Calibration)]
@@ -50,6 +52,9 @@ struct DecoderView<'a> {
     /// The Pareto front on the calibration images, by mean steps, as
     /// `{threshold, mean_steps, accuracy}`.
     front: Vec<FrontPoint>,
+    /// `{bins: [{from, pairs, correct}], crossfit_error}`: how often the leading class was
+    /// right at each score on the calibration images; null in files made before it.
+    reliability: Option<&'a Reliability>,
 }
 
 /// A front point with the figures the chart draws and its latency reduction.
@@ -80,7 +85,7 @@ impl WasmCalibration {
 
     /// `{split, images, t_max, tolerance, chosen, decoder, threshold, in_sample, crossfit,
     /// fixed, oracle, decoders: [{family, name, max_probability, threshold, in_sample,
-    /// crossfit, front}]}`.
+    /// crossfit, front, reliability}]}`.
     pub fn summary(&self) -> Result<JsValue, JsError> {
         let c = &self.calibration;
         let decoders = c
@@ -94,6 +99,7 @@ impl WasmCalibration {
                 in_sample: &d.in_sample,
                 crossfit: &d.crossfit,
                 front: d.front.iter().map(|p| self.front_point(p)).collect(),
+                reliability: d.reliability.as_ref(),
             })
             .collect();
         to_js(&Summary {

@@ -40,6 +40,13 @@ pub fn max_image_pixels() -> f64 {
     preprocess::MAX_PIXELS as f64
 }
 
+/// The largest model file accepted, in bytes ([`crate::model::MAX_FILE_BYTES`], 256 MiB): the
+/// page refuses a larger file before reading it, as `dynconf` does.
+#[wasm_bindgen(js_name = maxModelFileBytes)]
+pub fn max_model_file_bytes() -> f64 {
+    crate::model::MAX_FILE_BYTES as f64
+}
+
 /// The largest image file accepted, in bytes ([`preprocess::MAX_FILE_BYTES`], 20 MiB), as
 /// `dynconf classify` accepts it.
 #[wasm_bindgen(js_name = maxImageFileBytes)]

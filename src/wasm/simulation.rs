@@ -7,7 +7,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::{to_js, WasmCalibration};
-use crate::calibrate;
+use crate::calibrate::{self, Reliability};
 use crate::decode::{self, Decoder, StopRule};
 use crate::preprocess;
 use crate::snn::{Engine, Simulation, StepReport};
@@ -26,6 +26,10 @@ pub struct WasmSimulation {
     spike_bytes: Vec<Vec<u8>>,
     /// The image being received in strips ([`WasmSimulation::begin_image`]).
     incoming: Option<preprocess::AreaResizer>,
+    /// The decoder's score-to-accuracy table, when it came from a calibration that has one.
+    reliability: Option<Reliability>,
+    /// Each class's chance of being right in the latest step ([`Reliability::class_chances`]).
+    chances: Vec<f32>,
 }
 
 /// What one step did, for JavaScript.
@@ -47,6 +51,12 @@ struct StepView<'a> {
     confident: bool,
     /// Dynamic Confidence stops here: confident, or t reached max_steps.
     stop: bool,
+    /// How often the leading class was right on the calibration images at about this score
+    /// (crate::calibrate::reliability); absent without a calibration that measured it.
+    chance: Option<f64>,
+    /// Each class's chance of being the answer: `chance` for the prediction, the rest shared
+    /// in proportion to `probabilities`; absent with `chance`.
+    chances: Option<&'a [f32]>,
     /// Spikes of each IF layer in this step.
     spikes_per_layer: &'a [u32],
     spikes: u64,
@@ -56,8 +66,24 @@ struct StepView<'a> {
 }
 
 impl<'a> StepView<'a> {
-    fn new(report: StepReport<'a>, rule: StopRule) -> Self {
+    fn new(
+        report: StepReport<'a>,
+        rule: StopRule,
+        reliability: Option<&Reliability>,
+        chances: &'a mut [f32],
+    ) -> Self {
+        let chance = reliability.map(|table| {
+            table.class_chances(
+                report.decision.score,
+                report.decision.prediction,
+                report.probabilities,
+                chances,
+            );
+            table.chance(report.decision.score)
+        });
         StepView {
+            chance,
+            chances: chance.map(|_| &*chances),
             t: report.t,
             output: report.output,
             probabilities: report.probabilities,
@@ -124,6 +150,7 @@ impl WasmSimulation {
             .map(|s| vec![0u8; s.neurons()])
             .collect();
         let pixels = vec![0.0; simulation.model().input().len()];
+        let simulation_classes = simulation.model().classes().len();
         Ok(WasmSimulation {
             simulation,
             rule: StopRule::fixed(decode::DEFAULT_MAX_STEPS),
@@ -131,6 +158,8 @@ impl WasmSimulation {
             pixels,
             spike_bytes,
             incoming: None,
+            reliability: None,
+            chances: vec![0.0; simulation_classes],
         })
     }
 
@@ -152,6 +181,8 @@ impl WasmSimulation {
             pixels: self.pixels.clone(),
             spike_bytes: self.spike_bytes.clone(),
             incoming: None,
+            reliability: self.reliability.clone(),
+            chances: self.chances.clone(),
         }
     }
 
@@ -190,17 +221,13 @@ impl WasmSimulation {
     /// and [`WasmSimulation::end_image`]; for large images use those three, so that the
     /// whole image never has to be copied into wasm memory.
     pub fn set_image(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<(), JsError> {
-        let spec = self.simulation.model().input();
-        let pixels = preprocess::resize_area(
-            rgba,
-            width as usize,
-            height as usize,
-            4,
-            spec.width,
-            spec.height,
-        )
-        .map_err(|e| error("cannot use this image", e))?;
-        self.set_pixels(pixels)
+        self.begin_image(width, height)?;
+        if let Err(e) = preprocess::check_length(rgba, width as usize, height as usize, 4) {
+            self.incoming = None;
+            return Err(error("cannot use this image", e));
+        }
+        self.push_rows(rgba)?;
+        self.end_image()
     }
 
     /// Starts receiving a `width × height` RGBA image in strips of rows: then
@@ -209,14 +236,12 @@ impl WasmSimulation {
     /// grows by the largest strip at most, whatever the image size. The current input
     /// stays until `end_image`; an image begun earlier and not ended is dropped.
     pub fn begin_image(&mut self, width: u32, height: u32) -> Result<(), JsError> {
-        let spec = self.simulation.model().input();
         self.incoming = None;
-        let resizer = preprocess::AreaResizer::new(
+        let resizer = preprocess::AreaResizer::for_model(
+            self.simulation.model().input(),
             width as usize,
             height as usize,
             4,
-            spec.width,
-            spec.height,
         )
         .map_err(|e| error("cannot use this image", e))?;
         self.incoming = Some(resizer);
@@ -272,12 +297,18 @@ impl WasmSimulation {
         Ok(())
     }
 
-    /// What the network receives, before normalisation: RGBA bytes at the model's size.
+    /// What the network receives, before normalisation: RGBA bytes at the model's size (a
+    /// model with other than 3 input channels shows its first channel as grey).
     pub fn preview(&self) -> Vec<u8> {
-        let plane = self.pixels.len() / 3;
+        let spec = self.simulation.model().input();
+        let plane = spec.height * spec.width;
+        let rgb = spec.channels == 3;
         (0..plane)
             .flat_map(|i| {
-                let channel = |c: usize| self.pixels[c * plane + i].round().clamp(0.0, 255.0) as u8;
+                let channel = |c: usize| {
+                    let c = if rgb { c } else { 0 };
+                    self.pixels[c * plane + i].round().clamp(0.0, 255.0) as u8
+                };
                 [channel(0), channel(1), channel(2), 255]
             })
             .collect()
@@ -290,11 +321,22 @@ impl WasmSimulation {
     }
 
     /// Advances one time step; returns `{t, output, probabilities, prediction, score,
-    /// unchanged, confident, stop, spikes_per_layer, spikes, synaptic_ops, cumulative_spikes,
-    /// cumulative_synaptic_ops}`.
+    /// unchanged, confident, stop, chance, chances, spikes_per_layer, spikes, synaptic_ops,
+    /// cumulative_spikes, cumulative_synaptic_ops}` (`chance` and `chances` only with a
+    /// calibration that has a reliability table).
     pub fn step(&mut self) -> Result<JsValue, JsError> {
-        let report = self.simulation.step();
-        to_js(&StepView::new(report, self.rule))
+        self.simulation.step();
+        self.view()
+    }
+
+    /// The report of the latest step, as [`WasmSimulation::step`] returns it.
+    fn view(&mut self) -> Result<JsValue, JsError> {
+        to_js(&StepView::new(
+            self.simulation.report(),
+            self.rule,
+            self.reliability.as_ref(),
+            &mut self.chances,
+        ))
     }
 
     /// Steps until t = `steps` (at most [`decode::MAX_STEPS_LIMIT`]) and returns the last
@@ -308,7 +350,7 @@ impl WasmSimulation {
             )));
         }
         self.simulation.run(&StopRule::fixed(steps), |_| {});
-        to_js(&StepView::new(self.simulation.report(), self.rule))
+        self.view()
     }
 
     /// Steps until Dynamic Confidence stops the run (score above θ, or T_max: the stop rule
@@ -317,7 +359,7 @@ impl WasmSimulation {
     pub fn run(&mut self) -> Result<JsValue, JsError> {
         let rule = self.rule;
         self.simulation.run(&rule, |_| {});
-        to_js(&StepView::new(self.simulation.report(), rule))
+        self.view()
     }
 
     /// Time steps completed since the last reset.
@@ -361,6 +403,7 @@ impl WasmSimulation {
     pub fn set_decoder(&mut self, decoder: &str) -> Result<(), JsError> {
         let decoder: Decoder = decoder.parse().map_err(|e: String| JsError::new(&e))?;
         self.simulation.set_decoder(decoder);
+        self.reliability = None; // measured for a calibration's decoders only
         Ok(())
     }
 
@@ -376,6 +419,7 @@ impl WasmSimulation {
         let c = calibration.calibration();
         self.check(calibration)?;
         self.simulation.set_decoder(c.decoder);
+        self.reliability = c.reliability_of(&c.decoder).cloned();
         self.rule = StopRule {
             threshold: c.threshold,
             max_steps: c.max_steps,
@@ -399,6 +443,7 @@ impl WasmSimulation {
             ))
         })?;
         self.simulation.set_decoder(family.decoder);
+        self.reliability = family.reliability.clone();
         self.rule = StopRule {
             threshold: family.threshold,
             max_steps: c.max_steps,

@@ -3,6 +3,8 @@
 const COLORS = {
   ink: '#1b1f24', muted: '#5f6b7a', grid: '#e9ecef', axis: '#c2c8d0',
   accent: '#2563eb', accentSoft: '#a9c1f5', fixed: '#6b7280', oracle: '#059669', threshold: '#d97706',
+  // Text in those colours, dark enough to read (4.5:1 on white): the marks' colours are 3.2–3.8:1.
+  thresholdText: '#b45309', oracleText: '#047857',
 };
 const FONT_PX = 12;
 const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif';
@@ -104,23 +106,26 @@ export function formatProbabilityOfScore(s, { bound = false } = {}) {
   return `1 − ${shown.toFixed(1)}·10${superscript(exponent)}`;
 }
 
-/** Ten horizontal bars: p_k(t) for each class; the predicted class in the accent colour. */
+/**
+ * One horizontal bar per class: `probabilities[k]` (0..1), the predicted class in the accent
+ * colour. Without `probabilities` (no run yet) the class names with empty bars.
+ */
 export function drawBars(canvas, { classes, probabilities, prediction, final }) {
   const { ctx, w, h } = prepare(canvas);
-  if (!probabilities) return placeholder(ctx, w, h, 'no run yet');
   const rowH = h / classes.length;
   const left = 84;
   const right = w - 58;
   classes.forEach((name, k) => {
     const y = k * rowH + rowH / 2;
-    const p = probabilities[k];
-    const chosen = k === prediction;
+    const p = probabilities?.[k];
+    const chosen = probabilities != null && k === prediction;
     ctx.textAlign = 'right';
     ctx.font = chosen ? FONT_BOLD : FONT;
-    ctx.fillStyle = chosen ? COLORS.ink : COLORS.muted;
+    ctx.fillStyle = chosen || !probabilities ? COLORS.ink : COLORS.muted;
     ctx.fillText(name, left - 8, y);
     ctx.fillStyle = '#f0f2f5';
     ctx.fillRect(left, y - rowH * 0.3, right - left, rowH * 0.6);
+    if (p == null) return;
     ctx.fillStyle = chosen ? (final ? COLORS.accent : '#4b7cf0') : COLORS.accentSoft;
     ctx.fillRect(left, y - rowH * 0.3, Math.max(1, (right - left) * p), rowH * 0.6);
     ctx.textAlign = 'left';
@@ -156,12 +161,13 @@ function valueTicks(lo, hi, count) {
 
 /**
  * The decoder's score s(t) for the Dynamic Confidence run (solid), the rest of the
- * full-length run (dashed, what stopping saved), the threshold θ and the stop step. The y
+ * full-length run (dashed, what stopping saved), the threshold θ and, when the run stopped
+ * because it was confident (`confident`; not when it merely reached T_max), the stop step. The y
  * axis spans the finite scores and θ; steps with s = −∞ (the decoder cannot stop there) are
  * gaps, marked on the time axis. For max-probability decoders the right axis reads
  * c = 1 − 10^(−s).
  */
-export function drawScore(canvas, { tMax, run, full, threshold, stopT, maxProbability }) {
+export function drawScore(canvas, { tMax, run, full, threshold, stopT, maxProbability, confident = false }) {
   const { ctx, w, h } = prepare(canvas);
   const m = { l: 56, r: maxProbability ? 66 : 14, t: 14, b: 32 };
   const finite = [...run, ...full.slice(run.length)].filter(Number.isFinite);
@@ -212,7 +218,7 @@ export function drawScore(canvas, { tMax, run, full, threshold, stopT, maxProbab
     ctx.setLineDash([6, 4]);
     ctx.beginPath(); ctx.moveTo(m.l, y(threshold)); ctx.lineTo(w - m.r, y(threshold)); ctx.stroke();
     ctx.setLineDash([]);
-    ctx.fillStyle = COLORS.threshold;
+    ctx.fillStyle = COLORS.thresholdText;
     ctx.textAlign = 'right';
     ctx.fillText(`θ = ${formatScore(threshold)}`, w - m.r - 2, y(threshold) - 9);
   }
@@ -251,7 +257,7 @@ export function drawScore(canvas, { tMax, run, full, threshold, stopT, maxProbab
     ctx.fillText('○ on the axis: s = −∞ (cannot stop yet)', w - m.r - 6, h - m.b - 12);
   }
 
-  if (stopT) {
+  if (stopT && confident) {
     const sx = x(stopT);
     const s = run[stopT - 1];
     ctx.strokeStyle = COLORS.accent;
@@ -517,7 +523,7 @@ export function drawAccuracyCurve(canvas, { tMax, fixed, annAccuracy = null }) {
     ctx.setLineDash([5, 4]);
     ctx.beginPath(); ctx.moveTo(m.l, y(annAccuracy)); ctx.lineTo(w - m.r, y(annAccuracy)); ctx.stroke();
     ctx.setLineDash([]);
-    ctx.fillStyle = COLORS.oracle;
+    ctx.fillStyle = COLORS.oracleText;
     ctx.textAlign = 'left';
     ctx.fillText(`quantized ANN ${(100 * annAccuracy).toFixed(2)}%`, m.l + 6, y(annAccuracy) - 9);
   }

@@ -7,6 +7,9 @@
 // comes from its cropRect, so the page and the CLI read crops alike and cut the same pixels
 // (src/crop.rs).
 
+/** How far from the square's bottom-right corner a press still resizes, in CSS pixels (touch: twice). */
+const CORNER_SLOP = 8;
+
 /**
  * @param {object} o
  * @param {HTMLElement} o.frame   the element the image is drawn in, fitted and centred
@@ -136,7 +139,21 @@ export class CropBox {
       left: `${ox + x * scale}px`, top: `${oy + y * scale}px`, width: `${size * scale}px`, height: `${size * scale}px`,
     });
     box.dataset.crop = this.text;
-    box.setAttribute('aria-valuetext', `square of ${size} pixels at column ${x}, row ${y} of ${this.width}×${this.height}`);
+    // Its size and place are read from #crop-text (aria-describedby): "crop X,Y,SIZE (S×S pixels at X,Y) …".
+  }
+
+  /**
+   * Whether a press takes the resize handle: the handle itself (inside the square's corner),
+   * or within CORNER_SLOP CSS pixels of the corner outside the square (where the frame may
+   * clip), or inside it up to a quarter of the square (a small square can still be moved).
+   */
+  onCorner(event) {
+    if (event.target.classList.contains('crop-handle')) return true;
+    const r = this.box.getBoundingClientRect();
+    const slop = event.pointerType === 'mouse' ? CORNER_SLOP : 2 * CORNER_SLOP;
+    const inside = Math.min(slop, r.width / 4);
+    const near = (d) => d >= -inside && d <= slop;
+    return near(event.clientX - r.right) && near(event.clientY - r.bottom);
   }
 
   wire() {
@@ -147,8 +164,8 @@ export class CropBox {
       event.preventDefault();
       const { scale, ox, oy } = this.geometry();
       let { x, y, size } = this.square;
-      const resize = event.target.classList.contains('crop-handle');
-      if (!box.contains(event.target)) {
+      const resize = this.onCorner(event);
+      if (!resize && !box.contains(event.target)) {
         // A press on the image outside the square centres the square there, then drags it.
         const r = frame.getBoundingClientRect();
         x = (event.clientX - r.left - ox) / scale - size / 2;

@@ -218,7 +218,8 @@ export class Gallery {
     cell.dataset.label = className;
     cell.tabIndex = index === this.active ? 0 : -1;
     cell.setAttribute('aria-pressed', String(index === this.selected));
-    cell.setAttribute('aria-label', `${name} #${index}, label ${className}: run it`);
+    // Starts with the visible text, so that speech input can name the button by what it shows.
+    cell.setAttribute('aria-label', `#${index} ${className}: ${name}, run it`);
     cell.title = `${name} #${index} (label: ${className})`;
     cell.lastChild.textContent = `#${index} ${className}`;
     const canvas = cell.firstChild;

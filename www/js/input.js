@@ -269,12 +269,17 @@ export function onCropInput(app) {
   }
 }
 
-/** Marks the crop field invalid, with the engine's `message`, or (null) valid. */
+/**
+ * Marks the crop field invalid, with the engine's `message`, or (null) valid. The message is
+ * also kept in #crop-error (for screen readers: the error box shows it too, but may be
+ * cleared by other inputs while the field stays marked).
+ */
 function markCropInput(message) {
   const input = $('crop-input');
+  $('crop-error').textContent = message || '';
   if (message) {
     input.setAttribute('aria-invalid', 'true');
-    input.setAttribute('aria-errormessage', 'error');
+    input.setAttribute('aria-errormessage', 'crop-error');
     input.dataset.error = message;
   } else {
     input.removeAttribute('aria-invalid');

@@ -69,9 +69,19 @@ const shippedModel = (name, bytes, calibrationBytes) => ({
 /**
  * Starts the engine and loads the first model (?model=NAME, or the manifest's default) with
  * its calibration, the loading panel showing each download; then shows the page. Throws
- * (the caller shows the message) when any of them fails.
+ * (the caller shows the message) when any of them fails. The loading panel is aria-busy until
+ * then, so that screen readers do not read out every byte count; its end (or the error shown in
+ * it) is read.
  */
 export async function loadFirstModel(app) {
+  try {
+    await loadFirst(app);
+  } finally {
+    $('loading').setAttribute('aria-busy', 'false');
+  }
+}
+
+async function loadFirst(app) {
   const wasmDone = wasmModule().then((wasm) => {
     $('load-wasm').max = 1; $('load-wasm').value = 1; $('load-wasm-text').textContent = 'ready';
     return wasm;
@@ -166,7 +176,10 @@ export function showModelInfo(app) {
       + (app.model.calibrationMadeOn ? ` · calibrated here on ${escapeHtml(app.model.calibrationMadeOn)}`
         : app.model.calibrationDropped ? ` · calibration ${escapeHtml(app.model.calibrationFileName)}` : '')
     : `<b>no calibration</b>: runs to T<sub>max</sub> = ${app.dc.max_steps}, no threshold`;
-  $('model-info').innerHTML = `<b>${escapeHtml(info.name)}</b>${file} · ${info.layers.length} IF layers · ${fmtInt(info.neurons)} neurons · ${fmtOps(info.synapses)} synapses · L = ${info.levels}${ann}<br>${rule}`;
+  // One plain line; the network's and the stop rule's terms in a details area.
+  const known = info.classes.length === 10 ? 'knows the ten CIFAR-10 classes' : `knows ${info.classes.length} classes`;
+  $('model-info').innerHTML = `<b>${escapeHtml(info.name)}</b>${file} · ${known}`
+    + `<details class="model-details"><summary>Details</summary>${info.layers.length} IF layers · ${fmtInt(info.neurons)} neurons · ${fmtOps(info.synapses)} synapses · L = ${info.levels}${ann}<br>${rule}</details>`;
   Object.assign($('model-info').dataset, { model: app.model.name, calibrated: String(!!cal) });
 }
 
@@ -201,6 +214,10 @@ export async function onModelFiles(app, files) {
   }
   try {
     if (modelFile) {
+      const limit = app.wasm.maxModelFileBytes(); // the engine's limit, dynconf's too
+      if (modelFile.size > limit) {
+        throw new Error(`“${modelFile.name}”: the model file is ${(modelFile.size / 2 ** 20).toFixed(1)} MB; the limit is ${limit / 2 ** 20} MB (a CIFAR-scale QCFS network in int8 is a few MB)`);
+      }
       const bytes = await read(modelFile);
       const calibrationBytes = calibrationFile ? await read(calibrationFile) : null;
       let built;

@@ -134,6 +134,14 @@ function drawCharts(r, decoder) {
   charts.drawAccuracyCurve($('results-fixed'), { tMax: r.max_steps, fixed: r.fixed, annAccuracy: r.ann_accuracy });
   const dc = r.dynamic;
   const cf = r.dynamic_crossfit;
+  // The charts in words (they are canvases); the tables beside them hold the figures too.
+  const fixedAt = (t) => r.fixed.find((p) => p.steps === t);
+  const marks = [1, 4, 8, 16, r.max_steps].filter((t, k, all) => t <= r.max_steps && all.indexOf(t) === k && fixedAt(t));
+  $('results-fixed').setAttribute('aria-label', `Accuracy after a fixed number of steps: ${marks.map((t) => `T = ${t}: ${pct(fixedAt(t).accuracy)}`).join(', ')}`
+    + `${r.ann_accuracy == null ? '' : `; the quantized ANN ${pct(r.ann_accuracy)}`}.`);
+  $('results-tradeoff').setAttribute('aria-label', `Accuracy against mean steps: Dynamic Confidence ${pct(dc.accuracy)} at ${dc.mean_steps.toFixed(2)} mean steps`
+    + `${cf ? `, cross-fitted ${pct(cf.accuracy)} at ${cf.mean_steps.toFixed(2)}` : ''}; oracle ${pct(r.oracle.accuracy)} at ${r.oracle.mean_steps.toFixed(2)}; `
+    + `fixed T = ${r.max_steps}: ${pct(r.fixed_full.accuracy)}; the front of ${decoder} has ${r.front?.length ?? 0} points.`);
   const inSample = r.dynamic_rule?.in_sample;
   charts.drawTradeoff($('results-tradeoff'), {
     tMax: r.max_steps,
@@ -149,7 +157,7 @@ function drawCharts(r, decoder) {
 
 function drawConfusion(table, matrix, names) {
   const max = Math.max(1, ...matrix.flat());
-  table.innerHTML = `<thead><tr><th></th>${names.map((n) => `<th scope="col">${escapeHtml(n)}</th>`).join('')}</tr></thead><tbody>`
+  table.innerHTML = `<thead><tr><td></td>${names.map((n) => `<th scope="col">${escapeHtml(n)}</th>`).join('')}</tr></thead><tbody>`
     + matrix.map((row, i) => `<tr><th scope="row">${escapeHtml(names[i])}</th>${row.map((count, j) => {
       const a = count / max;
       return `<td class="${i === j ? 'diag' : ''}" style="background: rgba(37, 99, 235, ${a.toFixed(3)}); color: ${a > 0.55 ? '#fff' : 'inherit'}">${count}</td>`;

@@ -24,6 +24,20 @@ export function restartRuns(app) {
   app.full = app.dc.fork();
   app.fixed = { lengths: [...(app.fixed?.lengths || FIXED_LENGTHS)], steps: [] };
   startRun(app);
+  if (app.image && app.image !== app.revealedImage && !app.camera) {
+    app.revealedImage = app.image; // a new image, not a new crop of it
+    revealResult();
+  }
+}
+
+const REDUCED_MOTION = matchMedia('(prefers-reduced-motion: reduce)');
+
+/** Scrolls the headline result into view if it is off screen (on a phone it is below the image). */
+function revealResult() {
+  const verdictBox = $('run-verdict');
+  const r = verdictBox.getBoundingClientRect();
+  if (r.top >= 0 && r.bottom <= innerHeight) return;
+  verdictBox.scrollIntoView({ block: 'start', behavior: REDUCED_MOTION.matches ? 'auto' : 'smooth' });
 }
 
 export function startRun(app, { play = true } = {}) {
@@ -152,44 +166,135 @@ export function render(app) {
 }
 
 /** A score s(t), and for max-probability decoders c = 1 − 10^(−s). */
-function scoreText(app, score) {
+function scoreText(app, score, text = charts.formatScore(score)) {
   const c = app.dc.scores_max_probability && Number.isFinite(score) ? ` (c = ${charts.formatProbabilityOfScore(score)})` : '';
-  return `s = ${charts.formatScore(score)}${c}`;
+  return `s = ${text}${c}`;
+}
+
+/**
+ * A score and the threshold as text with enough digits that they never read equal when they
+ * differ (s = 0.024 > θ = 0.024 would contradict itself): [score text, θ text].
+ */
+export function distinctScoreTexts(score, theta) {
+  let a = charts.formatScore(score);
+  let b = charts.formatScore(theta);
+  for (let digits = 3; a === b && score !== theta && digits <= 9 && Number.isFinite(score) && Number.isFinite(theta); digits++) {
+    a = score.toPrecision(digits).replace('-', '−');
+    b = theta.toPrecision(digits).replace('-', '−');
+  }
+  return [a, b];
+}
+
+/** The images the calibration measured its figures on, in words ("5,000 validation images (CIFAR-10)"). */
+function calibrationImages(app) {
+  const { images, split } = app.cal;
+  return /^validation\b/.test(split) ? `${fmtInt(images)} validation images (CIFAR-10)` : `${fmtInt(images)} images of ${split}`;
+}
+
+/** The chance p as words: "96%" (whole per cent; one decimal near 0 and 1). */
+const chanceText = (p) => (p > 0.99 || p < 0.01 ? pct(p, 1) : pct(p, 0));
+
+/**
+ * The headline: what happened, in words, and how often the network was right on validation
+ * images when it was about this sure. It changes only when the run starts, pauses or stops
+ * (it is a live region: a screen reader reads it out then, not at every step).
+ */
+function verdict(app, run, last) {
+  const tMax = app.dc.max_steps;
+  const name = last ? app.info.classes[last.prediction] : '';
+  if (!run) {
+    return { state: 'idle', head: COARSE.matches ? 'Choose an image or take a photo to see what the network says.' : 'Choose, drop or paste an image to see what the network says.', sub: '' };
+  }
+  // A report made before the calibration changed may carry a chance of the old one.
+  const measured = last?.chance != null && app.cal
+    ? `On ${calibrationImages(app)}, when the network was about this sure it was right ${chanceText(last.chance)} of the time.`
+    : '';
+  if (run.stopT && last.confident) {
+    return { state: 'sure', head: `Sure at step ${run.stopT}: <b>${escapeHtml(name)}</b>`, sub: measured };
+  }
+  if (run.stopT && !app.cal) {
+    return { state: 'no-threshold', head: `After ${run.stopT} steps: <b>${escapeHtml(name)}</b>`, sub: 'This model has no calibration, so the run has no threshold to stop at and no measured figure.' };
+  }
+  if (run.stopT) {
+    return { state: 'not-sure', head: `Not sure after ${run.stopT} steps: best guess <b>${escapeHtml(name)}</b>`, sub: measured };
+  }
+  if (!run.playing && last) {
+    return { state: 'paused', head: `Paused at step ${last.t} of at most ${tMax}: leaning towards <b>${escapeHtml(name)}</b>`, sub: '' };
+  }
+  return { state: 'running', head: `Watching the network decide… (at most ${tMax} steps)`, sub: '' };
+}
+
+function renderVerdict(app, run, last) {
+  const v = verdict(app, run, last);
+  const box = $('run-verdict');
+  const key = `${v.state}|${v.head}|${v.sub}`;
+  if (box.dataset.key === key) return; // unchanged: no new announcement
+  box.dataset.key = key;
+  box.dataset.state = v.state;
+  $('verdict-head').innerHTML = v.head;
+  $('verdict-sub').textContent = v.sub;
+  $('verdict-sub').hidden = !v.sub;
+}
+
+/** What the class bars show, named on screen: a measured chance, or softmax without one. */
+function barsMeaning(app, last) {
+  const kappa = app.dc.kappa;
+  const softmax = kappa != null ? `softmax(O(t) / ${kappa})` : 'softmax(O(t) / t)';
+  const measured = !!app.cal && (last ? last.chances != null : app.cal.decoders[app.decoderIndex]?.reliability != null);
+  if (measured) {
+    return {
+      measured,
+      title: 'Chance each answer is right',
+      words: `the leading class: how often it was right on ${calibrationImages(app)} at this score; the others share the rest by ${softmax}`,
+    };
+  }
+  return { measured, title: 'Class probabilities', words: `${softmax}: not a measured chance (${app.cal ? 'this calibration has no reliability table' : 'no calibration'})` };
 }
 
 export function renderRun(app) {
   const run = app.run;
   const last = run?.reports.at(-1);
   const tMax = app.dc.max_steps;
-  charts.drawBars($('bars'), { classes: app.info.classes, probabilities: last?.probabilities, prediction: last?.prediction, final: !!run?.stopT });
+  const meaning = barsMeaning(app, last);
+  const bars = last ? ((meaning.measured && last.chances) || last.probabilities) : null;
+  charts.drawBars($('bars'), { classes: app.info.classes, probabilities: bars, prediction: last?.prediction, final: !!run?.stopT });
+  $('bars-title').textContent = meaning.title;
+  $('bars-formula').textContent = meaning.words;
+  $('bars').setAttribute('aria-label', `${meaning.title}: `
+    + app.info.classes.map((c, k) => `${c}${bars ? ` ${pct(bars[k], 1)}` : ''}`).join(', '));
+  $('classes-note').textContent = `This network knows only these ${app.info.classes.length} classes: ${app.info.classes.join(', ')}. Whatever the image shows, it answers with one of them.`;
   const decoder = app.dc.decoder;
-  const kappa = app.dc.kappa;
-  $('bars-formula').textContent = kappa != null ? `softmax(O(t) / κ), κ = ${kappa}` : 'softmax(O(t) / t)';
   $('score-formula').textContent = `s(t) of ${decoder}: larger = surer`;
+  const confident = !!(run?.stopT && last?.confident);
   charts.drawScore($('score'), {
     tMax,
     run: run ? run.reports.map((r) => r.score) : [],
     full: app.fixed ? app.fixed.steps.slice(0, tMax).map((s) => s.score) : [],
     threshold: app.threshold,
     stopT: run?.stopT,
+    confident,
     maxProbability: app.dc.scores_max_probability,
   });
+  $('score').setAttribute('aria-label', `Decoder score over time: ${run?.reports.length
+    ? run.reports.map((r) => `t = ${r.t}: ${charts.formatScore(r.score)}`).join(', ') : 'no run yet'}; threshold ${thresholdText(app, app.threshold)}`);
+  renderVerdict(app, run, last);
   const status = $('run-status');
-  const theta = thresholdText(app, app.threshold);
   if (!run) {
-    status.textContent = COARSE.matches ? 'Choose an image or take a photo to start.' : 'Choose, drop or paste an image to start.';
+    status.textContent = '';
   } else if (!last) {
     status.textContent = 'Starting…';
   } else {
     const name = app.info.classes[last.prediction];
-    const score = scoreText(app, last.score);
+    const [sText, thetaText] = distinctScoreTexts(last.score, app.threshold);
+    const score = scoreText(app, last.score, sText);
+    const theta = app.cal ? thresholdText(app, app.threshold).replace(charts.formatScore(app.threshold), thetaText) : 'no threshold';
     const waiting = last.score === -Infinity ? ` (cannot stop yet: argmax unchanged for ${last.unchanged} step${last.unchanged === 1 ? '' : 's'})` : '';
-    if (run.stopT && last.confident) {
-      status.innerHTML = `<b>Stopped at t = ${run.stopT}</b> of at most ${tMax}: <b>${escapeHtml(name)}</b>, score ${score} &gt; ${theta} · decoder ${escapeHtml(decoder)}.`;
+    if (confident) {
+      status.innerHTML = `Stopped at t = ${run.stopT} of at most ${tMax}: score ${score} &gt; ${theta} · decoder ${escapeHtml(decoder)}.`;
     } else if (run.stopT && !app.cal) {
-      status.innerHTML = `<b>Ran to T<sub>max</sub> = ${tMax}</b> (no threshold: this model has no calibration); answer: <b>${escapeHtml(name)}</b> (score ${score}) · decoder ${escapeHtml(decoder)}.`;
+      status.innerHTML = `Ran to T<sub>max</sub> = ${tMax} (no threshold: this model has no calibration): score ${score} · decoder ${escapeHtml(decoder)}.`;
     } else if (run.stopT) {
-      status.innerHTML = `<b>Reached T<sub>max</sub> = ${tMax}</b> without exceeding ${theta}; answer: <b>${escapeHtml(name)}</b> (score ${score}) · decoder ${escapeHtml(decoder)}.`;
+      status.innerHTML = `Reached T<sub>max</sub> = ${tMax} without exceeding ${theta}: score ${score} · decoder ${escapeHtml(decoder)}.`;
     } else {
       status.innerHTML = `t = ${last.t}: <b>${escapeHtml(name)}</b>, score ${score}${waiting} ≤ ${theta}${run.playing ? ' · running' : ' · paused'}`;
     }
@@ -203,10 +308,12 @@ export function renderRun(app) {
   // Every step so far: the class index and the decoder's score (-Infinity where it cannot stop).
   status.dataset.predictions = run ? run.reports.map((r) => r.prediction).join(',') : '';
   status.dataset.scores = run ? run.reports.map((r) => r.score).join(',') : '';
+  status.dataset.chance = last?.chance != null ? String(last.chance) : '';
   status.dataset.run = run ? String(run.id) : '0'; // counts restarts
   status.dataset.crop = run?.crop || '';
   $('play').textContent = run?.playing ? 'Pause' : 'Play';
   $('play').disabled = !run || !!run.stopT;
+  $('step').title = run?.stopT ? 'Start the run again and advance one time step' : 'Advance one time step';
   $('perf').textContent = last
     ? `one step: ${app.stepMs.toFixed(2)} ms in WebAssembly · this step ${fmtInt(last.spikes)} spikes, ${fmtOps(last.synaptic_ops)} synaptic ops`
     : '';
@@ -250,12 +357,16 @@ export function renderFixed(app) {
   const longest = fixed && Math.max(...fixed.lengths);
   const ref = fixed?.steps[longest - 1];
   if (dcDone && ref) {
-    const fewerSteps = 1 - dcDone.t / longest;
-    const fewerOps = 1 - dcDone.cumulative_synaptic_ops / ref.ops;
     const same = dcDone.prediction === ref.prediction;
-    summary.innerHTML = `Dynamic Confidence used <b>${dcDone.t}</b> step${dcDone.t === 1 ? '' : 's'} instead of ${longest} (<b>${pct(fewerSteps, 0)} fewer</b>) `
-      + `and ${fmtOps(dcDone.cumulative_synaptic_ops)} instead of ${fmtOps(ref.ops)} synaptic ops (${pct(fewerOps, 0)} fewer); `
-      + (same ? `<span class="good">same prediction as T = ${longest}</span>.` : `T = ${longest} predicts ${escapeHtml(app.info.classes[ref.prediction])} instead.`);
+    const answer = same ? `T = ${longest} gives the same answer.` : `T = ${longest} answers ${escapeHtml(app.info.classes[ref.prediction])} instead.`;
+    if (dcDone.confident) {
+      const fewerSteps = 1 - dcDone.t / longest;
+      const fewerOps = 1 - dcDone.cumulative_synaptic_ops / ref.ops;
+      summary.innerHTML = `Dynamic Confidence stopped after <b>${dcDone.t}</b> step${dcDone.t === 1 ? '' : 's'} instead of ${longest} (${pct(fewerSteps, 0)} fewer) `
+        + `and ${fmtOps(dcDone.cumulative_synaptic_ops)} instead of ${fmtOps(ref.ops)} synaptic ops (${pct(fewerOps, 0)} fewer). ${answer}`;
+    } else {
+      summary.innerHTML = `Dynamic Confidence was never sure, so it ran all ${dcDone.t} steps${dcDone.t < longest ? ` (T<sub>max</sub>; the longest fixed run has ${longest})` : ''}: no steps saved. ${answer}`;
+    }
   } else {
     summary.textContent = run ? '' : 'The same image run for a fixed number of steps, for comparison.';
   }
@@ -277,12 +388,13 @@ function renderSpikes(app) {
   const key = JSON.stringify(layers.slice(0, count).map((l) => [l.name, l.shape]));
   if (maps.dataset.key !== key) {
     maps.dataset.key = key;
-    maps.innerHTML = layers.slice(0, count).map((l) => `<figure><canvas></canvas><figcaption>${escapeHtml(l.name)}: ${l.shape.join('×')} (channels tiled)</figcaption></figure>`).join('');
+    maps.innerHTML = layers.slice(0, count).map((l) => `<figure><canvas role="img"></canvas><figcaption>${escapeHtml(l.name)}: ${l.shape.join('×')} (channels tiled)</figcaption></figure>`).join('');
   }
   const memory = app.wasm.wasm_memory();
   [...maps.querySelectorAll('canvas')].forEach((canvas, k) => {
     // A view into the engine's memory, as in the Game of Life: no copy, valid until the next call.
     const spikes = last ? new Uint8Array(memory.buffer, app.dc.spikes_ptr(k), app.dc.spikes_len(k)) : null;
     charts.drawSpikeMap(canvas, spikes, layers[k].shape);
+    canvas.setAttribute('aria-label', `Spike map of ${layers[k].name}${last ? ` at t = ${last.t}: ${fmtInt(last.spikes_per_layer[k])} of ${fmtInt(layers[k].neurons)} neurons spiked` : ': no run yet'}`);
   });
 }

@@ -158,6 +158,12 @@ export function renderTradeoff(app) {
   });
   const latency = latencyText(app, current.latency_reduction, current.latency_reference_steps);
   const calibrated = app.frontIndex === calibratedIndex(decoder) ? ', the calibrated one' : '';
+  // The chart in words (it is a canvas): the selected front's ends, the current point, T_max, the oracle.
+  const [first, last] = [decoder.front[0], decoder.front.at(-1)];
+  const at = (p) => `${p.mean_steps.toFixed(2)} mean steps, ${pct(p.accuracy, 2)}`;
+  $('tradeoff').setAttribute('aria-label', `Accuracy against mean steps on the calibration split. Pareto front of ${decoder.name}: `
+    + `${decoder.front.length} points from ${at(first)} to ${at(last)}; current threshold at ${at(current)}; `
+    + `fixed T = ${cal.t_max}: ${pct(cal.fixed.at(-1).accuracy, 2)}; oracle ${pct(cal.oracle.accuracy, 2)} at ${cal.oracle.mean_steps.toFixed(2)} mean steps.`);
   $('tradeoff-readout').innerHTML = `<b>In-sample</b>, on the calibration split itself, at ${thresholdText(app, current.threshold)} `
     + `(front point ${app.frontIndex + 1} of ${decoder.front.length}${calibrated}): <b>${current.mean_steps.toFixed(2)}</b> mean steps, `
     + `<b>${pct(current.accuracy, 2)}</b> accuracy; latency reduction ${latency.figure} (${latency.words}).`;
@@ -183,13 +189,20 @@ export function onThresholdChange(app) {
   if (app.run) startRun(app);
 }
 
-/** Arrow keys step one front point at a time (the track itself is in mean steps). */
+/**
+ * Arrow keys step one front point at a time (the track itself is in mean steps), Page Up and
+ * Page Down a tenth of the front, Home and End go to its ends.
+ */
 export function onThresholdKey(app, event) {
   if (!app.cal) return;
-  const delta = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[event.key];
+  const points = selectedDecoder(app).front.length;
+  const page = Math.max(1, Math.round(points / 10));
+  const delta = {
+    ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, PageUp: page, PageDown: -page, Home: -points, End: points,
+  }[event.key];
   if (!delta) return;
   event.preventDefault();
-  setFrontPoint(app, app.frontIndex + delta);
+  setFrontPoint(app, app.frontIndex + delta); // kept within the front
   if (app.run) startRun(app);
 }
 

@@ -233,6 +233,45 @@ pub fn cases() -> Vec<Case> {
             (64, 64),
         )
         .with(1, "ignored"),
+        // Files browsers read their own way; the CLI reads them as they do.
+        Case::valid(
+            "gamma-linear.png",
+            "PNG with gAMA 1.0 (linear samples), no ICC profile: converted as Chromium does",
+            png_with_gamma(100_000),
+            (48, 40),
+        )
+        .with(1, "gama"),
+        Case::valid(
+            "gamma-srgb.png",
+            "PNG with gAMA 1/2.2, no ICC profile: taken as sRGB, as browsers do",
+            png_with_gamma(45_455),
+            (48, 40),
+        ),
+        Case::valid(
+            "chrm-adobe.png",
+            "PNG with gAMA 1/2.2 and cHRM of Adobe RGB (1998), no ICC profile",
+            png_with_adobe_chromaticities(),
+            (48, 40),
+        )
+        .with(1, "gama"),
+        Case::valid(
+            "apng-hidden-default.png",
+            "APNG whose default image is not an animation frame: the first frame is shown",
+            apng_with_hidden_default_image(),
+            (48, 40),
+        ),
+        Case::valid(
+            "gif-large-frame.gif",
+            "GIF whose frame (32×24) is larger than its logical screen (16×12)",
+            gif_frame_larger_than_screen(),
+            (32, 24),
+        ),
+        Case::valid(
+            "stray-bytes.jpg",
+            "JPEG with stray bytes before a marker (libjpeg warns and decodes)",
+            jpeg_with_stray_bytes(&plain_jpeg),
+            (40, 24),
+        ),
         // ------------------------------------------------------------ invalid
         Case::invalid(
             "huge.png",
@@ -652,4 +691,120 @@ pub fn tiff(width: u32, height: u32) -> Vec<u8> {
     }
     bytes.extend_from_slice(&pixels);
     bytes
+}
+
+// ---------------------------------------------------------------- files browsers read their own way
+
+/// The chunks of a PNG after its signature: `(kind, data)`.
+fn png_chunks(png: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
+    let mut chunks = Vec::new();
+    let mut at = 8;
+    while at + 8 <= png.len() {
+        let length = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        let kind: [u8; 4] = png[at + 4..at + 8].try_into().unwrap();
+        chunks.push((kind, png[at + 8..at + 8 + length].to_vec()));
+        at += 12 + length;
+    }
+    chunks
+}
+
+/// `png` with `extra` chunks (whole, as [`chunk`] makes them) right after its IHDR.
+fn png_with_chunks(png: &[u8], extra: &[Vec<u8>]) -> Vec<u8> {
+    let ihdr_end = 8 + 25;
+    [&png[..ihdr_end], &extra.concat(), &png[ihdr_end..]].concat()
+}
+
+/// A gradient PNG with a `gAMA` chunk of `gamma` (× 100,000) and no ICC profile.
+pub fn png_with_gamma(gamma: u32) -> Vec<u8> {
+    png_with_chunks(
+        &png(gradient(48, 40)),
+        &[chunk(b"gAMA", &gamma.to_be_bytes())],
+    )
+}
+
+/// A gradient PNG with `gAMA` 1/2.2 and `cHRM` of Adobe RGB (1998)'s primaries (D65 white).
+pub fn png_with_adobe_chromaticities() -> Vec<u8> {
+    let chrm: Vec<u8> = [31270u32, 32900, 64000, 33000, 21000, 71000, 15000, 6000]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    png_with_chunks(
+        &png(gradient(48, 40)),
+        &[
+            chunk(b"gAMA", &45455u32.to_be_bytes()),
+            chunk(b"cHRM", &chrm),
+        ],
+    )
+}
+
+/// An APNG whose default image (flat red) is not part of its one-frame animation (a
+/// gradient): browsers show the gradient.
+pub fn apng_with_hidden_default_image() -> Vec<u8> {
+    let (width, height) = (48u32, 40u32);
+    let default = png(image::RgbImage::from_pixel(
+        width,
+        height,
+        image::Rgb([220, 20, 20]),
+    ));
+    let frame = png(gradient(width, height));
+    let data = |png: &[u8]| -> Vec<u8> {
+        png_chunks(png)
+            .into_iter()
+            .filter(|(kind, _)| kind == b"IDAT")
+            .flat_map(|(_, data)| data)
+            .collect()
+    };
+    let ihdr = &default[8..8 + 25];
+    let actl = [1u32.to_be_bytes(), 0u32.to_be_bytes()].concat();
+    let fctl = [
+        &0u32.to_be_bytes()[..],
+        &width.to_be_bytes(),
+        &height.to_be_bytes(),
+        &0u32.to_be_bytes(),
+        &0u32.to_be_bytes(),
+        &1u16.to_be_bytes(),
+        &10u16.to_be_bytes(),
+        &[0, 0],
+    ]
+    .concat();
+    let fdat = [&1u32.to_be_bytes()[..], &data(&frame)].concat();
+    [
+        &b"\x89PNG\r\n\x1a\n"[..],
+        ihdr,
+        &chunk(b"acTL", &actl),
+        &chunk(b"IDAT", &data(&default)),
+        &chunk(b"fcTL", &fctl),
+        &chunk(b"fdAT", &fdat),
+        &chunk(b"IEND", &[]),
+    ]
+    .concat()
+}
+
+/// A GIF whose one frame (32×24, stripes) is larger than its logical screen (16×12):
+/// browsers show the whole frame.
+pub fn gif_frame_larger_than_screen() -> Vec<u8> {
+    use image::codecs::gif::GifEncoder;
+    let frame = image::RgbaImage::from_fn(32, 24, |x, y| {
+        image::Rgba([
+            if (x / 4) % 2 == 0 { 200 } else { 30 },
+            (y * 10) as u8,
+            90,
+            255,
+        ])
+    });
+    let mut bytes = Vec::new();
+    GifEncoder::new(&mut bytes)
+        .encode_frame(image::Frame::new(frame))
+        .expect("gif frame");
+    // The logical screen's size, bytes 6..10 of the header.
+    bytes[6..8].copy_from_slice(&16u16.to_le_bytes());
+    bytes[8..10].copy_from_slice(&12u16.to_le_bytes());
+    bytes
+}
+
+/// `jpeg` with three stray bytes between its first two segments: libjpeg skips them with a
+/// warning ("3 extraneous bytes before marker"), and so do the browsers.
+pub fn jpeg_with_stray_bytes(jpeg: &[u8]) -> Vec<u8> {
+    let first_end = 4 + u16::from_be_bytes([jpeg[4], jpeg[5]]) as usize;
+    [&jpeg[..first_end], &[0x00, 0x11, 0x22], &jpeg[first_end..]].concat()
 }
