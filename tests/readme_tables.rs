@@ -1,9 +1,11 @@
-//! The README's tables against the files the commands wrote: every figure of the decoders
-//! table and of the settings table's committed models is rendered here from the committed
-//! calibration files (`dynconf calibrate`'s output) and the models' metadata (the exporter's
-//! validation run), and must appear in README.md as rendered. The results table, which needs
-//! a run over the validation split, is checked the same way by cli/tests/validation.rs;
-//! the settings rows of models no longer committed by scripts/settings-table.sh.
+//! The README's and training/README.md's tables against the files the commands wrote: every
+//! figure of the decoders table, of the settings table's committed models and of v7's figures
+//! in training/README.md is rendered here from the committed calibration files (`dynconf
+//! calibrate`'s output) and the models' metadata (the exporter's validation run), and must
+//! appear in the text as rendered. The results table, which needs a run over the validation
+//! split, is checked the same way by cli/tests/validation.rs; the settings rows of models no
+//! longer committed are printed by scripts/settings-table.sh; timings (README "Performance",
+//! docs/performance.md) name the command and date that measured them.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -131,6 +133,57 @@ fn the_settings_table_rows_of_the_committed_models_are_their_files() {
         assert!(
             row.ends_with(&figures),
             "{name}: the README's settings row\n{row}\ndoes not end with the committed files' figures\n{figures}"
+        );
+    }
+}
+
+#[test]
+fn the_committed_models_figures_in_training_readme_are_its_files() {
+    let text = std::fs::read_to_string(common::repo_root().join("training/README.md")).unwrap();
+    let name = "dynconf-cifar10-v7";
+    let path = common::repo_root().join(format!("models/{name}.safetensors"));
+    let model = Model::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+    let metadata: serde_json::Value = serde_json::from_str(model.metadata_json()).unwrap();
+    let per_step: Vec<f64> = metadata["validation"]["snn_accuracy_per_step"]
+        .as_array()
+        .expect("validation.snn_accuracy_per_step in the model's metadata")
+        .iter()
+        .map(|a| a.as_f64().unwrap())
+        .collect();
+    let c = calibration(name);
+    let ann = ann_accuracy(name);
+    let steps = [1usize, 2, 4, 8, 12, 16, 24, 32];
+    let row = format!(
+        "| SNN accuracy at T = {} | {}% |",
+        steps.map(|t| t.to_string()).join(" / "),
+        steps
+            .map(|t| format!("{:.2}", 100.0 * per_step[t - 1]))
+            .join(" / ")
+    );
+    let full = c.fixed.last().unwrap().accuracy;
+    for row in [
+        row,
+        format!("| **{}** |", percent(ann)),
+        format!("| SNN T = 32 − ANN | {:+.2} points |", 100.0 * (full - ann)),
+        format!(
+            "| {} in {:.2} mean steps ({:.2} under T = 32) |",
+            percent(c.crossfit.accuracy),
+            c.crossfit.mean_steps,
+            100.0 * (full - c.crossfit.accuracy)
+        ),
+    ] {
+        assert!(
+            text.contains(&row),
+            "training/README.md's figures of {name} lack this row (from its files):\n{row}"
+        );
+    }
+    // The exporter's per-step figures are the calibration's fixed-length ones.
+    for (t, point) in c.fixed.iter().enumerate() {
+        assert_eq!(
+            format!("{:.4}", per_step[t]),
+            format!("{:.4}", point.accuracy),
+            "T = {}",
+            t + 1
         );
     }
 }
