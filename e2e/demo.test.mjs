@@ -192,7 +192,10 @@ async function checkHeadline(page, reference, summary) {
   const chance = Number(await page.getAttribute('#run-status', 'data-chance'));
   assert.equal(chance, reference.chance, 'the page\'s chance is the engine\'s');
   const percent = chance > 0.99 || chance < 0.01 ? (100 * chance).toFixed(1) : (100 * chance).toFixed(0);
-  assert.equal(box.sub, `On ${summary.images.toLocaleString('en-US')} validation images (CIFAR-10), when the network was about this sure it was right ${percent}% of the time.`);
+  const groups = summary.decoders[summary.chosen].reliability.groups;
+  const group = groups.find((g) => reference.t <= g.last_step);
+  const steps = group.first_step === group.last_step ? `at step ${group.first_step}` : `at steps ${group.first_step}–${group.last_step}`;
+  assert.equal(box.sub, `On ${summary.images.toLocaleString('en-US')} validation images (CIFAR-10), ${steps} with about this score, the network was right ${percent}% of the time.`);
   // The bars: named on screen; the leading class's bar is that same figure.
   assert.equal(await page.textContent('#bars-title'), 'Chance each answer is right');
   const label = await page.getAttribute('#bars', 'aria-label');

@@ -351,7 +351,7 @@ fn calibration_offers_each_decoders_front_for_this_model_only() {
     let score = report["score"]
         .as_f64()
         .map_or(f32::NEG_INFINITY, |s| s as f32);
-    assert_eq!(report["chance"].as_f64(), Some(table.chance(score)));
+    assert_eq!(report["chance"].as_f64(), Some(table.chance(1, score)));
     let chances: Vec<f64> = report["chances"]
         .as_array()
         .unwrap()
@@ -363,7 +363,7 @@ fn calibration_offers_each_decoders_front_for_this_model_only() {
         "{chances:?}"
     );
     let prediction = report["prediction"].as_u64().unwrap() as usize;
-    assert_eq!(chances[prediction] as f32, table.chance(score) as f32);
+    assert_eq!(chances[prediction] as f32, table.chance(1, score) as f32);
     // A decoder set as text has no table: no chance.
     sim.set_decoder("max_softmax:kappa=3").unwrap();
     sim.reset();

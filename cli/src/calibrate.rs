@@ -157,30 +157,36 @@ fn print_decoders(calibration: &Calibration) {
     print_reliability(calibration);
 }
 
-/// The chosen decoder's score-to-accuracy table and each family's held-out check.
+/// The chosen decoder's step-and-score-to-accuracy table and each family's held-out check.
 fn print_reliability(calibration: &Calibration) {
     let Some(table) = calibration.reliability_of(&calibration.decoder) else {
         return;
     };
     say!(
-        "\nreliability of {} (every image and step; the page's \"right … of the time\"):",
+        "\nreliability of {} (how often the leading class was right, by step and score; the page's \"right … of the time\"):",
         calibration.decoder
     );
-    say!("  {:>12}  {:>8}  {:>8}", "score from", "pairs", "right");
-    for bin in &table.bins {
-        let from = bin.from.map_or("−∞".to_string(), |s| format!("{s:.4}"));
+    for group in &table.groups {
+        let cells: Vec<String> = group
+            .bins
+            .iter()
+            .map(|bin| {
+                let from = bin.from.map_or("−∞".to_string(), |s| format!("{s:.4}"));
+                format!("≥{from} {}", percent(bin.accuracy()))
+            })
+            .collect();
         say!(
-            "  {from:>12}  {:>8}  {:>8}",
-            bin.pairs,
-            percent(bin.accuracy())
+            "  steps {:>2}–{:<2} {}",
+            group.first_step,
+            group.last_step,
+            cells.join(", ")
         );
     }
     for d in &calibration.decoders {
         if let Some(r) = &d.reliability {
             say!(
-                "  {:<32} {:>2} bins, held-out calibration error {:.2} pts",
+                "  {:<32} held-out calibration error {:.2} pts",
                 d.decoder.to_string(),
-                r.bins.len(),
                 100.0 * r.crossfit_error
             );
         }

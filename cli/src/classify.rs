@@ -120,7 +120,7 @@ struct Classification {
     score: f32,
     /// The largest of the class probabilities softmax(O(t)/d) shown beside the run.
     confidence: f32,
-    /// How often the leading class was right on the calibration images at about this score
+    /// How often the leading class was right on the calibration images at about this step and score
     /// (the calibration's reliability table; `null` without one): what the page shows.
     chance: Option<f64>,
     /// Where Dynamic Confidence stops (`null` without a threshold): the first step whose
@@ -181,7 +181,7 @@ fn classify_file(
         prediction: model.classes()[report.decision.prediction].clone(),
         score: report.decision.score,
         confidence: report.probabilities.iter().copied().fold(0.0, f32::max),
-        chance: reliability.map(|r| r.chance(report.decision.score)),
+        chance: reliability.map(|r| r.chance(report.t, report.decision.score)),
     };
     // Dynamic Confidence's run (the core's stop rule), then the rest of the steps to T_max
     // for comparison.

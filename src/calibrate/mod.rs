@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::decode::{self, Decoder, DecoderState};
 
 pub use crossfit::{CrossFit, Fold};
-pub use reliability::{Reliability, ReliabilityBin};
+pub use reliability::{Reliability, ReliabilityBin, ReliabilityGroup};
 
 /// Default accuracy tolerance: the chosen threshold may lose at most 0.2 points of
 /// full-length accuracy on the calibration images (10 of 5,000), keeping a margin under the
@@ -626,8 +626,8 @@ pub struct FamilyCalibration {
     pub crossfit: CrossFit,
     /// The member's Pareto front on all calibration images, by total steps.
     pub front: Vec<Point>,
-    /// How often the leading class was right at each score, on all calibration images
-    /// ([`reliability`]); absent in files written before it.
+    /// How often the leading class was right at each step and score, on all calibration
+    /// images ([`reliability`]); absent in files written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reliability: Option<Reliability>,
 }

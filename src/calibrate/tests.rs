@@ -323,8 +323,9 @@ fn calibration_chooses_and_records_every_family() {
         let table = family.reliability.as_ref().expect("a reliability table");
         table.check().unwrap();
         let traces = recording.traces(&family.decoder);
-        let pairs: u64 = table.bins.iter().map(|b| b.pairs).sum();
-        let correct: u64 = table.bins.iter().map(|b| b.correct).sum();
+        let bins = || table.groups.iter().flat_map(|g| &g.bins);
+        let pairs: u64 = bins().map(|b| b.pairs).sum();
+        let correct: u64 = bins().map(|b| b.correct).sum();
         assert_eq!(pairs as usize, traces.images() * traces.steps());
         assert_eq!(correct, fixed_correct(&traces).iter().sum::<u64>());
         assert_eq!(back.reliability_of(&family.decoder), Some(table));
@@ -332,7 +333,7 @@ fn calibration_chooses_and_records_every_family() {
     // A crafted table is refused by what is wrong with it, naming the decoder.
     let mut crafted = calibration.clone();
     let table = crafted.decoders[1].reliability.as_mut().unwrap();
-    table.bins[0].correct = table.bins[0].pairs + 1;
+    table.groups[0].bins[0].correct = table.groups[0].bins[0].pairs + 1;
     let err = Calibration::from_json(&serde_json::to_vec(&crafted).unwrap()).unwrap_err();
     assert!(
         err.contains("decoder margin") && err.contains("right of"),

@@ -51,8 +51,8 @@ struct StepView<'a> {
     confident: bool,
     /// Dynamic Confidence stops here: confident, or t reached max_steps.
     stop: bool,
-    /// How often the leading class was right on the calibration images at about this score
-    /// (crate::calibrate::reliability); absent without a calibration that measured it.
+    /// How often the leading class was right on the calibration images at about this step and
+    /// score (crate::calibrate::reliability); absent without a calibration that measured it.
     chance: Option<f64>,
     /// Each class's chance of being the answer: `chance` for the prediction, the rest shared
     /// in proportion to `probabilities`; absent with `chance`.
@@ -74,12 +74,13 @@ impl<'a> StepView<'a> {
     ) -> Self {
         let chance = reliability.map(|table| {
             table.class_chances(
+                report.t,
                 report.decision.score,
                 report.decision.prediction,
                 report.probabilities,
                 chances,
             );
-            table.chance(report.decision.score)
+            table.chance(report.t, report.decision.score)
         });
         StepView {
             chance,

@@ -179,7 +179,7 @@ export function showModelInfo(app) {
   // One plain line; the network's and the stop rule's terms in a details area.
   const known = info.classes.length === 10 ? 'knows the ten CIFAR-10 classes' : `knows ${info.classes.length} classes`;
   $('model-info').innerHTML = `<b>${escapeHtml(info.name)}</b>${file} · ${known}`
-    + `<details class="model-details"><summary>Details</summary>${info.layers.length} IF layers · ${fmtInt(info.neurons)} neurons · ${fmtOps(info.synapses)} synapses · L = ${info.levels}${ann}<br>${rule}</details>`;
+    + `<details class="model-details"><summary>Details</summary><span class="details-body">${info.layers.length} IF layers · ${fmtInt(info.neurons)} neurons · ${fmtOps(info.synapses)} synapses · L = ${info.levels}${ann}<br>${rule}</span></details>`;
   Object.assign($('model-info').dataset, { model: app.model.name, calibrated: String(!!cal) });
 }
 

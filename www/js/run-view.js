@@ -191,6 +191,17 @@ function calibrationImages(app) {
   return /^validation\b/.test(split) ? `${fmtInt(images)} validation images (CIFAR-10)` : `${fmtInt(images)} images of ${split}`;
 }
 
+/**
+ * The group of steps of the reliability table that holds step `t`, in words ("at step 1",
+ * "at steps 5–8"): the figure is measured over those steps.
+ */
+function stepsText(app, t) {
+  const groups = app.cal?.decoders[app.decoderIndex]?.reliability?.groups || [];
+  const group = groups.find((g) => t <= g.last_step) || groups.at(-1);
+  if (!group) return `at step ${t}`;
+  return group.first_step === group.last_step ? `at step ${group.first_step}` : `at steps ${group.first_step}–${group.last_step}`;
+}
+
 /** The chance p as words: "96%" (whole per cent; one decimal near 0 and 1). */
 const chanceText = (p) => (p > 0.99 || p < 0.01 ? pct(p, 1) : pct(p, 0));
 
@@ -207,7 +218,7 @@ function verdict(app, run, last) {
   }
   // A report made before the calibration changed may carry a chance of the old one.
   const measured = last?.chance != null && app.cal
-    ? `On ${calibrationImages(app)}, when the network was about this sure it was right ${chanceText(last.chance)} of the time.`
+    ? `On ${calibrationImages(app)}, ${stepsText(app, last.t)} with about this score, the network was right ${chanceText(last.chance)} of the time.`
     : '';
   if (run.stopT && last.confident) {
     return { state: 'sure', head: `Sure at step ${run.stopT}: <b>${escapeHtml(name)}</b>`, sub: measured };
@@ -245,7 +256,7 @@ function barsMeaning(app, last) {
     return {
       measured,
       title: 'Chance each answer is right',
-      words: `the leading class: how often it was right on ${calibrationImages(app)} at this score; the others share the rest by ${softmax}`,
+      words: `the leading class: how often it was right on ${calibrationImages(app)} at about this step and score; the others share the rest by ${softmax}`,
     };
   }
   return { measured, title: 'Class probabilities', words: `${softmax}: not a measured chance (${app.cal ? 'this calibration has no reliability table' : 'no calibration'})` };
@@ -264,7 +275,7 @@ export function renderRun(app) {
     + app.info.classes.map((c, k) => `${c}${bars ? ` ${pct(bars[k], 1)}` : ''}`).join(', '));
   $('classes-note').textContent = `This network knows only these ${app.info.classes.length} classes: ${app.info.classes.join(', ')}. Whatever the image shows, it answers with one of them.`;
   const decoder = app.dc.decoder;
-  $('score-formula').textContent = `s(t) of ${decoder}: larger = surer`;
+  $('score-formula').textContent = `s(t) of ${decoder}: larger = surer; dashed: the same image run on to T_max`;
   const confident = !!(run?.stopT && last?.confident);
   charts.drawScore($('score'), {
     tMax,
