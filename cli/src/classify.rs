@@ -37,37 +37,68 @@ pub struct ClassifyArgs {
     crop: Crop,
 }
 
-fn parse_crop(text: &str) -> Result<Crop, String> {
+pub(crate) fn parse_crop(text: &str) -> Result<Crop, String> {
     text.parse()
         .map_err(|e: dynconf::crop::CropError| e.to_string())
 }
 
-pub fn run(args: ClassifyArgs) -> CliResult<()> {
-    let loaded = load_model(&args.model.model)?;
-    let model = &loaded.model;
-    let calibration = read_calibration(&args.model.model, &loaded)?;
-    let stop = args.stop.resolve(calibration.as_ref())?;
-    if stop.is_none() {
-        eprintln!("note: no calibration file and no --threshold; showing every step without a stop decision");
+/// What running image files needs: the model's simulation with the decoder set, the stop
+/// rule (calibration, then flags) and the calibration's reliability table for the decoder.
+pub(crate) struct ImageRunner {
+    pub(crate) simulation: Simulation,
+    pub(crate) rule: StopRule,
+    reliability: Option<Reliability>,
+}
+
+impl ImageRunner {
+    /// From the model flags and the stop flags; says on stderr when there is no stop rule.
+    pub(crate) fn new(model: &ModelArgs, stop: &ThresholdArgs) -> CliResult<ImageRunner> {
+        let loaded = load_model(&model.model)?;
+        let calibration = read_calibration(&model.model, &loaded)?;
+        let resolved = stop.resolve(calibration.as_ref())?;
+        if resolved.is_none() {
+            eprintln!("note: no calibration file and no --threshold; showing every step without a stop decision");
+        }
+        let (decoder, threshold) =
+            resolved.unwrap_or((stop.decoder.unwrap_or(Decoder::PAPER), f64::INFINITY));
+        let rule = StopRule {
+            threshold,
+            max_steps: model.max_steps(calibration.as_ref()),
+        };
+        let reliability = calibration
+            .as_ref()
+            .and_then(|c| c.reliability_of(&decoder))
+            .cloned();
+        let mut simulation = Simulation::new(Arc::clone(&loaded.model), Engine::EventDriven);
+        simulation.set_decoder(decoder);
+        Ok(ImageRunner {
+            simulation,
+            rule,
+            reliability,
+        })
     }
-    let (decoder, threshold) =
-        stop.unwrap_or((args.stop.decoder.unwrap_or(Decoder::PAPER), f64::INFINITY));
-    let rule = StopRule {
-        threshold,
-        max_steps: args.model.max_steps(calibration.as_ref()),
-    };
-    let reliability = calibration
-        .as_ref()
-        .and_then(|c| c.reliability_of(&decoder));
-    let mut simulation = Simulation::new(Arc::clone(model), Engine::EventDriven);
-    simulation.set_decoder(decoder);
+
+    /// One image file, as [`classify_file`] runs it.
+    pub(crate) fn run(&mut self, path: &Path, crop: &Crop) -> CliResult<Classification> {
+        classify_file(
+            path,
+            &mut self.simulation,
+            &self.rule,
+            self.reliability.as_ref(),
+            crop,
+        )
+    }
+}
+
+pub fn run(args: ClassifyArgs) -> CliResult<()> {
+    let mut runner = ImageRunner::new(&args.model, &args.stop)?;
     let mut failures = 0;
     for path in &args.images {
         if stdout_closed() {
             break;
         }
         // A bad file is reported and skipped; the exit status says so at the end.
-        let result = classify_file(path, &mut simulation, &rule, reliability, &args);
+        let result = runner.run(path, &args.crop);
         match result {
             Ok(run) if args.json => say!(
                 "{}",
@@ -96,7 +127,7 @@ pub fn run(args: ClassifyArgs) -> CliResult<()> {
 
 /// One image's run, as `classify --json` prints it (one object per line).
 #[derive(Serialize)]
-struct Classification {
+pub(crate) struct Classification {
     file: String,
     format: &'static str,
     /// After the EXIF orientation is applied.
@@ -115,7 +146,7 @@ struct Classification {
     /// `null` without a calibration or --threshold (no stop decision).
     threshold: Option<f64>,
     /// At the stop step (at T_max without a threshold).
-    prediction: String,
+    pub(crate) prediction: String,
     /// The decoder's score s(t) at that step.
     score: f32,
     /// The largest of the class probabilities softmax(O(t)/d) shown beside the run.
@@ -125,10 +156,10 @@ struct Classification {
     chance: Option<f64>,
     /// Where Dynamic Confidence stops (`null` without a threshold): the first step whose
     /// score is above θ, or T_max when none is.
-    stop_step: Option<u32>,
+    pub(crate) stop_step: Option<u32>,
     /// Whether the score went above θ (`false`: the run stopped at T_max without being
     /// confident; `null` without a threshold).
-    threshold_reached: Option<bool>,
+    pub(crate) threshold_reached: Option<bool>,
     max_steps: u32,
     steps: Vec<StepPoint>,
 }
@@ -142,12 +173,14 @@ struct StepPoint {
     chance: Option<f64>,
 }
 
+/// One image file run as `classify` runs it: decoded as browsers decode it, cropped, run to the
+/// stop rule and on to T_max.
 fn classify_file(
     path: &Path,
     simulation: &mut Simulation,
     rule: &StopRule,
     reliability: Option<&Reliability>,
-    args: &ClassifyArgs,
+    crop: &Crop,
 ) -> CliResult<Classification> {
     if path.is_dir() {
         return Err("is a directory; expected an image file (PNG, JPEG, WebP or GIF)".into());
@@ -158,8 +191,7 @@ fn classify_file(
     image_file::check_file_size(size).map_err(|e| e.to_string())?;
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let image = image_file::decode(&bytes).map_err(|e| e.to_string())?;
-    let rect = args
-        .crop
+    let rect = crop
         .rect(image.width, image.height)
         .map_err(|e| e.to_string())?;
     let model = Arc::clone(simulation.model());
@@ -169,7 +201,7 @@ fn classify_file(
         image.width as usize,
         image.height as usize,
         4,
-        &args.crop,
+        crop,
     )
     .map_err(|e| e.to_string())?;
     simulation
@@ -198,7 +230,7 @@ fn classify_file(
         height: image.height,
         orientation: image.orientation,
         icc_profile: image.colour,
-        crop: args.crop.to_string(),
+        crop: crop.to_string(),
         crop_rect: [rect.x, rect.y, rect.width, rect.height],
         decoder: simulation.decoder(),
         threshold: decided.then_some(rule.threshold),

@@ -12,6 +12,7 @@ mod calibrate;
 mod classify;
 mod eval;
 mod files;
+mod photos;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ enum Command {
     Decoders(calibrate::DecodersArgs),
     /// Run images (PNG, JPEG, WebP, GIF) step by step and show where Dynamic Confidence stops.
     Classify(classify::ClassifyArgs),
+    /// A folder of photos, one sub-folder per class (and `other`): accuracy at the stop, per
+    /// class, confusions, mean stop step, how often photos of other things stop sure.
+    Photos(photos::PhotosArgs),
 }
 
 /// A command's outcome: an error is one message, printed after `error: `.
@@ -75,5 +79,6 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Calibrate(args) => calibrate::run(args),
         Command::Decoders(args) => calibrate::run_decoders(args),
         Command::Classify(args) => classify::run(args),
+        Command::Photos(args) => photos::run(args),
     }
 }
