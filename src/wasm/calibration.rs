@@ -52,8 +52,9 @@ struct DecoderView<'a> {
     /// The Pareto front on the calibration images, by mean steps, as
     /// `{threshold, mean_steps, accuracy}`.
     front: Vec<FrontPoint>,
-    /// `{bins: [{from, pairs, correct}], crossfit_error}`: how often the leading class was
-    /// right at each score on the calibration images; null in files made before it.
+    /// `{groups: [{first_step, last_step, bins: [{from, pairs, correct}]}], crossfit_error}`:
+    /// how often the leading class was right at each step and score on the calibration images;
+    /// null in files made before it.
     reliability: Option<&'a Reliability>,
 }
 

@@ -207,7 +207,7 @@ const chanceText = (p) => (p > 0.99 || p < 0.01 ? pct(p, 1) : pct(p, 0));
 
 /**
  * The headline: what happened, in words, and how often the network was right on validation
- * images when it was about this sure. It changes only when the run starts, pauses or stops
+ * images at about this step and score. It changes only when the run starts, pauses or stops
  * (it is a live region: a screen reader reads it out then, not at every step).
  */
 function verdict(app, run, last) {
