@@ -16,26 +16,11 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const MODEL: [&str; 2] = ["--model", "models/m.safetensors"];
-const STOP: [&str; 6] = [
-    "--decoder",
-    "max_softmax:kappa=2",
-    "--threshold",
-    "1.0",
-    "--max-steps",
-    "6",
-];
+use common::{MODEL_FLAGS as MODEL, STOP_FLAGS as STOP};
 
 /// A fresh directory with a random CIFAR-shaped model and the files of `files`.
 fn workspace(name: &str, files: &[(&str, Vec<u8>)]) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bad-inputs-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("models")).unwrap();
-    std::fs::write(
-        dir.join("models/m.safetensors"),
-        common::random_cifar_model(3).build(),
-    )
-    .unwrap();
+    let dir = common::model_workspace(&format!("bad-inputs-{name}"), 3);
     for (file, bytes) in files {
         std::fs::write(dir.join(file), bytes).unwrap();
     }

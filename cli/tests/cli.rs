@@ -9,15 +9,8 @@ use serde_json::Value;
 
 /// A fresh directory with a random model (`models/m.safetensors`) and data batches.
 fn workspace(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("models")).unwrap();
+    let dir = common::model_workspace(&format!("cli-{name}"), 3);
     std::fs::create_dir_all(dir.join("data")).unwrap();
-    std::fs::write(
-        dir.join("models/m.safetensors"),
-        common::random_cifar_model(3).build(),
-    )
-    .unwrap();
     std::fs::write(dir.join("data/tiny.bin"), common::random_cifar_batch(1, 30)).unwrap();
     std::fs::write(
         dir.join("data/test_batch.bin"),
@@ -57,7 +50,7 @@ fn failure(output: &Output) -> String {
 }
 
 const DATA: [&str; 2] = ["--data", "data"];
-const MODEL: [&str; 2] = ["--model", "models/m.safetensors"];
+use common::MODEL_FLAGS as MODEL;
 
 #[test]
 fn calibrate_then_eval() {

@@ -10,27 +10,11 @@ use std::process::{Command, Output};
 use common::corpus::{self, gradient, png, solid};
 use serde_json::Value;
 
-const MODEL: [&str; 2] = ["--model", "models/m.safetensors"];
-const STOP: [&str; 6] = [
-    "--decoder",
-    "max_softmax:kappa=2",
-    "--threshold",
-    "1.0",
-    "--max-steps",
-    "6",
-];
+use common::{MODEL_FLAGS as MODEL, STOP_FLAGS as STOP};
 
 /// A fresh directory with a random CIFAR-shaped model (classes `class0` … `class9`).
 fn workspace(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("photos-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("models")).unwrap();
-    std::fs::write(
-        dir.join("models/m.safetensors"),
-        common::random_cifar_model(5).build(),
-    )
-    .unwrap();
-    dir
+    common::model_workspace(&format!("photos-{name}"), 5)
 }
 
 fn dynconf(dir: &Path, args: &[&str]) -> Output {
