@@ -364,6 +364,7 @@ fn calibration_offers_each_decoders_front_for_this_model_only() {
     );
     let prediction = report["prediction"].as_u64().unwrap() as usize;
     assert_eq!(chances[prediction] as f32, table.chance(1, score) as f32);
+    assert_eq!(report["chance_steps"], serde_json::json!([1, 1]));
     // A decoder set as text has no table: no chance.
     sim.set_decoder("max_softmax:kappa=3").unwrap();
     sim.reset();

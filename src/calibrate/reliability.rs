@@ -121,14 +121,19 @@ impl Reliability {
         }
     }
 
+    /// The index of the group of steps that holds step `t` (1-based; past the last group: the
+    /// last).
+    pub fn group_of(&self, t: u32) -> usize {
+        self.groups
+            .iter()
+            .position(|g| t <= g.last_step)
+            .unwrap_or(self.groups.len().saturating_sub(1))
+    }
+
     /// The group and bin that hold step `t` (1-based; past the last group: the last) and
     /// `score` (the first bin for −∞ and NaN).
     pub fn bin_of(&self, t: u32, score: f32) -> (usize, usize) {
-        let g = self
-            .groups
-            .iter()
-            .position(|g| t <= g.last_step)
-            .unwrap_or(self.groups.len().saturating_sub(1));
+        let g = self.group_of(t);
         let bin = self.groups[g]
             .bins
             .iter()

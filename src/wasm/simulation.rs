@@ -57,6 +57,8 @@ struct StepView<'a> {
     /// Each class's chance of being the answer: `chance` for the prediction, the rest shared
     /// in proportion to `probabilities`; absent with `chance`.
     chances: Option<&'a [f32]>,
+    /// `[first, last]`: the steps over which `chance` was measured (its group of steps).
+    chance_steps: Option<[u32; 2]>,
     /// Spikes of each IF layer in this step.
     spikes_per_layer: &'a [u32],
     spikes: u64,
@@ -82,9 +84,14 @@ impl<'a> StepView<'a> {
             );
             table.chance(report.t, report.decision.score)
         });
+        let chance_steps = reliability.map(|table| {
+            let group = &table.groups[table.group_of(report.t)];
+            [group.first_step, group.last_step]
+        });
         StepView {
             chance,
             chances: chance.map(|_| &*chances),
+            chance_steps,
             t: report.t,
             output: report.output,
             probabilities: report.probabilities,
@@ -322,9 +329,9 @@ impl WasmSimulation {
     }
 
     /// Advances one time step; returns `{t, output, probabilities, prediction, score,
-    /// unchanged, confident, stop, chance, chances, spikes_per_layer, spikes, synaptic_ops,
-    /// cumulative_spikes, cumulative_synaptic_ops}` (`chance` and `chances` only with a
-    /// calibration that has a reliability table).
+    /// unchanged, confident, stop, chance, chances, chance_steps, spikes_per_layer, spikes,
+    /// synaptic_ops, cumulative_spikes, cumulative_synaptic_ops}` (`chance`, `chances` and
+    /// `chance_steps` only with a calibration that has a reliability table).
     pub fn step(&mut self) -> Result<JsValue, JsError> {
         self.simulation.step();
         self.view()

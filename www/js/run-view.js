@@ -191,15 +191,9 @@ function calibrationImages(app) {
   return /^validation\b/.test(split) ? `${fmtInt(images)} validation images (CIFAR-10)` : `${fmtInt(images)} images of ${split}`;
 }
 
-/**
- * The group of steps of the reliability table that holds step `t`, in words ("at step 1",
- * "at steps 5–8"): the figure is measured over those steps.
- */
-function stepsText(app, t) {
-  const groups = app.cal?.decoders[app.decoderIndex]?.reliability?.groups || [];
-  const group = groups.find((g) => t <= g.last_step) || groups.at(-1);
-  if (!group) return `at step ${t}`;
-  return group.first_step === group.last_step ? `at step ${group.first_step}` : `at steps ${group.first_step}–${group.last_step}`;
+/** The steps a report's chance was measured over, in words ("at step 1", "at steps 5–8"). */
+function stepsText([first, last]) {
+  return first === last ? `at step ${first}` : `at steps ${first}–${last}`;
 }
 
 /** The chance p as words: "96%" (whole per cent; one decimal near 0 and 1). */
@@ -218,7 +212,7 @@ function verdict(app, run, last) {
   }
   // A report made before the calibration changed may carry a chance of the old one.
   const measured = last?.chance != null && app.cal
-    ? `On ${calibrationImages(app)}, ${stepsText(app, last.t)} with about this score, the network was right ${chanceText(last.chance)} of the time.`
+    ? `On ${calibrationImages(app)}, ${stepsText(last.chance_steps)} with about this score, the network was right ${chanceText(last.chance)} of the time.`
     : '';
   if (run.stopT && last.confident) {
     return { state: 'sure', head: `Sure at step ${run.stopT}: <b>${escapeHtml(name)}</b>`, sub: measured };
