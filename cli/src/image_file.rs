@@ -257,7 +257,7 @@ fn inverted_cmyk<R>(
 /// The pixels in sRGB, 8 bits per channel: converted with the embedded ICC profile when
 /// there is a usable one (RGB, or grey for a grey image), otherwise taken as sRGB already.
 fn to_srgb(image: DynamicImage, icc: Option<&[u8]>) -> (DynamicImage, ColourProfile) {
-    use qcms::{DataType, Intent, Profile, Transform};
+    use qcms::{DataType, Profile};
     let Some(icc) = icc else {
         return (image, ColourProfile::None);
     };
@@ -265,12 +265,7 @@ fn to_srgb(image: DynamicImage, icc: Option<&[u8]>) -> (DynamicImage, ColourProf
     let space = icc.get(16..20);
     let grey_image = !image.color().has_color();
     let transform = |from: DataType, to: DataType| {
-        let profile = Profile::new_from_slice(icc, false)?;
-        let mut srgb = Profile::new_sRGB();
-        srgb.precache_output_transform();
-        // Matrix/TRC profiles (nearly all photos') have one mapping whatever the intent;
-        // perceptual is Firefox's default for the others.
-        Transform::new_to(&profile, &srgb, from, to, Intent::Perceptual)
+        srgb_transform(&*Profile::new_from_slice(icc, false)?, from, to)
     };
     match space {
         Some(b"RGB ") => {
@@ -294,6 +289,19 @@ fn to_srgb(image: DynamicImage, icc: Option<&[u8]>) -> (DynamicImage, ColourProf
     }
 }
 
+/// The qcms transform from `profile` to sRGB, as Firefox makes it: matrix/TRC profiles (nearly
+/// all photos') have one mapping whatever the intent; perceptual is Firefox's default for the
+/// others.
+fn srgb_transform(
+    profile: &qcms::Profile,
+    from: qcms::DataType,
+    to: qcms::DataType,
+) -> Option<qcms::Transform> {
+    let mut srgb = qcms::Profile::new_sRGB();
+    srgb.precache_output_transform();
+    qcms::Transform::new_to(profile, &srgb, from, to, qcms::Intent::Perceptual)
+}
+
 /// sRGB's primaries and D65 white point (x, y).
 const SRGB_CHROMATICITIES: [f64; 8] = [0.3127, 0.3290, 0.64, 0.33, 0.30, 0.60, 0.15, 0.06];
 
@@ -304,7 +312,7 @@ const SRGB_CHROMATICITIES: [f64; 8] = [0.3127, 0.3290, 0.64, 0.33, 0.30, 0.60, 0
 /// chunks as a plain power, `png_set_gamma(2.2, g)`, and differs from Chromium in the
 /// darkest tones); an invalid gamma (0) is ignored.
 fn gamma_to_srgb(image: DynamicImage, chunks: &PngChunks) -> (DynamicImage, ColourProfile) {
-    use qcms::{CIE_xyY, CIE_xyYTRIPLE, DataType, Intent, Profile, Transform};
+    use qcms::{CIE_xyY, CIE_xyYTRIPLE, DataType, Profile};
     let Some(gamma) = chunks.gamma.filter(|&g| g > 0) else {
         return (image, ColourProfile::None);
     };
@@ -327,17 +335,7 @@ fn gamma_to_srgb(image: DynamicImage, chunks: &PngChunks) -> (DynamicImage, Colo
         exponent as f32,
         exponent as f32,
     )
-    .and_then(|profile| {
-        let mut srgb = Profile::new_sRGB();
-        srgb.precache_output_transform();
-        Transform::new_to(
-            &profile,
-            &srgb,
-            DataType::RGBA8,
-            DataType::RGBA8,
-            Intent::Perceptual,
-        )
-    });
+    .and_then(|profile| srgb_transform(&profile, DataType::RGBA8, DataType::RGBA8));
     let Some(transform) = transform else {
         return (image, ColourProfile::Ignored); // primaries that make no matrix
     };
