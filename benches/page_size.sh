@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the demo page transfers, gzip-compressed (gzip -9, as a server would send it): the
-# wasm, its JS glue, the page's HTML/CSS/JS, the model and its calibration.
+# wasm, its JS glue, the page's HTML/CSS/JS, the model and its calibration; then, apart, the
+# sample photos that the page fetches once it has loaded.
 #
 #   benches/page_size.sh [DIST]     # default: dist/ (from `trunk build`)
 #
@@ -26,3 +27,14 @@ for f in "${files[@]}"; do
   printf '%10d %10d  %s\n' "$raw" "$gz" "$f"
 done
 printf '%10d %10d  total (%.2f MB gzip; target 2 MB)\n' "$total_raw" "$total_gz" "$(echo "$total_gz / 1000000" | bc -l)"
+# The sample photos row's files: lazy-loaded thumbnails inside the page's app, which stays hidden
+# until the engine, model and calibration are in, so they come after the total above.
+SAMPLES=$([ -d "$DIST" ] && echo "$DIST/samples" || echo www/samples)
+if [ -d "$SAMPLES" ]; then
+  raw=0; gz=0
+  for f in "$SAMPLES"/*.jpg "$SAMPLES"/samples.json; do
+    [ -f "$f" ] || continue
+    raw=$((raw + $(stat -c %s "$f"))); gz=$((gz + $(gzip -9 -c "$f" | wc -c)))
+  done
+  printf '%10d %10d  %s (the sample photos, fetched after the page has loaded; not in the total)\n' "$raw" "$gz" "$SAMPLES"
+fi

@@ -1,9 +1,11 @@
 // Accessibility and the phone layout of the demo page (issue 28): axe-core's default rules
 // (WCAG 2.x A and AA, and the best practices) on the page as a visitor meets it, at desktop
 // size (1440×1000) and on a phone (390×844, touch, 3× pixels): the loading screen, the page
-// loaded with no image, the page after a generated image has run to its stop, and a refused
-// typed crop. On the phone also: the loading screen's progress bars are wide enough to read,
-// and choosing an image brings the run's result into the first screen.
+// loaded with no image (the samples row shown), the page after a generated image has run to
+// its stop, a sample photo that gets the note "Unlike the pictures it learnt from" (and the
+// Details popover that explains it), and a refused typed crop. On the phone also: the loading
+// screen's progress bars are wide enough to read, and choosing an image (or a sample photo with
+// the note) brings the run's result into the first screen.
 // At desktop size also the threshold slider's keys (Page Up/Down: a tenth of the front).
 //
 //   node e2e/a11y.test.mjs            (scripts/test-web.sh e2e runs it after demo.test.mjs)
@@ -15,7 +17,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { syntheticScene } from './png.mjs';
-import { axeViolations, build, DIST, formatViolations, launch, maxSpeed, QUERY, serve, step, TIMEOUT } from './lib.mjs';
+import { axeViolations, build, DIST, formatViolations, launch, maxSpeed, QUERY, runSample, SAMPLES, serve, step, TIMEOUT } from './lib.mjs';
 
 const SCREENS = [
   { name: 'desktop', options: { viewport: { width: 1440, height: 1000 }, deviceScaleFactor: 1 } },
@@ -52,6 +54,8 @@ async function main() {
       page.setDefaultTimeout(TIMEOUT);
       page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
       page.on('console', (m) => { if (m.type() === 'error') problems.push(`${name}: console error: ${m.text()}`); });
+      const requested = [];
+      page.on('request', (r) => requested.push(r.url()));
 
       // The loading screen, held until it has been looked at: the model's download waits.
       let release;
@@ -71,12 +75,16 @@ async function main() {
         if (phone) check(`${name}: the loading screen's "${b.label}" bar is at least ${MIN_BAR_PX} px wide`, b.width >= MIN_BAR_PX, `${b.width.toFixed(1)} px`);
       }
       await axe(name, page, 'the loading screen', '#loading');
+      // The sample photos (lazy thumbnails in the hidden app) wait until the page has loaded.
+      const early = requested.filter((u) => u.includes('/samples/'));
+      check(`${name}: no sample photo is fetched while the page loads`, early.length === 0, early.join('\n'));
       release();
       await page.waitForSelector('#app:not([hidden])');
       await page.unroute(/\.safetensors$/);
       await maxSpeed(page);
 
-      step(`${name}: the page loaded, no image yet`);
+      step(`${name}: the page loaded, no image yet (the samples row shown)`);
+      await page.waitForSelector('#samples:not([hidden])');
       await axe(name, page, 'loaded, before any image');
 
       step(`${name}: choose a generated PNG; the run stops`);
@@ -125,6 +133,41 @@ async function main() {
         check(`${name}: an arrow key moves one point`, (await frontIndex()) === 1, `at ${await frontIndex()}`);
         step(`  ${last + 1} front points; Page Up/Down: ${page10}`);
         await page.click('#threshold-reset');
+      }
+
+      step(`${name}: the sample photos row; a sample photo that gets the note "Unlike the pictures it learnt from"`);
+      await page.waitForSelector('#samples:not([hidden])');
+      const thumbs = await page.$$eval('#sample-list button.sample', (bs) => bs.map((b) => {
+        const r = b.getBoundingClientRect();
+        return { file: b.dataset.file, alt: b.querySelector('img').alt, width: r.width, height: r.height };
+      }));
+      check(`${name}: the samples row lists every sample photo`, thumbs.length === SAMPLES.length, `${thumbs.length} of ${SAMPLES.length}`);
+      for (const t of thumbs) {
+        check(`${name}: sample ${t.file} is named by its caption`, t.alt.length > 0 && SAMPLES.some((s) => s.file === t.file && s.caption === t.alt), t.alt);
+        check(`${name}: sample ${t.file} is at least 24×24 CSS px`, t.width >= 24 && t.height >= 24, `${t.width.toFixed(1)}×${t.height.toFixed(1)}`);
+      }
+      let flagged = null;
+      for (const s of SAMPLES) {
+        await runSample(page, s.file);
+        if (await page.isVisible('#verdict-ood')) { flagged = s.file; break; }
+      }
+      check(`${name}: a sample photo gets the note`, flagged !== null, 'none of the sample photos is flagged at its stop');
+      if (flagged) {
+        const note = await page.$eval('#verdict-ood', (e) => ({ text: e.textContent, inVerdict: !!e.closest('#run-verdict[aria-live="polite"]') }));
+        step(`  ${flagged}: ${note.text.trim().slice(0, 70)}…`);
+        check(`${name}: the note says it in words, in the headline's live region`, /^!?\s*Unlike the pictures it learnt from\./.test(note.text.trim()) && note.inVerdict, JSON.stringify(note));
+        if (phone) {
+          await page.waitForFunction(() => {
+            const r = document.querySelector('#verdict-ood').getBoundingClientRect();
+            return r.top > -1 && r.bottom < innerHeight + 1;
+          }, null, { timeout: 5000 }).catch(() => {});
+          const r = await page.$eval('#verdict-ood', (e) => { const b = e.getBoundingClientRect(); return { top: b.top, bottom: b.bottom, right: b.right }; });
+          check(`${name}: the note is on the first screen with the answer`, r.top > -1 && r.bottom < options.viewport.height + 1 && r.right <= options.viewport.width, JSON.stringify(r));
+        }
+        await axe(name, page, 'a sample photo with the note');
+        await page.click('#model-info summary');
+        await axe(name, page, 'the Details popover open');
+        await page.click('#model-info summary');
       }
 
       step(`${name}: a typed crop the engine refuses: the field is marked invalid, with its message`);

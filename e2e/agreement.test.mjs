@@ -25,6 +25,10 @@
 // the max-softmax decoder and a threshold from its front: the stop step and every step before
 // it equal `dynconf classify --json --decoder D --threshold θ`.
 //
+// The sample photos row: each photo, clicked, must run as `dynconf classify --json` runs
+// www/samples/FILE, step by step, with the note "Unlike the pictures it learnt from" exactly
+// when the CLI's report at the stop says out_of_distribution.
+//
 // The Model picker: it lists the models the build shipped (www/models.json, those whose files
 // exist), choosing the default model after a dropped one runs the image as the CLI does, a
 // model that cannot be downloaded leaves the page as it was, with a message; the residual model
@@ -41,7 +45,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePalettePng, encodePng, syntheticScene } from './png.mjs';
-import { build, DIST, dropFiles, dynconfBinary, launch, MODEL, modelSpec, openDemo, ROOT, serve, step, syntheticBatch } from './lib.mjs';
+import { build, DIST, dropFiles, dynconfBinary, launch, MODEL, modelSpec, openDemo, ROOT, runSample, SAMPLES, serve, step, syntheticBatch } from './lib.mjs';
 
 /** The residual CIFAR-10 model the Model picker offers once its files exist. */
 const RESIDUAL = 'dynconf-cifar10-res-l4';
@@ -361,6 +365,48 @@ async function modelPicker(page, binary, image, problems) {
   assert.equal(await page.getAttribute('#model-info', 'data-model'), RESIDUAL);
 }
 
+/**
+ * The sample photos row: each photo, clicked, runs as `dynconf classify --json` runs
+ * www/samples/FILE (crop center): the same stop, prediction and crop, the same class and score
+ * at every step, the same out-of-distribution flag at every step (and score at the stop), and
+ * the note "Unlike the pictures it learnt from" exactly when the CLI flags the stop.
+ */
+async function samplePhotos(page, binary, model, maxSteps) {
+  const paths = SAMPLES.map((s) => join(ROOT, 'www', 'samples', s.file));
+  step(`the ${SAMPLES.length} sample photos, clicked, against dynconf classify --json --max-steps ${maxSteps} www/samples/FILE`);
+  const cli = classify(binary, model, maxSteps, 'center', paths);
+  const classes = modelSpec(model).classes;
+  const rows = [];
+  for (const [k, sample] of SAMPLES.entries()) {
+    const expected = cli[paths[k]];
+    const what = sample.file;
+    assert.ok(expected && !expected.error, `${what}: ${expected?.error}`);
+    const { run } = await runSample(page, sample.file);
+    const shown = await pageResult(page, 'center', Number(run) - 1);
+    const flags = await page.$eval('#run-status', (e) => ({ ood: e.dataset.ood, score: e.dataset.oodScore }));
+    const note = await page.isVisible('#verdict-ood');
+    const flagOf = (step) => (step.out_of_distribution == null ? '' : step.out_of_distribution ? '1' : '0');
+    rows.push({
+      file: sample.file, class: sample.class, page_stop: shown.stop, cli_stop: expected.stop_step, page_prediction: shown.prediction, cli_prediction: expected.prediction,
+      cli_flag_at_stop: expected.out_of_distribution ?? '—', note_shown: note, flags: flags.ood.replace(/,/g, ''),
+    });
+    assert.equal(shown.rect, expected.crop_rect.join(','), `${what}: the page cropped ${shown.rect}, the CLI ${expected.crop_rect}`);
+    assert.equal(shown.threshold, expected.threshold, `${what}: threshold`);
+    assert.equal(shown.stop, expected.stop_step, `${what}: the page stopped at ${shown.stop}, the CLI at ${expected.stop_step}`);
+    assert.equal(shown.prediction, expected.prediction, `${what}: the page predicts ${shown.prediction}, the CLI ${expected.prediction}`);
+    assertSameSteps(await pageSteps(page, classes), expected, expected.stop_step, what);
+    assert.equal(flags.ood, expected.steps.slice(0, expected.stop_step).map(flagOf).join(','), `${what}: the out-of-distribution flag step by step`);
+    assert.equal(note, expected.out_of_distribution === true, `${what}: the note is ${note ? '' : 'not '}shown; the CLI's flag at the stop is ${expected.out_of_distribution}`);
+    if (expected.ood_score != null) {
+      const score = Number(flags.score);
+      assert.ok(Math.abs(score - expected.ood_score) <= 1e-9 * Math.max(1, Math.abs(expected.ood_score)), `${what}: ood_score ${score} on the page, ${expected.ood_score} in the CLI`);
+    }
+  }
+  console.table(rows);
+  const flagged = rows.filter((r) => r.note_shown).length;
+  step(`the page and dynconf classify agree on all ${rows.length} sample photos; ${flagged} get the note at their stop, ${rows.length - flagged} do not`);
+}
+
 async function main() {
   build();
   const binary = dynconfBinary();
@@ -439,6 +485,8 @@ async function main() {
     assert.deepEqual(problems, [], problems.join('\n'));
     const strict = rows.filter((r) => !files[r.image].reportOnly).length;
     step(`the page and dynconf classify agree on all ${strict} strict runs (${rows.length - strict} reported only)`);
+
+    await samplePhotos(page, binary, model, maxSteps);
 
     const scene = 'scene-160x120.png';
     const image = { name: scene, path: paths[scene], bytes: files[scene].bytes, mime: files[scene].mime };

@@ -10,7 +10,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { encodePng, syntheticScene } from './png.mjs';
-import { build, DIST, launch, maxSpeed, MODEL, QUERY, SCREENSHOT, serve, step, TIMEOUT } from './lib.mjs';
+import { build, DIST, launch, maxSpeed, MODEL, QUERY, ROOT, runSample, SAMPLES, SCREENSHOT, serve, step, TIMEOUT } from './lib.mjs';
+
+/** The sample photo of the screenshot (docs/screenshot.png): v7 answers it right. */
+const SCREENSHOT_SAMPLE = 'cat-chelsea.jpg';
 
 // ------------------------------------------------------------------ reference figures
 
@@ -29,25 +32,34 @@ function calibrationSummary(page) {
 // A fresh Simulation of the same image (its centre square, the page's default crop) under
 // decoder `index` of the calibration, run until Dynamic Confidence stops: what the page's
 // run must reproduce.
-function referenceRun(page, index, png) {
-  return page.evaluate(async ({ model, index, png }) => {
+// `bytes` is the file (a PNG unless `file` names another); the result has every step's
+// out-of-distribution flag as the page lists it (`ood`: "1,0,…").
+function referenceRun(page, index, png, file = { name: 'scene.png', type: 'image/png' }) {
+  return page.evaluate(async ({ model, index, png, file }) => {
     const { Simulation, Calibration } = window.wasmBindings;
     const get = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
     const sim = new Simulation(await get(`models/${model}.safetensors`));
     const calibration = new Calibration(await get(`models/${model}.calibration.json`));
     sim.use_decoder(calibration, index);
     const { decodeImage, sendImage } = await import(new URL('js/image-input.js', location.href).href);
-    const image = await decodeImage(new File([new Uint8Array(png)], 'scene.png', { type: 'image/png' }));
+    const image = await decodeImage(new File([new Uint8Array(png)], file.name, { type: file.type }));
     const [x, y, w, h] = window.wasmBindings.cropRect('center', image.width, image.height);
     sendImage(sim, image.bitmap, { rect: { x, y, w, h } });
     image.bitmap.close();
     let r;
-    do r = sim.step(); while (!r.stop);
-    const result = { t: r.t, prediction: sim.info().classes[r.prediction], decoder: sim.decoder, threshold: sim.threshold, confident: r.confident, chance: r.chance };
+    const ood = [];
+    do {
+      r = sim.step();
+      ood.push(r.out_of_distribution == null ? '' : r.out_of_distribution ? '1' : '0');
+    } while (!r.stop);
+    const result = {
+      t: r.t, prediction: sim.info().classes[r.prediction], decoder: sim.decoder, threshold: sim.threshold, confident: r.confident, chance: r.chance,
+      ood: ood.join(','), out_of_distribution: r.out_of_distribution, ood_score: r.ood_score,
+    };
     sim.free();
     calibration.free();
     return result;
-  }, { model: MODEL, index, png: [...png] });
+  }, { model: MODEL, index, png: [...png], file });
 }
 
 // The page's strips (sendImage: each strip read with WebGL2, the exact unpremultiplied bytes)
@@ -196,6 +208,12 @@ async function checkHeadline(page, reference, summary) {
   const group = groups.find((g) => reference.t <= g.last_step);
   const steps = group.first_step === group.last_step ? `at step ${group.first_step}` : `at steps ${group.first_step}–${group.last_step}`;
   assert.equal(box.sub, `On ${summary.images.toLocaleString('en-US')} validation images (CIFAR-10), ${steps} with about this score, the network was right ${percent}% of the time.`);
+  // The note "Unlike the pictures it learnt from" is there exactly when the engine's report at
+  // the stop flags the image; the status line lists every step's flag as the engine's.
+  assert.equal(await page.getAttribute('#run-status', 'data-ood'), reference.ood, 'the out-of-distribution flag step by step');
+  assert.equal(await page.isVisible('#verdict-ood'), reference.out_of_distribution === true,
+    `the note is ${await page.isVisible('#verdict-ood') ? 'shown' : 'not shown'}; the engine's flag at the stop is ${reference.out_of_distribution} (score ${reference.ood_score})`);
+  assert.equal(/unlike the pictures it learnt from/.test(await page.textContent('#run-status')), reference.out_of_distribution === true);
   // The bars: named on screen; the leading class's bar is that same figure.
   assert.equal(await page.textContent('#bars-title'), 'Chance each answer is right');
   const label = await page.getAttribute('#bars', 'aria-label');
@@ -206,6 +224,70 @@ const stoppedUnder = (page, name) => page.waitForFunction((n) => {
   const s = document.querySelector('#run-status');
   return s.dataset.decoder === n && s.dataset.state === 'stopped';
 }, name);
+
+/**
+ * The sample photos row: every photo of samples.json (shipped in dist/samples/) as a lazy
+ * thumbnail named by its caption, the credits link; a click (and Enter) runs a photo as the
+ * engine runs that file, with the note "Unlike the pictures it learnt from" exactly when the
+ * engine's report at the step shown flags it: at the stop, on a photo flagged there and one
+ * that is not, and step by step (paused) on a photo whose flag changes during the run.
+ */
+async function checkSamples(page, calibrated) {
+  step('the sample photos row: shipped, lazy thumbnails named by their captions, the credits link');
+  for (const s of SAMPLES) assert.ok(existsSync(join(DIST, 'samples', s.file)), `dist/samples/${s.file} missing`);
+  assert.ok(existsSync(join(DIST, 'samples', 'LICENSES.md')), 'dist/samples/LICENSES.md missing');
+  await page.waitForSelector('#samples:not([hidden])');
+  assert.equal(await page.textContent('#samples-title'), 'No photo at hand? Try one of these');
+  const thumbs = await page.$$eval('#sample-list button.sample', (bs) => bs.map((b) => {
+    const img = b.querySelector('img');
+    return { file: b.dataset.file, type: b.type, alt: img.alt, loading: img.loading, src: img.getAttribute('src') };
+  }));
+  assert.deepEqual(thumbs.map((t) => [t.file, t.alt, t.type, t.loading, t.src]), SAMPLES.map((s) => [s.file, s.caption, 'button', 'lazy', `samples/${s.file}`]));
+  const credits = await page.$eval('#samples a', (a) => ({ href: a.getAttribute('href'), text: a.textContent }));
+  assert.equal(credits.href, 'samples/LICENSES.md');
+  assert.match(credits.text, /^Photo credits and licences/);
+  assert.equal(await page.evaluate(async (href) => (await fetch(href)).status, credits.href), 200);
+
+  step('each sample against a fresh Simulation of the same file: a photo flagged at its stop and one that is not');
+  const references = {};
+  for (const s of SAMPLES) {
+    const bytes = readFileSync(join(ROOT, 'www', 'samples', s.file));
+    references[s.file] = await referenceRun(page, calibrated.chosen, bytes, { name: s.file, type: 'image/jpeg' });
+  }
+  console.table(SAMPLES.map((s) => ({ file: s.file, class: s.class, stop: references[s.file].t, prediction: references[s.file].prediction, flagged_at_stop: references[s.file].out_of_distribution, flags: references[s.file].ood.replace(/,/g, '') })));
+  const plain = SAMPLES.find((s) => references[s.file].out_of_distribution === false);
+  const flagged = SAMPLES.find((s) => references[s.file].out_of_distribution === true);
+  assert.ok(plain && flagged, 'the samples need a photo flagged at its stop and one that is not');
+  for (const [sample, key] of [[plain, false], [flagged, true]]) {
+    const reference = references[sample.file];
+    const shown = await runSample(page, sample.file, { key });
+    step(`  ${sample.file} (${key ? 'Enter' : 'click'}): ${shown.prediction} at step ${shown.stopT}; flagged: ${reference.out_of_distribution}`);
+    assert.equal(Number(shown.stopT), reference.t, `${sample.file}: the page stopped at ${shown.stopT}, a fresh Simulation at ${reference.t}`);
+    assert.equal(shown.prediction, reference.prediction);
+    assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
+    assert.match(await page.textContent('#original-caption'), new RegExp(`^${sample.file.replace(/\./g, '\\.')} · \\d+×\\d+ JPEG$`));
+    await checkHeadline(page, reference, calibrated);
+  }
+
+  const changing = SAMPLES.find((s) => /1/.test(references[s.file].ood) && /0/.test(references[s.file].ood));
+  if (!changing) {
+    step('  no sample whose flag changes during its run: the step-by-step check is skipped');
+    return;
+  }
+  const reference = references[changing.file];
+  const flags = reference.ood.split(',');
+  step(`  ${changing.file} step by step (paused): the note follows the flag of the step shown (${flags.join('')})`);
+  await runSample(page, changing.file);
+  for (let t = 1; t <= reference.t; t++) {
+    await page.click('#step');
+    const last = t === reference.t; // the step where the run stops
+    await page.waitForFunction(({ t, state }) => document.querySelector('#run-status').dataset.t === String(t)
+      && document.querySelector('#run-verdict').dataset.state === state, { t, state: last ? (reference.confident ? 'sure' : 'not-sure') : 'paused' });
+    if (!last) assert.equal(await page.textContent('#verdict-head'), `Paused at step ${t} of at most ${calibrated.t_max}: leaning towards ${(await page.getAttribute('#run-status', 'data-prediction'))}`);
+    assert.equal(await page.isVisible('#verdict-ood'), flags[t - 1] === '1', `${changing.file} at step ${t}: the engine's flag is ${flags[t - 1]}`);
+  }
+  assert.equal(await page.getAttribute('#run-status', 'data-ood'), reference.ood);
+}
 
 // ------------------------------------------------------------------ the scenario
 
@@ -555,6 +637,20 @@ async function main() {
     const back = await page.$eval('#tradeoff', (c) => ({ ...c.dataset }));
     assert.equal(back.meanSteps, before.meanSteps);
     await page.waitForFunction(() => [...document.querySelectorAll('#fixed-table tr[data-run="fixed"]')].every((r) => r.dataset.done === '1'));
+
+    await maxSpeed(page);
+    await checkSamples(page, summary);
+
+    // The screenshot: a real photo of the samples row, run at the default speed.
+    step(`the screenshot: sample ${SCREENSHOT_SAMPLE} at the default speed`);
+    await page.evaluate(() => { const s = document.querySelector('#speed'); s.value = '3'; s.dispatchEvent(new Event('input')); });
+    const photo = await runSample(page, SCREENSHOT_SAMPLE);
+    const expected = SAMPLES.find((s) => s.file === SCREENSHOT_SAMPLE).class;
+    step(`  ${SCREENSHOT_SAMPLE}: ${photo.prediction} at step ${photo.stopT} (it shows a ${expected})`);
+    if (MODEL === 'dynconf-cifar10-v7') assert.equal(photo.prediction, expected, `the screenshot's photo should be answered right: ${SCREENSHOT_SAMPLE}`);
+    await page.waitForFunction(() => [...document.querySelectorAll('#fixed-table tr[data-run="fixed"]')].every((r) => r.dataset.done === '1'));
+    await page.mouse.move(0, 0); // no hover ring or focus on the thumbnail clicked
+    await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     step(`saved ${SCREENSHOT}`);

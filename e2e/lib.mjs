@@ -45,6 +45,7 @@ export function build() {
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
   '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png', '.safetensors': 'application/octet-stream',
+  '.jpg': 'image/jpeg', '.md': 'text/markdown; charset=utf-8',
 };
 
 /** Serves `dir`, and each `extra` URL path (e.g. `/bench/x.bin`) from the file it names. */
@@ -186,4 +187,30 @@ export function dropFiles(page, files) {
     for (const f of files) dt.items.add(new File([new Uint8Array(f.bytes)], f.name, { type: f.type }));
     document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, files.map((f) => ({ name: f.name, bytes: [...f.bytes], type: f.type || 'application/octet-stream' })));
+}
+
+// ------------------------------------------------------------------ the sample photos row
+
+/** www/samples/samples.json: the sample photos in display order, [{file, class, caption}]. */
+export const SAMPLES = JSON.parse(readFileSync(join(ROOT, 'www', 'samples', 'samples.json'), 'utf8'));
+
+/**
+ * Runs sample photo `file` from the samples row (a click on its thumbnail, or Enter on it when
+ * `key`) and waits until that run has stopped; returns #run-status's data (run, stopT, …).
+ */
+export async function runSample(page, file, { key = false } = {}) {
+  await page.waitForSelector('#samples:not([hidden])');
+  const before = Number(await page.getAttribute('#run-status', 'data-run'));
+  const button = `#sample-list button[data-file="${file}"]`;
+  if (key) {
+    await page.focus(button);
+    await page.keyboard.press('Enter');
+  } else {
+    await page.click(button);
+  }
+  await page.waitForFunction(({ file, before }) => {
+    const s = document.querySelector('#run-status').dataset;
+    return Number(s.run) > before && s.state === 'stopped' && document.querySelector('#original-caption').textContent.startsWith(`${file} · `);
+  }, { file, before });
+  return page.$eval('#run-status', (e) => ({ ...e.dataset }));
 }

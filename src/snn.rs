@@ -41,6 +41,9 @@ pub struct StepReport<'a> {
     /// Spikes emitted by each IF layer in this step (one count per IF layer, all its
     /// neurons).
     pub spikes_per_layer: &'a [u32],
+    /// Spikes emitted by each IF layer in steps 1..=t of this run (what the
+    /// out-of-distribution rule reads, [`crate::calibrate::ood`]).
+    pub cumulative_spikes_per_layer: &'a [u64],
     /// Spikes in this step, all layers.
     pub spikes: u64,
     /// Synaptic operations in this step: each spike times its neuron's outgoing synapses
@@ -73,6 +76,7 @@ pub struct Simulation {
     output: Vec<f32>,
     probabilities: Vec<f32>,
     spikes_per_layer: Vec<u32>,
+    cumulative_spikes_per_layer: Vec<u64>,
     t: u32,
     /// The latest step's decision, spikes and synaptic operations ([`Simulation::report`]).
     decision: Decision,
@@ -103,6 +107,7 @@ impl Simulation {
             output: vec![0.0; classes],
             probabilities: vec![1.0 / classes as f32; classes],
             spikes_per_layer: vec![0; stages.len()],
+            cumulative_spikes_per_layer: vec![0; stages.len()],
             engine,
             decoder: Decoder::PAPER,
             decoder_state: DecoderState::default(),
@@ -167,6 +172,7 @@ impl Simulation {
         self.probabilities.fill(1.0 / classes as f32);
         self.decoder_state = DecoderState::default();
         self.spikes_per_layer.fill(0);
+        self.cumulative_spikes_per_layer.fill(0);
         self.t = 0;
         self.decision = Decision::NONE;
         self.spikes = 0;
@@ -189,6 +195,7 @@ impl Simulation {
         for (k, stage) in model.stages().iter().enumerate() {
             let fired = self.graph.fired()[k];
             self.spikes_per_layer[k] = fired;
+            self.cumulative_spikes_per_layer[k] += fired as u64;
             spikes += fired as u64;
             if fired > 0 {
                 synaptic_ops += stage.synaptic_ops_channels_last(self.graph.ifs()[k].spikes());
@@ -222,6 +229,7 @@ impl Simulation {
             probabilities: &self.probabilities,
             decision: self.decision,
             spikes_per_layer: &self.spikes_per_layer,
+            cumulative_spikes_per_layer: &self.cumulative_spikes_per_layer,
             spikes: self.spikes,
             synaptic_ops: self.synaptic_ops,
             cumulative_spikes: self.cumulative_spikes,

@@ -365,6 +365,28 @@ fn calibration_offers_each_decoders_front_for_this_model_only() {
     let prediction = report["prediction"].as_u64().unwrap() as usize;
     assert_eq!(chances[prediction] as f32, table.chance(1, score) as f32);
     assert_eq!(report["chance_steps"], serde_json::json!([1, 1]));
+    // And the out-of-distribution rule's score of the IF layers' activity, flagged above 1:
+    // the core's score of the same run.
+    let rule = file
+        .out_of_distribution
+        .as_ref()
+        .expect("an out-of-distribution rule");
+    let counts: Vec<u64> = report["spikes_per_layer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    let ood_score = rule.score(1, &counts).unwrap();
+    assert_eq!(report["ood_score"].as_f64(), Some(ood_score));
+    assert_eq!(
+        report["out_of_distribution"].as_bool(),
+        Some(ood_score > 1.0)
+    );
+    assert_eq!(
+        summary["out_of_distribution"]["crossfit_false_alarm"].as_f64(),
+        Some(rule.crossfit_false_alarm)
+    );
     // A decoder set as text has no table: no chance.
     sim.set_decoder("max_softmax:kappa=3").unwrap();
     sim.reset();
@@ -373,6 +395,8 @@ fn calibration_offers_each_decoders_front_for_this_model_only() {
         report["chance"].is_null() && report["chances"].is_null(),
         "{report}"
     );
+    // The out-of-distribution rule does not depend on the decoder.
+    assert!(report["ood_score"].is_f64(), "{report}");
     sim.use_decoder(&calibration, 1).unwrap();
     assert_eq!(sim.decoder(), file.decoders[1].decoder.to_string());
     assert_eq!(sim.threshold(), file.decoders[1].threshold);

@@ -193,6 +193,18 @@ fn print_reliability(calibration: &Calibration) {
     }
 }
 
+/// The out-of-distribution rule's false alarms on the calibration images.
+fn print_ood(calibration: &Calibration) {
+    if let Some(ood) = &calibration.out_of_distribution {
+        say!(
+            "\nout-of-distribution rule (IF-layer activity of {} layers unlike these images'): fitted to flag {} of these images at each step; held out (cross-fitted) {}",
+            ood.layers(),
+            percent(ood.false_alarm),
+            percent(ood.crossfit_false_alarm)
+        );
+    }
+}
+
 /// Marks the calibration's chosen decoder in a table row.
 fn chosen_mark(decoder: &Decoder, calibration: &Calibration) -> &'static str {
     if *decoder == calibration.decoder {
@@ -224,6 +236,7 @@ pub fn run(args: CalibrateArgs) -> CliResult<()> {
     }
     say!("");
     print_decoders(&calibration);
+    print_ood(&calibration);
 
     let path = args
         .output

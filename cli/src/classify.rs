@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 use serde::Serialize;
 
-use dynconf::calibrate::Reliability;
+use dynconf::calibrate::{OodDetector, Reliability};
 use dynconf::crop::Crop;
 use dynconf::{preprocess, Decoder, Engine, Simulation, StepReport, StopRule};
 use dynconf_cli::image_file::{self, ColourProfile};
@@ -43,11 +43,13 @@ pub(crate) fn parse_crop(text: &str) -> Result<Crop, String> {
 }
 
 /// What running image files needs: the model's simulation with the decoder set, the stop
-/// rule (calibration, then flags) and the calibration's reliability table for the decoder.
+/// rule (calibration, then flags), and from the calibration the reliability table for the
+/// decoder and the out-of-distribution rule.
 pub(crate) struct ImageRunner {
     pub(crate) simulation: Simulation,
     pub(crate) rule: StopRule,
     reliability: Option<Reliability>,
+    ood: Option<OodDetector>,
 }
 
 impl ImageRunner {
@@ -69,12 +71,16 @@ impl ImageRunner {
             .as_ref()
             .and_then(|c| c.reliability_of(&decoder))
             .cloned();
+        let ood = calibration
+            .as_ref()
+            .and_then(|c| c.out_of_distribution.clone());
         let mut simulation = Simulation::new(Arc::clone(&loaded.model), Engine::EventDriven);
         simulation.set_decoder(decoder);
         Ok(ImageRunner {
             simulation,
             rule,
             reliability,
+            ood,
         })
     }
 
@@ -85,6 +91,7 @@ impl ImageRunner {
             &mut self.simulation,
             &self.rule,
             self.reliability.as_ref(),
+            self.ood.as_ref(),
             crop,
         )
     }
@@ -160,6 +167,12 @@ pub(crate) struct Classification {
     /// Whether the score went above θ (`false`: the run stopped at T_max without being
     /// confident; `null` without a threshold).
     pub(crate) threshold_reached: Option<bool>,
+    /// At that step: whether the IF layers' activity is unlike that on the calibration images
+    /// (the calibration's out-of-distribution rule, src/calibrate/ood.rs; `null` without one).
+    pub(crate) out_of_distribution: Option<bool>,
+    /// The rule's score at that step: squared Mahalanobis distance over the step's threshold,
+    /// flagged above 1 (`null` without a rule).
+    pub(crate) ood_score: Option<f64>,
     max_steps: u32,
     steps: Vec<StepPoint>,
 }
@@ -171,6 +184,8 @@ struct StepPoint {
     score: f32,
     confidence: f32,
     chance: Option<f64>,
+    out_of_distribution: Option<bool>,
+    ood_score: Option<f64>,
 }
 
 /// One image file run as `classify` runs it: decoded as browsers decode it, cropped, run to the
@@ -180,6 +195,7 @@ fn classify_file(
     simulation: &mut Simulation,
     rule: &StopRule,
     reliability: Option<&Reliability>,
+    ood: Option<&OodDetector>,
     crop: &Crop,
 ) -> CliResult<Classification> {
     if path.is_dir() {
@@ -208,12 +224,17 @@ fn classify_file(
         .set_input_f64(&input)
         .map_err(|e| e.to_string())?;
     let mut steps = Vec::with_capacity(rule.max_steps as usize);
-    let point = |report: &StepReport<'_>| StepPoint {
-        t: report.t,
-        prediction: model.classes()[report.decision.prediction].clone(),
-        score: report.decision.score,
-        confidence: report.probabilities.iter().copied().fold(0.0, f32::max),
-        chance: reliability.map(|r| r.chance(report.t, report.decision.score)),
+    let point = |report: &StepReport<'_>| {
+        let ood_score = ood.and_then(|d| d.score(report.t, report.cumulative_spikes_per_layer));
+        StepPoint {
+            t: report.t,
+            prediction: model.classes()[report.decision.prediction].clone(),
+            score: report.decision.score,
+            confidence: report.probabilities.iter().copied().fold(0.0, f32::max),
+            chance: reliability.map(|r| r.chance(report.t, report.decision.score)),
+            out_of_distribution: ood_score.map(OodDetector::flags),
+            ood_score,
+        }
     };
     // Dynamic Confidence's run (the core's stop rule), then the rest of the steps to T_max
     // for comparison.
@@ -240,6 +261,8 @@ fn classify_file(
         chance: shown.chance,
         stop_step: decided.then_some(stop.t),
         threshold_reached: decided.then_some(stop.confident),
+        out_of_distribution: shown.out_of_distribution,
+        ood_score: shown.ood_score,
         max_steps: rule.max_steps,
         steps,
     })
@@ -287,14 +310,21 @@ fn print_classification(run: &Classification) {
     }
     match (run.stop_step, run.threshold, run.threshold_reached) {
         (Some(t), Some(threshold), Some(true)) => say!(
-            "  → {} after {t} of {} steps (score above θ = {threshold:.6})\n",
+            "  → {} after {t} of {} steps (score above θ = {threshold:.6})",
             run.prediction,
             run.max_steps
         ),
         (Some(t), Some(threshold), _) => say!(
-            "  → {} at T_max = {t}: the score never went above θ = {threshold:.6} (not confident)\n",
+            "  → {} at T_max = {t}: the score never went above θ = {threshold:.6} (not confident)",
             run.prediction
         ),
-        _ => say!(""),
+        _ => {}
     }
+    if let (Some(true), Some(score)) = (run.out_of_distribution, run.ood_score) {
+        say!(
+            "  ! unlike the calibration images (out-of-distribution score {score:.2} > 1): \
+             the network's answer on such an input may mean little"
+        );
+    }
+    say!("");
 }

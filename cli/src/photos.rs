@@ -1,7 +1,9 @@
 //! `dynconf photos`: a folder of photos sorted by class, each run as `dynconf classify` runs it,
 //! summarised: accuracy at the Dynamic Confidence stop, class-balanced accuracy, per-class
 //! accuracy and confusions, mean stop step, and for photos of other things how often the run
-//! stops sure of one of the classes anyway.
+//! stops sure of one of the classes anyway; with the calibration's out-of-distribution rule, how
+//! often each kind of photo is flagged "unlike the classes" at the stop, and the rule's AUROC.
+//! The "other" photos are used for measuring only: the rule is fitted on the calibration images.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +11,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
+use dynconf::calibrate::ood;
 use dynconf::crop::Crop;
 
 use crate::args::{ModelArgs, ThresholdArgs};
@@ -51,9 +54,19 @@ struct Summary {
     /// The mean of the per-class accuracies, over the classes with photos.
     class_balanced_accuracy: f64,
     mean_stop_step: f64,
+    /// Photos of the classes flagged as unlike the calibration images at the stop (false
+    /// alarms; `null` without an out-of-distribution rule).
+    flagged: Option<usize>,
+    flagged_rate: Option<f64>,
+    /// Of the flagged photos of the classes, those answered right at the stop.
+    flagged_correct: Option<usize>,
     classes: Vec<ClassSummary>,
     /// Photos of none of the classes (`null` without an `other` folder).
     other: Option<OtherSummary>,
+    /// The out-of-distribution score at the stop as a detector of the `other` photos among
+    /// all photos: the area under its ROC curve (0.5: chance, 1: perfect; `null` without a
+    /// rule or without both kinds of photos).
+    ood_auroc: Option<f64>,
     /// Files that could not be classified: `{file, error}`.
     unreadable: Vec<Unreadable>,
 }
@@ -76,6 +89,11 @@ struct OtherSummary {
     stopped_sure: usize,
     stopped_sure_rate: f64,
     mean_stop_step: f64,
+    /// Flagged as unlike the calibration images at the stop (`null` without a rule).
+    flagged: Option<usize>,
+    flagged_rate: Option<f64>,
+    /// Stopped sure and not flagged: what a visitor would take as a confident answer.
+    sure_unflagged: Option<usize>,
     predictions: BTreeMap<String, usize>,
 }
 
@@ -136,6 +154,9 @@ pub fn run(args: PhotosArgs) -> CliResult<()> {
         ..Default::default()
     };
     let (mut steps, mut accuracies) = (0u64, Vec::new());
+    // Out-of-distribution scores at the stop: photos of the classes, photos of other things.
+    let (mut class_scores, mut other_scores) = (Vec::new(), Vec::new());
+    let (mut class_flagged, mut flagged_correct) = (None, None);
     // Progress on a terminal only (a log keeps the summary).
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let progress = |n: usize| {
@@ -150,6 +171,7 @@ pub fn run(args: PhotosArgs) -> CliResult<()> {
             continue;
         }
         let (mut images, mut correct, mut class_steps, mut sure) = (0, 0, 0u64, 0);
+        let (mut flagged, mut sure_unflagged) = (None, None);
         let mut predictions = BTreeMap::new();
         for file in files_in(&dir)? {
             let run = match runner.run(&file, &args.crop) {
@@ -167,7 +189,22 @@ pub fn run(args: PhotosArgs) -> CliResult<()> {
             images += 1;
             correct += (run.prediction == *class) as usize;
             class_steps += run.stop_step.unwrap_or(rule.max_steps) as u64;
-            sure += (run.threshold_reached == Some(true)) as usize;
+            let stopped_sure = run.threshold_reached == Some(true);
+            sure += stopped_sure as usize;
+            if let (Some(flag), Some(score)) = (run.out_of_distribution, run.ood_score) {
+                *flagged.get_or_insert(0) += flag as usize;
+                if class != OTHER {
+                    *flagged_correct.get_or_insert(0) +=
+                        (flag && run.prediction == *class) as usize;
+                }
+                *sure_unflagged.get_or_insert(0) += (stopped_sure && !flag) as usize;
+                if class == OTHER {
+                    &mut other_scores
+                } else {
+                    &mut class_scores
+                }
+                .push(score);
+            }
             *predictions.entry(run.prediction).or_insert(0) += 1;
         }
         let mean = class_steps as f64 / images.max(1) as f64;
@@ -177,12 +214,18 @@ pub fn run(args: PhotosArgs) -> CliResult<()> {
                 stopped_sure: sure,
                 stopped_sure_rate: sure as f64 / images.max(1) as f64,
                 mean_stop_step: mean,
+                flagged,
+                flagged_rate: flagged.map(|f| f as f64 / images.max(1) as f64),
+                sure_unflagged,
                 predictions,
             });
         } else {
             summary.images += images;
             summary.correct += correct;
             steps += class_steps;
+            if let Some(f) = flagged {
+                *class_flagged.get_or_insert(0) += f;
+            }
             let accuracy = correct as f64 / images.max(1) as f64;
             if images > 0 {
                 accuracies.push(accuracy);
@@ -204,6 +247,10 @@ pub fn run(args: PhotosArgs) -> CliResult<()> {
     summary.class_balanced_accuracy =
         accuracies.iter().sum::<f64>() / accuracies.len().max(1) as f64;
     summary.mean_stop_step = steps as f64 / summary.images.max(1) as f64;
+    summary.flagged = class_flagged;
+    summary.flagged_correct = flagged_correct;
+    summary.flagged_rate = class_flagged.map(|f| f as f64 / summary.images.max(1) as f64);
+    summary.ood_auroc = ood::auroc(&other_scores, &class_scores);
     if args.json {
         say!(
             "{}",
@@ -280,5 +327,27 @@ fn print_summary(s: &Summary) {
             o.stopped_sure,
             o.mean_stop_step
         );
+    }
+    if let (Some(f), Some(rate), Some(right)) = (s.flagged, s.flagged_rate, s.flagged_correct) {
+        say!(
+            "flagged unlike the calibration images at the stop: photos of the classes {} ({f} of {}; right on {} of the flagged, {} of the others)",
+            percent(rate),
+            s.images,
+            percent(right as f64 / f.max(1) as f64),
+            percent((s.correct - right) as f64 / (s.images - f).max(1) as f64)
+        );
+    }
+    if let Some(o) = &s.other {
+        if let (Some(f), Some(rate), Some(quiet)) = (o.flagged, o.flagged_rate, o.sure_unflagged) {
+            say!(
+                "  photos of other things {} ({f} of {}); sure of a class and not flagged {} ({quiet})",
+                percent(rate),
+                o.images,
+                percent(quiet as f64 / o.images.max(1) as f64)
+            );
+        }
+    }
+    if let Some(auroc) = s.ood_auroc {
+        say!("  AUROC of the out-of-distribution score, other things against photos of the classes: {auroc:.3}");
     }
 }

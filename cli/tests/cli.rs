@@ -409,6 +409,27 @@ fn t_max_comes_from_the_calibration_unless_overridden() {
     assert!((0.0..=1.0).contains(&chance), "{calibrated}");
     let stop_point = &calibrated["steps"][stop as usize - 1];
     assert_eq!(stop_point["chance"].as_f64(), Some(chance));
+    // The out-of-distribution rule of the calibration, at the stop and at every step: flagged
+    // exactly when the score is above 1; none without a calibration.
+    assert!(
+        uncalibrated["out_of_distribution"].is_null(),
+        "{uncalibrated}"
+    );
+    assert!(uncalibrated["ood_score"].is_null(), "{uncalibrated}");
+    for point in calibrated["steps"].as_array().unwrap() {
+        let score = point["ood_score"].as_f64().unwrap();
+        assert!(score >= 0.0, "{point}");
+        assert_eq!(
+            point["out_of_distribution"].as_bool(),
+            Some(score > 1.0),
+            "{point}"
+        );
+    }
+    assert_eq!(calibrated["ood_score"], stop_point["ood_score"]);
+    assert_eq!(
+        calibrated["out_of_distribution"],
+        stop_point["out_of_distribution"]
+    );
 
     let eval = eval_json(
         &dir,

@@ -48,6 +48,28 @@ fn the_summary_counts_what_classify_says_of_each_photo() {
     for (file, bytes) in &photos {
         put(&dir, file, bytes.clone());
     }
+    // A calibration beside the model brings the out-of-distribution rule (the stop flags
+    // still set θ and T_max).
+    put(&dir, "data/tiny.bin", common::random_cifar_batch(1, 30));
+    let out = Command::new(env!("CARGO_BIN_EXE_dynconf"))
+        .current_dir(&dir)
+        .args([
+            "calibrate",
+            "--split",
+            "tiny",
+            "--data",
+            "data",
+            "--max-steps",
+            "6",
+        ])
+        .args(MODEL)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = dynconf(&dir, &["photos", "photos", "--json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -105,6 +127,44 @@ fn the_summary_counts_what_classify_says_of_each_photo() {
         .count();
     assert_eq!(summary["other"]["images"], 2);
     assert_eq!(summary["other"]["stopped_sure"], sure);
+    // Flagged as unlike the calibration images at the stop, and the AUROC of the score: other
+    // things (positives) against photos of the classes.
+    let flagged = |runs: &[&Value]| {
+        runs.iter()
+            .filter(|r| r["out_of_distribution"] == true)
+            .count()
+    };
+    assert_eq!(summary["flagged"], flagged(&c0) + flagged(&c3));
+    let flagged_right = |runs: &[&Value], class: &str| {
+        runs.iter()
+            .filter(|r| r["out_of_distribution"] == true && r["prediction"] == class)
+            .count()
+    };
+    assert_eq!(
+        summary["flagged_correct"],
+        flagged_right(&c0, "class0") + flagged_right(&c3, "class3")
+    );
+    assert_eq!(summary["other"]["flagged"], flagged(&other));
+    let quiet = other
+        .iter()
+        .filter(|r| r["threshold_reached"] == true && r["out_of_distribution"] == false)
+        .count();
+    assert_eq!(summary["other"]["sure_unflagged"], quiet);
+    let score = |r: &&Value| r["ood_score"].as_f64().unwrap();
+    let (mut wins, mut pairs) = (0.0, 0.0);
+    for o in other.iter().map(score) {
+        for c in c0.iter().chain(&c3).map(score) {
+            wins += if o > c {
+                1.0
+            } else if o == c {
+                0.5
+            } else {
+                0.0
+            };
+            pairs += 1.0;
+        }
+    }
+    assert!((summary["ood_auroc"].as_f64().unwrap() - wins / pairs).abs() < 1e-12);
     assert_eq!(summary["unreadable"].as_array().unwrap().len(), 0);
 
     // The text form says the same.
@@ -112,6 +172,10 @@ fn the_summary_counts_what_classify_says_of_each_photo() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("photos of the classes: 5;"), "{text}");
     assert!(text.contains("photos of other things: 2;"), "{text}");
+    assert!(
+        text.contains("AUROC of the out-of-distribution score"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ fuzz_target!(|bytes: &[u8]| {
     };
     if let Some(run) = runs.first() {
         assert_eq!(transfer::encode(&runs).expect("decoded runs encode"), bytes);
-        let _ = transfer::decode_for(bytes, run.classes(), Some(run.steps()));
-        let _ = transfer::decode_for(bytes, 10, Some(32));
+        let _ = transfer::decode_for(bytes, run.classes(), run.layers(), Some(run.steps()));
+        let _ = transfer::decode_for(bytes, 10, 7, Some(32));
     }
 });

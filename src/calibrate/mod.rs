@@ -15,6 +15,7 @@
 
 pub mod crossfit;
 pub mod halting;
+pub mod ood;
 pub mod reliability;
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::decode::{self, Decoder, DecoderState};
 
 pub use crossfit::{CrossFit, Fold};
+pub use ood::{OodDetector, OodStep};
 pub use reliability::{Reliability, ReliabilityBin, ReliabilityGroup};
 
 /// Default accuracy tolerance: the chosen threshold may lose at most 0.2 points of
@@ -35,7 +37,8 @@ pub const CALIBRATION_FORMAT: &str = "dynconf-calibration/2";
 // ---------------------------------------------------------------- recordings and traces
 
 /// O(t) of N images over the same T steps, with their labels: what every decoder's trace is
-/// computed from.
+/// computed from; and, when recorded, each IF layer's activity (what the out-of-distribution
+/// rule is fitted on, [`ood`]).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Recording {
     steps: usize,
@@ -43,6 +46,10 @@ pub struct Recording {
     /// `[image][step][class]`, O(t) for t = 1..=T.
     outputs: Vec<f32>,
     labels: Vec<u8>,
+    /// IF layers whose activity is recorded (0: none).
+    layers: usize,
+    /// `[image][step][layer]`: [`ood::activity`] at t = 1..=T.
+    activity: Vec<f32>,
 }
 
 impl Recording {
@@ -54,14 +61,48 @@ impl Recording {
         }
     }
 
+    /// A recording that also keeps the activity of `layers` IF layers per step.
+    pub fn with_layers(steps: usize, classes: usize, layers: usize) -> Self {
+        Recording {
+            layers,
+            ..Recording::new(steps, classes)
+        }
+    }
+
     /// Appends one image: `outputs` is `[step][class]`, O(1) .. O(T).
     ///
     /// # Panics
-    /// If `outputs` is not `steps × classes` long.
+    /// If `outputs` is not `steps × classes` long, or the recording keeps activity.
     pub fn push(&mut self, outputs: &[f32], label: u8) {
+        assert_eq!(
+            self.layers, 0,
+            "this recording keeps activity: push_with_activity"
+        );
         assert_eq!(outputs.len(), self.steps * self.classes, "recording length");
         self.outputs.extend_from_slice(outputs);
         self.labels.push(label);
+    }
+
+    /// Appends one image with its activity, `[step][layer]` ([`ood::activity`] at each step).
+    ///
+    /// # Panics
+    /// If `outputs` is not `steps × classes` long or `activity` not `steps × layers`.
+    pub fn push_with_activity(&mut self, outputs: &[f32], activity: &[f32], label: u8) {
+        assert_eq!(outputs.len(), self.steps * self.classes, "recording length");
+        assert_eq!(activity.len(), self.steps * self.layers, "activity length");
+        self.outputs.extend_from_slice(outputs);
+        self.activity.extend_from_slice(activity);
+        self.labels.push(label);
+    }
+
+    /// IF layers whose activity is recorded (0: none).
+    pub fn layers(&self) -> usize {
+        self.layers
+    }
+
+    /// The activity features of image `i` at step `t` (1-based), one per IF layer.
+    pub fn activity(&self, i: usize, t: usize) -> &[f32] {
+        &self.activity[(i * self.steps + t - 1) * self.layers..][..self.layers]
     }
 
     pub fn images(&self) -> usize {
@@ -666,6 +707,10 @@ pub struct Calibration {
     pub decoders: Vec<FamilyCalibration>,
     /// Every candidate's in-sample result.
     pub candidates: Vec<CandidateRow>,
+    /// The "unlike the calibration images" rule ([`ood`]); absent in files written before it
+    /// and when the runs kept no per-layer activity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_distribution: Option<OodDetector>,
 }
 
 /// Where the calibration is made and how it is cross-fitted.
@@ -747,6 +792,13 @@ pub fn calibrate(
                 front_points: c.front.len(),
             })
             .collect(),
+        out_of_distribution: OodDetector::fit(
+            recording,
+            &all,
+            ood::DEFAULT_FALSE_ALARM,
+            settings.folds,
+            settings.seed,
+        ),
     })
 }
 
@@ -861,6 +913,10 @@ impl Calibration {
         }
         for row in &c.candidates {
             check(&row.decoder)?;
+        }
+        if let Some(ood) = &c.out_of_distribution {
+            ood.check(c.max_steps)
+                .map_err(|e| format!("calibration file: {e}"))?;
         }
         if calibration.fixed.len() != calibration.max_steps as usize {
             return Err(format!(

@@ -35,6 +35,8 @@ pub struct ImageRun {
     spikes: Vec<u64>,
     /// Synaptic operations in each step.
     synaptic_ops: Vec<u64>,
+    /// [`calibrate::ood::activity`] of each IF layer at each step, `[step][layer]`.
+    activity: Vec<f32>,
 }
 
 /// Runs one normalised input for `max_steps` steps (and through the ANN, if given).
@@ -59,9 +61,13 @@ pub fn run_image(
         outputs: Vec::with_capacity(steps * classes),
         spikes: Vec::with_capacity(steps),
         synaptic_ops: Vec::with_capacity(steps),
+        activity: Vec::with_capacity(steps * simulation.model().stages().len()),
     };
+    let mut features = vec![0.0f32; simulation.model().stages().len()];
     for _ in 0..max_steps {
         let report = simulation.step();
+        calibrate::ood::activity(report.t, report.cumulative_spikes_per_layer, &mut features);
+        run.activity.extend_from_slice(&features);
         run.outputs.extend_from_slice(report.output);
         run.spikes.push(report.spikes);
         run.synaptic_ops.push(report.synaptic_ops);
@@ -72,6 +78,11 @@ pub fn run_image(
 impl ImageRun {
     pub fn steps(&self) -> usize {
         self.spikes.len()
+    }
+
+    /// IF layers whose activity the run kept.
+    pub fn layers(&self) -> usize {
+        self.activity.len() / self.steps().max(1)
     }
 
     /// Classes of the model that made the run (values of O(t) per step).
@@ -110,9 +121,10 @@ impl ImageRun {
 pub fn recording(runs: &[ImageRun]) -> Recording {
     let steps = runs.first().map_or(0, ImageRun::steps);
     let classes = runs.first().map_or(0, |r| r.classes);
-    let mut recording = Recording::new(steps, classes);
+    let layers = runs.first().map_or(0, ImageRun::layers);
+    let mut recording = Recording::with_layers(steps, classes, layers);
     for run in runs {
-        recording.push(&run.outputs, run.label);
+        recording.push_with_activity(&run.outputs, &run.activity, run.label);
     }
     recording
 }

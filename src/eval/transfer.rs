@@ -5,32 +5,34 @@
 //!
 //! | bytes | content |
 //! | --- | --- |
-//! | 8 | magic `DCRUNS01` |
-//! | 4 × 3 | u32 images n, steps T, classes C |
+//! | 8 | magic `DCRUNS02` |
+//! | 4 × 4 | u32 images n, steps T, classes C, IF layers L |
 //! | n | labels (u8) |
 //! | 4 n | quantized-ANN prediction (i32; −1: not computed) |
 //! | 4 n T C | O(t) of each image, `[image][step][class]` (f32) |
 //! | 8 n T | spikes of each step (u64) |
 //! | 8 n T | synaptic operations of each step (u64) |
+//! | 4 n T L | activity of each IF layer at each step, `[image][step][layer]` (f32) |
 //!
 //! Exact: every value goes through as its bits, so runs decoded here summarise to the same
 //! figures as the runs that were encoded.
 
 use super::ImageRun;
 
-const MAGIC: &[u8; 8] = b"DCRUNS01";
-const HEADER: usize = 8 + 12;
+const MAGIC: &[u8; 8] = b"DCRUNS02";
+const HEADER: usize = 8 + 16;
 
 /// Why bytes are not runs.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TransferError {
-    #[error("not encoded runs (no DCRUNS01 header)")]
+    #[error("not encoded runs (no DCRUNS02 header)")]
     Magic,
-    #[error("encoded runs of {images} images × {steps} steps × {classes} classes need {expected} bytes, got {actual}")]
+    #[error("encoded runs of {images} images × {steps} steps × {classes} classes × {layers} layers need {expected} bytes, got {actual}")]
     Length {
         images: usize,
         steps: usize,
         classes: usize,
+        layers: usize,
         expected: usize,
         actual: usize,
     },
@@ -59,16 +61,17 @@ pub enum TransferError {
 pub fn encode(runs: &[ImageRun]) -> Result<Vec<u8>, TransferError> {
     let steps = runs.first().map_or(0, ImageRun::steps);
     let classes = runs.first().map_or(0, |r| r.classes);
+    let layers = runs.first().map_or(0, ImageRun::layers);
     if let Some(other) = runs
         .iter()
-        .find(|r| r.steps() != steps || r.classes != classes)
+        .find(|r| r.steps() != steps || r.classes != classes || r.activity.len() != steps * layers)
     {
         return Err(TransferError::Mixed(steps, other.steps()));
     }
     let n = runs.len();
-    let mut bytes = Vec::with_capacity(encoded_len(n, steps, classes));
+    let mut bytes = Vec::with_capacity(encoded_len(n, steps, classes, layers));
     bytes.extend_from_slice(MAGIC);
-    for value in [n, steps, classes] {
+    for value in [n, steps, classes, layers] {
         bytes.extend_from_slice(&(value as u32).to_le_bytes());
     }
     bytes.extend(runs.iter().map(|r| r.label));
@@ -91,11 +94,16 @@ pub fn encode(runs: &[ImageRun]) -> Result<Vec<u8>, TransferError> {
             .iter()
             .for_each(|s| bytes.extend_from_slice(&s.to_le_bytes()));
     }
+    for run in runs {
+        run.activity
+            .iter()
+            .for_each(|a| bytes.extend_from_slice(&a.to_le_bytes()));
+    }
     Ok(bytes)
 }
 
-fn encoded_len(images: usize, steps: usize, classes: usize) -> usize {
-    HEADER + images * (1 + 4 + 4 * steps * classes + 16 * steps)
+fn encoded_len(images: usize, steps: usize, classes: usize, layers: usize) -> usize {
+    HEADER + images * (1 + 4 + 4 * steps * classes + 16 * steps + 4 * steps * layers)
 }
 
 /// Decodes bytes written by [`encode`].
@@ -104,13 +112,14 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<ImageRun>, TransferError> {
         return Err(TransferError::Magic);
     }
     let field = |i: usize| u32::from_le_bytes(bytes[8 + 4 * i..][..4].try_into().unwrap()) as usize;
-    let (n, steps, classes) = (field(0), field(1), field(2));
+    let (n, steps, classes, layers) = (field(0), field(1), field(2), field(3));
     // Checked: the fields come from outside, and usize is 32 bits on wasm32. Once the total
     // equals the length, every product below is at most the length.
     let per_image = steps
         .checked_mul(classes)
         .and_then(|sc| sc.checked_mul(4))
         .and_then(|outputs| outputs.checked_add(steps.checked_mul(16)?))
+        .and_then(|b| b.checked_add(steps.checked_mul(layers)?.checked_mul(4)?))
         .and_then(|b| b.checked_add(1 + 4));
     let expected = per_image
         .and_then(|p| n.checked_mul(p))
@@ -120,6 +129,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<ImageRun>, TransferError> {
             images: n,
             steps,
             classes,
+            layers,
             expected: expected.unwrap_or(usize::MAX),
             actual: bytes.len(),
         });
@@ -130,7 +140,8 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<ImageRun>, TransferError> {
     let (labels, rest) = bytes[HEADER..].split_at(n);
     let (ann, rest) = rest.split_at(4 * n);
     let (outputs, rest) = rest.split_at(4 * n * steps * classes);
-    let (spikes, synaptic_ops) = rest.split_at(8 * n * steps);
+    let (spikes, rest) = rest.split_at(8 * n * steps);
+    let (synaptic_ops, activity) = rest.split_at(8 * n * steps);
     let f32s = |b: &[u8]| -> Vec<f32> {
         b.chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
@@ -168,17 +179,19 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<ImageRun>, TransferError> {
                 outputs: f32s(&outputs[4 * i * steps * classes..][..4 * steps * classes]),
                 spikes: u64s(&spikes[8 * i * steps..][..8 * steps]),
                 synaptic_ops: u64s(&synaptic_ops[8 * i * steps..][..8 * steps]),
+                activity: f32s(&activity[4 * i * steps * layers..][..4 * steps * layers]),
             })
         })
         .collect()
 }
 
-/// [`decode`], then checks the runs against their receiver: a model of `classes` classes and,
-/// when runs were received already, their length in `steps`. The one check of runs that come
+/// [`decode`], then checks the runs against their receiver: a model of `classes` classes and
+/// `layers` IF layers and, when runs were received already, their length in `steps`. The one check of runs that come
 /// from outside (the page's Web Workers), so that a crafted message is refused by name.
 pub fn decode_for(
     bytes: &[u8],
     classes: usize,
+    layers: usize,
     steps: Option<usize>,
 ) -> Result<Vec<ImageRun>, TransferError> {
     let runs = decode(bytes)?;
@@ -190,6 +203,9 @@ pub fn decode_for(
         };
         if run.classes != classes {
             return Err(unexpected("classes", classes, run.classes));
+        }
+        if run.layers() != layers {
+            return Err(unexpected("IF layers", layers, run.layers()));
         }
         if let Some(steps) = steps.filter(|&s| s != run.steps()) {
             return Err(unexpected("steps", steps, run.steps()));
@@ -219,11 +235,14 @@ mod tests {
             synaptic_ops: (0..steps as u64)
                 .map(|t| u64::MAX - t - seed as u64)
                 .collect(),
+            activity: (0..steps * 2)
+                .map(|k| seed as f32 + k as f32 / 8.0)
+                .collect(),
         }
     }
 
     /// A run with its outputs as bits (NaN ≠ NaN would fail a plain comparison).
-    type RunBits = (u8, Option<usize>, Vec<u32>, Vec<u64>, Vec<u64>);
+    type RunBits = (u8, Option<usize>, Vec<u32>, Vec<u64>, Vec<u64>, Vec<u32>);
 
     fn bits(runs: &[ImageRun]) -> Vec<RunBits> {
         runs.iter()
@@ -234,6 +253,7 @@ mod tests {
                     r.outputs.iter().map(|o| o.to_bits()).collect(),
                     r.spikes.clone(),
                     r.synaptic_ops.clone(),
+                    r.activity.iter().map(|a| a.to_bits()).collect(),
                 )
             })
             .collect()
@@ -243,7 +263,7 @@ mod tests {
     fn round_trips_bit_for_bit() {
         let runs = vec![run(3, Some(2), 1), run(1, None, 2), run(0, Some(0), 3)];
         let bytes = encode(&runs).unwrap();
-        assert_eq!(bytes.len(), encoded_len(3, 3, 4));
+        assert_eq!(bytes.len(), encoded_len(3, 3, 4, 2));
         assert_eq!(bits(&decode(&bytes).unwrap()), bits(&runs));
         assert_eq!(decode(&encode(&[]).unwrap()).unwrap(), vec![]);
     }
@@ -259,6 +279,7 @@ mod tests {
         longer.spikes.push(0);
         longer.synaptic_ops.push(0);
         longer.outputs.extend([0.0; 4]);
+        longer.activity.extend([0.0; 2]);
         assert_eq!(
             encode(&[run(1, None, 5), longer]),
             Err(TransferError::Mixed(3, 4))
@@ -271,7 +292,7 @@ mod tests {
     fn refuses_crafted_runs_by_name() {
         let header = |n: u32, steps: u32, classes: u32| {
             let mut bytes = MAGIC.to_vec();
-            for v in [n, steps, classes] {
+            for v in [n, steps, classes, 2] {
                 bytes.extend_from_slice(&v.to_le_bytes());
             }
             bytes
@@ -315,12 +336,16 @@ mod tests {
                 value: -7
             })
         );
-        assert_eq!(decode_for(&good, 4, Some(3)).unwrap().len(), 2);
-        assert!(decode_for(&good, 10, None)
+        assert_eq!(decode_for(&good, 4, 2, Some(3)).unwrap().len(), 2);
+        assert!(decode_for(&good, 4, 7, None)
+            .unwrap_err()
+            .to_string()
+            .contains("runs of 2 IF layers do not belong here: expected 7"));
+        assert!(decode_for(&good, 10, 2, None)
             .unwrap_err()
             .to_string()
             .contains("runs of 4 classes do not belong here: expected 10"));
-        assert!(decode_for(&good, 4, Some(32))
+        assert!(decode_for(&good, 4, 2, Some(32))
             .unwrap_err()
             .to_string()
             .contains("expected 32"));

@@ -36,6 +36,16 @@ struct Summary<'a> {
     fixed: &'a [FixedPoint],
     oracle: Oracle,
     decoders: Vec<DecoderView<'a>>,
+    /// `{false_alarm, crossfit_false_alarm}` of the "unlike the classes" rule (fractions of the
+    /// calibration images flagged per step: fitted for, and held out); null without the rule.
+    out_of_distribution: Option<OodView>,
+}
+
+/// What the page says about the out-of-distribution rule.
+#[derive(Serialize)]
+struct OodView {
+    false_alarm: f64,
+    crossfit_false_alarm: f64,
 }
 
 /// One decoder family's calibrated member.
@@ -116,6 +126,10 @@ impl WasmCalibration {
             fixed: &c.fixed,
             oracle: c.oracle,
             decoders,
+            out_of_distribution: c.out_of_distribution.as_ref().map(|o| OodView {
+                false_alarm: o.false_alarm,
+                crossfit_false_alarm: o.crossfit_false_alarm,
+            }),
         })
     }
 

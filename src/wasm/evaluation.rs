@@ -119,8 +119,13 @@ impl WasmEvaluationSummary {
     /// Adds encoded runs of images `first..first + n`.
     pub fn add(&mut self, first: u32, encoded: &[u8]) -> Result<(), JsError> {
         let steps = self.runs.iter().flatten().next().map(ImageRun::steps);
-        let runs = transfer::decode_for(encoded, self.model.classes().len(), steps)
-            .map_err(|e| JsError::new(&e.to_string()))?;
+        let runs = transfer::decode_for(
+            encoded,
+            self.model.classes().len(),
+            self.model.stages().len(),
+            steps,
+        )
+        .map_err(|e| JsError::new(&e.to_string()))?;
         let first = first as usize;
         let images = self.runs.len();
         let end = first.saturating_add(runs.len());

@@ -7,7 +7,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::{to_js, WasmCalibration};
-use crate::calibrate::{self, Reliability};
+use crate::calibrate::{self, OodDetector, Reliability};
 use crate::decode::{self, Decoder, StopRule};
 use crate::preprocess;
 use crate::snn::{Engine, Simulation, StepReport};
@@ -30,6 +30,8 @@ pub struct WasmSimulation {
     reliability: Option<Reliability>,
     /// Each class's chance of being right in the latest step ([`Reliability::class_chances`]).
     chances: Vec<f32>,
+    /// The calibration's "unlike the classes" rule (any decoder), when it has one.
+    ood: Option<OodDetector>,
 }
 
 /// What one step did, for JavaScript.
@@ -59,6 +61,12 @@ struct StepView<'a> {
     chances: Option<&'a [f32]>,
     /// `[first, last]`: the steps over which `chance` was measured (its group of steps).
     chance_steps: Option<[u32; 2]>,
+    /// The IF layers' activity up to this step is unlike the calibration images' ("does not
+    /// look like any of the classes", crate::calibrate::ood); absent without a calibration
+    /// that has the rule.
+    out_of_distribution: Option<bool>,
+    /// The rule's score (flagged above 1); absent with `out_of_distribution`.
+    ood_score: Option<f64>,
     /// Spikes of each IF layer in this step.
     spikes_per_layer: &'a [u32],
     spikes: u64,
@@ -72,8 +80,10 @@ impl<'a> StepView<'a> {
         report: StepReport<'a>,
         rule: StopRule,
         reliability: Option<&Reliability>,
+        ood: Option<&OodDetector>,
         chances: &'a mut [f32],
     ) -> Self {
+        let ood_score = ood.and_then(|d| d.score(report.t, report.cumulative_spikes_per_layer));
         let chance = reliability.map(|table| {
             table.class_chances(
                 report.t,
@@ -89,6 +99,8 @@ impl<'a> StepView<'a> {
             [group.first_step, group.last_step]
         });
         StepView {
+            out_of_distribution: ood_score.map(OodDetector::flags),
+            ood_score,
             chance,
             chances: chance.map(|_| &*chances),
             chance_steps,
@@ -168,6 +180,7 @@ impl WasmSimulation {
             incoming: None,
             reliability: None,
             chances: vec![0.0; simulation_classes],
+            ood: None,
         })
     }
 
@@ -191,6 +204,7 @@ impl WasmSimulation {
             incoming: None,
             reliability: self.reliability.clone(),
             chances: self.chances.clone(),
+            ood: self.ood.clone(),
         }
     }
 
@@ -329,9 +343,11 @@ impl WasmSimulation {
     }
 
     /// Advances one time step; returns `{t, output, probabilities, prediction, score,
-    /// unchanged, confident, stop, chance, chances, chance_steps, spikes_per_layer, spikes,
-    /// synaptic_ops, cumulative_spikes, cumulative_synaptic_ops}` (`chance`, `chances` and
-    /// `chance_steps` only with a calibration that has a reliability table).
+    /// unchanged, confident, stop, chance, chances, chance_steps, out_of_distribution,
+    /// ood_score, spikes_per_layer, spikes, synaptic_ops, cumulative_spikes,
+    /// cumulative_synaptic_ops}` (`chance`, `chances` and `chance_steps` only with a calibration
+    /// that has a reliability table, `out_of_distribution` and `ood_score` with one that has the
+    /// out-of-distribution rule).
     pub fn step(&mut self) -> Result<JsValue, JsError> {
         self.simulation.step();
         self.view()
@@ -343,6 +359,7 @@ impl WasmSimulation {
             self.simulation.report(),
             self.rule,
             self.reliability.as_ref(),
+            self.ood.as_ref(),
             &mut self.chances,
         ))
     }
@@ -428,6 +445,7 @@ impl WasmSimulation {
         self.check(calibration)?;
         self.simulation.set_decoder(c.decoder);
         self.reliability = c.reliability_of(&c.decoder).cloned();
+        self.ood = c.out_of_distribution.clone();
         self.rule = StopRule {
             threshold: c.threshold,
             max_steps: c.max_steps,
@@ -452,6 +470,7 @@ impl WasmSimulation {
         })?;
         self.simulation.set_decoder(family.decoder);
         self.reliability = family.reliability.clone();
+        self.ood = c.out_of_distribution.clone();
         self.rule = StopRule {
             threshold: family.threshold,
             max_steps: c.max_steps,

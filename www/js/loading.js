@@ -176,10 +176,15 @@ export function showModelInfo(app) {
       + (app.model.calibrationMadeOn ? ` · calibrated here on ${escapeHtml(app.model.calibrationMadeOn)}`
         : app.model.calibrationDropped ? ` · calibration ${escapeHtml(app.model.calibrationFileName)}` : '')
     : `<b>no calibration</b>: runs to T<sub>max</sub> = ${app.dc.max_steps}, no threshold`;
+  // The out-of-distribution rule, when the calibration has one: what the headline's note means.
+  const pictures = /^validation\b/.test(cal?.split || '') ? `${fmtInt(cal.images)} validation pictures (CIFAR-10)` : `${fmtInt(cal?.images || 0)} calibration pictures`;
+  const ood = cal?.out_of_distribution
+    ? `<br><span class="details-ood">“Unlike the pictures it learnt from” appears when the spiking activity so far is unlike that on the ${pictures}: it flags about ${pct(cal.out_of_distribution.crossfit_false_alarm, 0)} of those pictures (held out), and many ordinary photos, of the ten classes too. It says the picture is unlike what the network learnt from, not that it shows none of the ten classes.</span>`
+    : '';
   // One plain line; the network's and the stop rule's terms in a details area.
   const known = info.classes.length === 10 ? 'knows the ten CIFAR-10 classes' : `knows ${info.classes.length} classes`;
   $('model-info').innerHTML = `<b>${escapeHtml(info.name)}</b>${file} · ${known}`
-    + `<details class="model-details"><summary>Details</summary><span class="details-body">${info.layers.length} IF layers · ${fmtInt(info.neurons)} neurons · ${fmtOps(info.synapses)} synapses · L = ${info.levels}${ann}<br>${rule}</span></details>`;
+    + `<details class="model-details"><summary>Details</summary><span class="details-body">${info.layers.length} IF layers · ${fmtInt(info.neurons)} neurons · ${fmtOps(info.synapses)} synapses · L = ${info.levels}${ann}<br>${rule}${ood}</span></details>`;
   Object.assign($('model-info').dataset, { model: app.model.name, calibrated: String(!!cal) });
 }
 

@@ -7,6 +7,7 @@
 //   run-view.js         the Dynamic Confidence run, the fixed-length runs, the animation loop
 //   threshold-panel.js  the decoder, the threshold and the accuracy–latency trade-off
 //   batch.js            a CIFAR-10 batch: gallery.js, "Evaluate all" (evaluation.js), results.js
+//   samples.js          the sample photos row: each runs as a chosen file
 import { attachImageInput } from './image-input.js';
 import { CropBox } from './crop.js';
 import { redrawResults } from './results.js';
@@ -21,6 +22,7 @@ import {
   configureCalibration, onThresholdChange, onThresholdInput, onThresholdKey, renderTradeoff, resetThreshold, selectDecoder,
 } from './threshold-panel.js';
 import { cancelEvaluation, createGallery, evaluateAll, renderBatch } from './batch.js';
+import { createSamples } from './samples.js';
 
 /** The page's state, shared by the modules (each function takes it as `app`). */
 const app = {
@@ -62,6 +64,7 @@ function wireEvents() {
     onFile: (file) => onFile(app, file), onDrop: (dataTransfer) => onDrop(app, dataTransfer), onFiles: (files) => onFiles(app, files),
   });
   createGallery(app);
+  createSamples(app); // the row appears once samples/samples.json is read
   // The batch button sorts files by type as a drop does; the model button takes them as a model.
   for (const [id, take] of [['batch-file', onFiles], ['model-file', onModelFiles]]) {
     const input = $(id);

@@ -200,11 +200,24 @@ function stepsText([first, last]) {
 const chanceText = (p) => (p > 0.99 || p < 0.01 ? pct(p, 1) : pct(p, 0));
 
 /**
+ * Whether a step report says the spiking activity so far is unlike that on the calibration's
+ * pictures (the calibration's out-of-distribution rule; false when it has none).
+ */
+const unlikeTraining = (report) => report?.out_of_distribution === true;
+
+/**
  * The headline: what happened, in words, and how often the network was right on validation
- * images at about this step and score. It changes only when the run starts, pauses or stops
- * (it is a live region: a screen reader reads it out then, not at every step).
+ * images at about this step and score; with `ood`, the note that the image is unlike the
+ * pictures the network learnt from (at the step shown). It changes only when the run starts,
+ * pauses or stops (it is a live region: a screen reader reads it out then, not at every step),
+ * so while the run plays it gives no answer and no note (the status line below shows both).
  */
 function verdict(app, run, last) {
+  const v = verdictWords(app, run, last);
+  return { ...v, ood: v.state !== 'idle' && v.state !== 'running' && unlikeTraining(last) };
+}
+
+function verdictWords(app, run, last) {
   const tMax = app.dc.max_steps;
   const name = last ? app.info.classes[last.prediction] : '';
   if (!run) {
@@ -232,13 +245,15 @@ function verdict(app, run, last) {
 function renderVerdict(app, run, last) {
   const v = verdict(app, run, last);
   const box = $('run-verdict');
-  const key = `${v.state}|${v.head}|${v.sub}`;
+  const key = `${v.state}|${v.head}|${v.sub}|${v.ood}`;
   if (box.dataset.key === key) return; // unchanged: no new announcement
   box.dataset.key = key;
   box.dataset.state = v.state;
+  box.dataset.ood = String(v.ood);
   $('verdict-head').innerHTML = v.head;
   $('verdict-sub').textContent = v.sub;
   $('verdict-sub').hidden = !v.sub;
+  $('verdict-ood').hidden = !v.ood;
 }
 
 /** What the class bars show, named on screen: a measured chance, or softmax without one. */
@@ -294,14 +309,16 @@ export function renderRun(app) {
     const score = scoreText(app, last.score, sText);
     const theta = app.cal ? thresholdText(app, app.threshold).replace(charts.formatScore(app.threshold), thetaText) : 'no threshold';
     const waiting = last.score === -Infinity ? ` (cannot stop yet: argmax unchanged for ${last.unchanged} step${last.unchanged === 1 ? '' : 's'})` : '';
+    // The out-of-distribution rule at this step, in words (the headline's note, step by step).
+    const unlike = unlikeTraining(last) ? ' · <span class="ood-flag">unlike the pictures it learnt from</span>' : '';
     if (confident) {
-      status.innerHTML = `Stopped at t = ${run.stopT} of at most ${tMax}: score ${score} &gt; ${theta} · decoder ${escapeHtml(decoder)}.`;
+      status.innerHTML = `Stopped at t = ${run.stopT} of at most ${tMax}: score ${score} &gt; ${theta} · decoder ${escapeHtml(decoder)}${unlike}.`;
     } else if (run.stopT && !app.cal) {
       status.innerHTML = `Ran to T<sub>max</sub> = ${tMax} (no threshold: this model has no calibration): score ${score} · decoder ${escapeHtml(decoder)}.`;
     } else if (run.stopT) {
-      status.innerHTML = `Reached T<sub>max</sub> = ${tMax} without exceeding ${theta}: score ${score} · decoder ${escapeHtml(decoder)}.`;
+      status.innerHTML = `Reached T<sub>max</sub> = ${tMax} without exceeding ${theta}: score ${score} · decoder ${escapeHtml(decoder)}${unlike}.`;
     } else {
-      status.innerHTML = `t = ${last.t}: <b>${escapeHtml(name)}</b>, score ${score}${waiting} ≤ ${theta}${run.playing ? ' · running' : ' · paused'}`;
+      status.innerHTML = `t = ${last.t}: <b>${escapeHtml(name)}</b>, score ${score}${waiting} ≤ ${theta}${unlike}${run.playing ? ' · running' : ' · paused'}`;
     }
   }
   // Machine-readable state (the end-to-end test reads it).
@@ -314,6 +331,9 @@ export function renderRun(app) {
   status.dataset.predictions = run ? run.reports.map((r) => r.prediction).join(',') : '';
   status.dataset.scores = run ? run.reports.map((r) => r.score).join(',') : '';
   status.dataset.chance = last?.chance != null ? String(last.chance) : '';
+  // Every step's out-of-distribution flag (1 or 0; empty without the rule) and the latest score.
+  status.dataset.ood = run ? run.reports.map((r) => (r.out_of_distribution == null ? '' : r.out_of_distribution ? '1' : '0')).join(',') : '';
+  status.dataset.oodScore = last?.ood_score != null ? String(last.ood_score) : '';
   status.dataset.run = run ? String(run.id) : '0'; // counts restarts
   status.dataset.crop = run?.crop || '';
   $('play').textContent = run?.playing ? 'Pause' : 'Play';
