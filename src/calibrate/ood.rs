@@ -104,7 +104,7 @@ impl OodDetector {
         if recording.layers() == 0 || images.len() < 2 * k.max(1) {
             return None;
         }
-        let mut steps = fit_steps(recording, images, false_alarm)?;
+        let steps = fit_steps(recording, images, false_alarm)?;
         let labels: Vec<u8> = images.iter().map(|&i| recording.labels()[i]).collect();
         let (mut flagged, mut pairs) = (0u64, 0u64);
         for held_out in folds(&labels, k, seed) {
@@ -121,7 +121,6 @@ impl OodDetector {
                 }
             }
         }
-        steps.shrink_to_fit();
         Some(OodDetector {
             false_alarm,
             steps,
