@@ -15,7 +15,7 @@ import torch
 import data
 import export
 import reference
-from augment import augment
+from augment import augment, gaussian_blur, photo_augment
 from model import POOLS, Net
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +71,52 @@ class AugmentTests(unittest.TestCase):
         zeroed = (out == 0).sum(dim=(1, 2, 3)) / 3
         self.assertEqual(zeroed.max().item(), 64)  # never more than one 8x8 square
         self.assertGreater(zeroed.min().item(), 0)  # the centre is always inside the image
+
+
+class PhotoAugmentTests(unittest.TestCase):
+    MEAN, STD = [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]
+
+    def normalised(self, pixels):
+        m, s = torch.tensor(self.MEAN)[:, None, None], torch.tensor(self.STD)[:, None, None]
+        return (pixels - m) / s
+
+    def test_none_chosen_is_a_copy(self):
+        x = torch.randn(8, 3, 32, 32)
+        out = photo_augment(x, 0.0, self.MEAN, self.STD)
+        self.assertTrue(torch.equal(out, x))
+        self.assertIsNot(out, x)
+
+    def test_a_flat_colour_stays_flat_and_inside_the_pixel_range(self):
+        # Crop and area-average, colour jitter and blur keep a one-colour image one colour; the
+        # colour changes and stays a pixel value in [0, 1].
+        torch.manual_seed(1)
+        colours = torch.rand(64, 3, 1, 1)
+        x = self.normalised(colours.expand(64, 3, 32, 32))
+        out = photo_augment(x, 1.0, self.MEAN, self.STD)
+        pixels = out * torch.tensor(self.STD)[:, None, None] + torch.tensor(self.MEAN)[:, None, None]
+        spread = pixels.amax(dim=(2, 3)) - pixels.amin(dim=(2, 3))
+        self.assertLess(spread.max().item(), 1e-5)
+        self.assertGreaterEqual(pixels.min().item(), -1e-6)
+        self.assertLessEqual(pixels.max().item(), 1 + 1e-6)
+        self.assertGreater((pixels[:, :, 0, 0] - colours[:, :, 0, 0]).abs().max().item(), 0.05)
+
+    def test_the_crop_moves_the_edge(self):
+        # A grey image, left half dark and right half light: the colour jitter is monotone and the
+        # blur symmetric, so only the random-resized crop moves where the edge falls.
+        torch.manual_seed(2)
+        pixels = torch.full((32, 3, 32, 32), 0.3)
+        pixels[..., 16:] = 0.7
+        out = photo_augment(self.normalised(pixels), 1.0, self.MEAN, self.STD)[:, 0]
+        middle = (out.amax(dim=(1, 2)) + out.amin(dim=(1, 2))) / 2
+        light = (out > middle[:, None, None]).float().mean(dim=(1, 2))
+        self.assertGreater(light.std().item(), 0.05)  # not always half
+
+    def test_blur_keeps_the_sum_of_an_impulse(self):
+        x = torch.zeros(2, 1, 9, 9)
+        x[:, :, 4, 4] = 1
+        out = gaussian_blur(x, torch.tensor([0.5, 1.0]))
+        self.assertTrue(torch.allclose(out.sum(dim=(2, 3)), torch.ones(2, 1)))
+        self.assertGreater(out[0, 0, 4, 4].item(), out[1, 0, 4, 4].item())  # narrower keeps more
 
 
 class DataTests(unittest.TestCase):

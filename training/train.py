@@ -22,7 +22,7 @@ import export
 import export_torch
 import fixtures
 import reference
-from augment import augment
+from augment import augment, photo_augment
 from model import POOLS, Net
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +48,9 @@ def parse_args():
     p.add_argument("--levels", type=int, default=4, help="QCFS quantization levels L")
     p.add_argument("--translate", type=int, default=4, help="random translation in pixels (reflect padding)")
     p.add_argument("--cutout", type=int, default=12, help="side of a random zeroed square per image (0 disables)")
+    p.add_argument("--photo-augment", type=float, default=0.0, metavar="P",
+                   help="fraction of images seen as the page sees a photo (augment.photo_augment: random-resized "
+                        "crop area-averaged down, exposure/colour/gamma jitter, blur); 0 disables")
     p.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
                    help="training arithmetic: bf16 autocast (about 1.5x faster on CPUs with AVX512-BF16) or fp32; "
                         "evaluation, export and the SNN check are always fp32")
@@ -137,7 +140,7 @@ def main():
     else:
         ckpt = args.checkpoint or ROOT / "training/runs" / f"{args.out.stem}{'-smoke' if args.smoke else ''}.pt"
         ckpt.parent.mkdir(parents=True, exist_ok=True)
-        net, training_meta = train(args, train_t, train_y_t, val_t, val_y_t, teacher, resume_path(ckpt))
+        net, training_meta = train(args, train_t, train_y_t, val_t, val_y_t, teacher, resume_path(ckpt), (mean, std))
         torch.save({"state": net.state_dict(), "training": training_meta, "mean": mean, "std": std}, ckpt)
         resume_path(ckpt).unlink(missing_ok=True)
         log(f"saved checkpoint {ckpt}")
@@ -152,13 +155,15 @@ def resume_path(ckpt: Path) -> Path:
 
 # The arguments a resumed run must share with the run that wrote the resume file.
 RESUME_SETTINGS = ("epochs", "batch", "lr", "warmup", "wd", "label_smoothing", "ema", "levels", "translate", "cutout",
+                   "photo_augment",
                    "precision", "widths", "pool", "residual", "seed", "smoke", "init_from", "teacher", "kd_weight", "kd_temperature")
 
 
-def train(args, train_t, train_y_t, val_t, val_y_t, teacher, resume):
+def train(args, train_t, train_y_t, val_t, val_y_t, teacher, resume, normalisation):
     """Trains the QCFS network; returns it (final or EMA weights, whichever validates better)
     with a record of the run. `teacher`: (logits [N, 10], metadata) or None. After every epoch
-    the whole state goes to `resume`, and a run with the same settings continues from it."""
+    the whole state goes to `resume`, and a run with the same settings continues from it.
+    `normalisation`: (mean, std) of the training tensors, for --photo-augment's pixel space."""
     device = torch.device(args.device)
     widths = tuple(int(w) for w in args.widths.split(","))
     net = Net(widths=widths, levels=args.levels, pool=args.pool, residual=args.residual)
@@ -220,7 +225,10 @@ def train(args, train_t, train_y_t, val_t, val_y_t, teacher, resume):
         loss_sum = correct = seen = 0
         for b in range(steps_per_epoch):
             idx = perm[b * args.batch:(b + 1) * args.batch]
-            xb = augment(train_t[idx], args.translate, args.cutout).to(device).contiguous(memory_format=torch.channels_last)
+            xb = train_t[idx]
+            if args.photo_augment:
+                xb = photo_augment(xb, args.photo_augment, *normalisation)
+            xb = augment(xb, args.translate, args.cutout).to(device).contiguous(memory_format=torch.channels_last)
             yb = train_y_t[idx].to(device)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)

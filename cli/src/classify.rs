@@ -323,7 +323,7 @@ fn print_classification(run: &Classification) {
     if let (Some(true), Some(score)) = (run.out_of_distribution, run.ood_score) {
         say!(
             "  ! unlike the calibration images (out-of-distribution score {score:.2} > 1): \
-             the network's answer on such an input may mean little"
+             `chance`, measured on those images, may not hold for this one"
         );
     }
     say!("");

@@ -20,8 +20,9 @@
 //! What it tells is "unlike the calibration images", not "none of the classes": on
 //! photographs, which differ from CIFAR-10's pictures whatever they show, it flags photos of the
 //! ten classes about as often as photos of other things (README, "The command line"). A flag
-//! therefore says the network's answer may mean little, which is also true of a class it knows
-//! photographed unlike its training pictures.
+//! therefore says that what was measured on the calibration images (the reliability table's
+//! chance) may not hold for this input, which is also true of a class it knows photographed
+//! unlike its training pictures.
 
 use serde::{Deserialize, Serialize};
 

@@ -179,7 +179,7 @@ export function showModelInfo(app) {
   // The out-of-distribution rule, when the calibration has one: what the headline's note means.
   const pictures = /^validation\b/.test(cal?.split || '') ? `${fmtInt(cal.images)} validation pictures (CIFAR-10)` : `${fmtInt(cal?.images || 0)} calibration pictures`;
   const ood = cal?.out_of_distribution
-    ? `<br><span class="details-ood">“Unlike the pictures it learnt from” appears when the spiking activity so far is unlike that on the ${pictures}: it flags about ${pct(cal.out_of_distribution.crossfit_false_alarm, 0)} of those pictures (held out), and many ordinary photos, of the ten classes too. It says the picture is unlike what the network learnt from, not that it shows none of the ten classes.</span>`
+    ? `<br><span class="details-ood">“Unlike the pictures it learnt from” appears when the network's spiking activity is unlike its activity on the ${pictures}: for about ${pct(cal.out_of_distribution.crossfit_false_alarm, 0)} of those pictures, and for many ordinary photos, of the ten classes too. It means that the chance measured on those pictures may not hold for this one, not that it shows none of the ten classes.</span>`
     : '';
   // One plain line; the network's and the stop rule's terms in a details area.
   const known = info.classes.length === 10 ? 'knows the ten CIFAR-10 classes' : `knows ${info.classes.length} classes`;
