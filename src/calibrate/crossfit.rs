@@ -84,6 +84,16 @@ pub fn folds(labels: &[u8], k: usize, seed: u64) -> Vec<Vec<usize>> {
     folds
 }
 
+/// The images of every fold but fold `k`: what a rule is fitted on when fold `k` is held out.
+pub fn all_but(folds: &[Vec<usize>], k: usize) -> Vec<usize> {
+    folds
+        .iter()
+        .enumerate()
+        .filter(|&(j, _)| j != k)
+        .flat_map(|(_, fold)| fold.iter().copied())
+        .collect()
+}
+
 /// Cross-fits the rule "best candidate of the group, cheapest threshold within the
 /// tolerance" for each group of candidate indices, on the same folds.
 ///
@@ -107,12 +117,7 @@ pub fn crossfit_groups(
     let mut per_group: Vec<Vec<Fold>> = vec![Vec::new(); groups.len()];
     let mut held_out_points: Vec<Vec<Point>> = vec![Vec::new(); groups.len()];
     for (f, held_out) in folds.iter().enumerate() {
-        let fit: Vec<usize> = folds
-            .iter()
-            .enumerate()
-            .filter(|&(g, _)| g != f)
-            .flat_map(|(_, fold)| fold.iter().copied())
-            .collect();
+        let fit = all_but(&folds, f);
         let calibrated = calibrator.calibrate_on(&fit);
         for (g, group) in groups.iter().enumerate() {
             let best = best_of(&calibrated, group.iter().copied())

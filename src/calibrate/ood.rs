@@ -26,7 +26,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::crossfit::folds;
+use super::crossfit::{all_but, folds};
 use super::Recording;
 
 /// Default fraction of calibration images flagged at each step.
@@ -108,13 +108,14 @@ impl OodDetector {
         let steps = fit_steps(recording, images, false_alarm)?;
         let labels: Vec<u8> = images.iter().map(|&i| recording.labels()[i]).collect();
         let (mut flagged, mut pairs) = (0u64, 0u64);
-        for held_out in folds(&labels, k, seed) {
-            let fit: Vec<usize> = (0..images.len())
-                .filter(|i| held_out.binary_search(i).is_err())
-                .map(|i| images[i])
-                .collect();
+        // Folds of positions in `images`.
+        let folds = folds(&labels, k, seed);
+        for (f, held_out) in folds.iter().enumerate() {
+            let mut fit = all_but(&folds, f);
+            fit.sort_unstable(); // in image order, as the sums of the whole fit run
+            let fit: Vec<usize> = fit.into_iter().map(|i| images[i]).collect();
             let fold_steps = fit_steps(recording, &fit, false_alarm)?;
-            for &i in &held_out {
+            for &i in held_out {
                 for (t, step) in fold_steps.iter().enumerate() {
                     let x = recording.activity(images[i], t + 1);
                     flagged += u64::from(step.distance(|l| x[l] as f64) > step.threshold);

@@ -18,6 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::crossfit::all_but;
 use super::Traces;
 
 /// Bins per group of steps, before pooling.
@@ -83,14 +84,8 @@ impl Reliability {
         let groups = fit_groups(traces, images);
         let (mut error, mut pairs) = (0.0, 0u64);
         for (k, held_out) in folds.iter().enumerate() {
-            let fit: Vec<usize> = folds
-                .iter()
-                .enumerate()
-                .filter(|&(j, _)| j != k)
-                .flat_map(|(_, f)| f.iter().copied())
-                .collect();
             let table = Reliability {
-                groups: fit_groups(traces, &fit),
+                groups: fit_groups(traces, &all_but(folds, k)),
                 crossfit_error: 0.0,
             };
             let mut counts: Vec<Vec<(u64, u64)>> = table
