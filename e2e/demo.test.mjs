@@ -265,7 +265,9 @@ async function checkSamples(page, calibrated) {
     assert.equal(Number(shown.stopT), reference.t, `${sample.file}: the page stopped at ${shown.stopT}, a fresh Simulation at ${reference.t}`);
     assert.equal(shown.prediction, reference.prediction);
     assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
-    assert.match(await page.textContent('#original-caption'), new RegExp(`^${sample.file.replace(/\./g, '\\.')} · \\d+×\\d+ JPEG$`));
+    // Under the photo: what it shows, its class and whose work it is (samples.json's credit).
+    assert.ok(sample.credit, `samples.json: ${sample.file} has no credit`);
+    assert.equal(await page.textContent('#original-caption'), `${sample.caption} (CIFAR-10 class: ${sample.class}) · ${sample.credit}`);
     await checkHeadline(page, reference, calibrated);
   }
 

@@ -749,12 +749,23 @@ def samples(work, out):
             parts = [part(src, "cut-out", TUX, TUX_STAMPS + "/" + path), part(src, "background", bpkg, bpath)]
             change = ("the cut-out (transparent background) scaled and pasted onto a crop of the background "
                       "photo, edge softened, %d×%d, saved as JPEG (quality %d)" % (im.width, im.height, q))
-        index.append({"file": fname, "class": cls, "caption": caption})
+        index.append({"file": fname, "class": cls, "caption": caption, "credit": credit(parts)})
         notes.append((fname, cls, kind, parts, change, n))
     with open(os.path.join(out, "samples.json"), "w", encoding="utf-8") as f:
         json.dump(index, f, indent=2, ensure_ascii=False)
         f.write("\n")
     write_sample_licences(out, notes)
+
+
+def credit(parts):
+    """One line for the page: whose work the sample is, under which licence (LICENSES.md has
+    the rest). A composite names both of its parts."""
+    def who(holder, lic):
+        return "%s, %s" % (holder, lic)
+    if len(parts) == 1:
+        _, _, _, _, lic, holder, _ = parts[0]
+        return "Photo: " + who(holder, lic)
+    return "; ".join("%s: %s" % (role.capitalize(), who(holder, lic)) for role, _, _, _, lic, holder, _ in parts)
 
 
 def write_sample_licences(out, notes):

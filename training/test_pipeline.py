@@ -1,5 +1,6 @@
 """Smoke test of the training pipeline (run by .ci/run): data checks, BN/threshold folding,
 and a tiny end-to-end run (train a few batches, export, reload, fixtures). About a minute."""
+import copy
 import itertools
 import json
 import os
@@ -224,6 +225,38 @@ class FoldTests(unittest.TestCase):
                     t = t.double() / divisor[name.split(".")[0]]
                 scaled = t.double() / export.GRID
                 self.assertTrue(torch.equal(scaled, scaled.round()), f"{pool}, {weights}: {name}")
+
+
+class FromModelTests(unittest.TestCase):
+    """training/from_model.py: an exported chain model back into train.py's network."""
+
+    def test_the_rebuilt_network_computes_the_exported_ann(self):
+        import from_model
+        net = random_trained_like_net(2, "after")
+        pixels = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+        with tempfile.TemporaryDirectory() as d, torch.no_grad():
+            deployed = export_and_load(net, d)
+            expected = deployed.ann_logits(pixels).float()
+            images = (pixels.float() / 255 - 0.5) / 0.25
+            rebuilt = from_model.rebuild(*from_model.read_model(Path(d) / "m.safetensors"), images)
+            got = rebuilt.eval()(images)
+            # Training mode on the images the statistics came from: the same network.
+            in_training = copy.deepcopy(rebuilt).train()(images)
+        scale = expected.abs().max().item()
+        self.assertGreater(expected.std().item(), 0.1, "degenerate test network")
+        self.assertLess((got - expected).abs().max().item(), 1e-3 * scale)
+        self.assertLess((in_training - got).abs().max().item(), 1e-2 * scale)
+
+    def test_other_layouts_are_refused_by_name(self):
+        import from_model
+        net = random_trained_like_net(3, "before")
+        with tempfile.TemporaryDirectory() as d:
+            export_and_load(net, d)
+            with self.assertRaisesRegex(from_model.ModelError, "pooling after the activation"):
+                from_model.rebuild(*from_model.read_model(Path(d) / "m.safetensors"), torch.zeros(2, 3, 32, 32))
+            (Path(d) / "bad.safetensors").write_bytes(b"not a model")
+            with self.assertRaisesRegex(from_model.ModelError, "bad.safetensors: not a dynconf model"):
+                from_model.read_model(Path(d) / "bad.safetensors")
 
 
 class CheckpointTests(unittest.TestCase):

@@ -219,8 +219,10 @@ export function drawScore(canvas, { tMax, run, full, threshold, stopT, maxProbab
     ctx.beginPath(); ctx.moveTo(m.l, y(threshold)); ctx.lineTo(w - m.r, y(threshold)); ctx.stroke();
     ctx.setLineDash([]);
     ctx.fillStyle = COLORS.thresholdText;
-    ctx.textAlign = 'right';
-    ctx.fillText(`θ = ${formatScore(threshold)}`, w - m.r - 2, y(threshold) - 9);
+    // At the right end, unless a late stop's dot sits there: then at the left end.
+    const lateStop = stopT && confident && x(stopT) > m.l + 0.7 * (w - m.l - m.r);
+    ctx.textAlign = lateStop ? 'left' : 'right';
+    ctx.fillText(`θ = ${formatScore(threshold)}`, lateStop ? m.l + 4 : w - m.r - 2, y(threshold) - 9);
   }
 
   // A line through the finite scores, broken at −∞ (and the steps before `from`).

@@ -36,8 +36,11 @@ function naming(file, message) {
   return message.includes(quoted) ? message : `${quoted}: ${message}`;
 }
 
-/** An image file (chosen, dropped or pasted): decoded by the browser, then classified. */
-export async function onFile(app, file) {
+/**
+ * An image file (chosen, dropped or pasted, or a sample photo): decoded by the browser, then
+ * classified. `caption` replaces the name and size under the photo (a sample's credit).
+ */
+export async function onFile(app, file, { caption = null } = {}) {
   clearError();
   const ticket = ++app.imageTicket; // a later file wins if decoding overlaps
   let decoded;
@@ -59,7 +62,7 @@ export async function onFile(app, file) {
     return;
   }
   if (app.camera) endCamera(app); // a file replaces the camera
-  loadSource(app, decoded);
+  loadSource(app, decoded, { caption });
 }
 
 /** A drop with no file in it: a link (read when allowed) or a message; never nothing. */

@@ -2,7 +2,8 @@
 // samples/samples.json lists, as thumbnail buttons (lazy-loaded: none is fetched before the page
 // has loaded its model and shows the row). A click fetches the photo and hands it to onFile as a
 // File, so it runs exactly as the same file chosen with the file dialog does (and as
-// `dynconf classify www/samples/FILE` does).
+// `dynconf classify www/samples/FILE` does). Under the photo, its caption names what it shows
+// (its CIFAR-10 class) and whose work it is, under which licence (samples.json's "credit").
 import { onFile } from './input.js';
 import { $, clearError, escapeHtml, showError } from './ui.js';
 
@@ -24,7 +25,8 @@ export async function createSamples(app) {
   list.innerHTML = samples.filter((s) => typeof s?.file === 'string' && /^[\w.-]+$/.test(s.file)).map((s) => {
     const caption = escapeHtml(s.caption || s.file);
     const title = escapeHtml(`${s.caption || s.file}${s.class ? ` · CIFAR-10 class: ${s.class}` : ''}`);
-    return `<button type="button" class="sample" data-file="${escapeHtml(s.file)}" data-class="${escapeHtml(s.class || '')}" title="${title}">`
+    const shown = [`${s.caption || s.file}${s.class ? ` (CIFAR-10 class: ${s.class})` : ''}`, s.credit].filter(Boolean).join(' · ');
+    return `<button type="button" class="sample" data-file="${escapeHtml(s.file)}" data-class="${escapeHtml(s.class || '')}" data-caption="${escapeHtml(shown)}" title="${title}">`
       + `<img src="${DIR}${escapeHtml(s.file)}" alt="${caption}" loading="lazy" decoding="async" width="44" height="44"></button>`;
   }).join('');
   list.addEventListener('click', (event) => {
@@ -52,5 +54,5 @@ async function runSample(app, button) {
   // The type the file dialog would give (a server may send JPEGs as octet-stream); decodeImage
   // reads the format from the bytes anyway.
   const type = /\.jpe?g$/i.test(file) ? 'image/jpeg' : /\.png$/i.test(file) ? 'image/png' : blob.type;
-  await onFile(app, new File([blob], file, { type }));
+  await onFile(app, new File([blob], file, { type }), { caption: button.dataset.caption });
 }
