@@ -25,6 +25,7 @@ validation split and prints its accuracy, then writes
         --checkpoint training/runs/v7-exported.pt --teacher training/runs/teacher-v7.safetensors
 """
 import argparse
+import copy
 import json
 import sys
 import time
@@ -148,11 +149,10 @@ def main():
     stored = (meta.get("validation") or {}).get("ann_accuracy")
     print(f"rebuilt {args.model}: validation split {100 * val_acc:.2f}% (float ANN, eval mode); "
           f"the file's quantized ANN: {'?' if stored is None else f'{100 * stored:.2f}%'}", flush=True)
-    net.train()
-    batch_logits = net(normalise(tx[:500]))
+    with torch.no_grad():  # on a copy: training mode moves the running statistics
+        batch_logits = copy.deepcopy(net).train()(normalise(tx[:500]))
     train_mode_acc = (batch_logits.argmax(1) == torch.from_numpy(ty[:500])).float().mean().item()
     print(f"  train mode (batch statistics) on 500 training images: {100 * train_mode_acc:.1f}%", flush=True)
-    net.eval()
     args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state": net.state_dict(), "training": {**meta.get("training", {}), "rebuilt_from": str(args.model)},
                 "mean": mean, "std": std}, args.checkpoint)
