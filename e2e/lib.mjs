@@ -208,9 +208,12 @@ export async function runSample(page, file, { key = false } = {}) {
   } else {
     await page.click(button);
   }
-  await page.waitForFunction(({ file, before }) => {
+  // The line under the photo names the sample (samples.js): this sample's run, not the last one's.
+  const sample = SAMPLES.find((s) => s.file === file);
+  const caption = `${sample.caption} (CIFAR-10 class: ${sample.class}) · ${sample.credit}`;
+  await page.waitForFunction(({ caption, before }) => {
     const s = document.querySelector('#run-status').dataset;
-    return Number(s.run) > before && s.state === 'stopped' && document.querySelector('#original-caption').textContent.startsWith(`${file} · `);
-  }, { file, before });
+    return Number(s.run) > before && s.state === 'stopped' && document.querySelector('#original-caption').textContent === caption;
+  }, { caption, before });
   return page.$eval('#run-status', (e) => ({ ...e.dataset }));
 }
