@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { encodePng, syntheticScene } from './png.mjs';
-import { build, DIST, launch, maxSpeed, MODEL, QUERY, ROOT, runSample, SAMPLES, SCREENSHOT, serve, step, TIMEOUT } from './lib.mjs';
+import { build, DIST, launch, maxSpeed, MODEL, QUERY, ROOT, runSample, sampleCaption, SAMPLES, SCREENSHOT, serve, step, TIMEOUT } from './lib.mjs';
 
 /** The sample photo of the screenshot (docs/screenshot.png): v7 answers it right. */
 const SCREENSHOT_SAMPLE = 'cat-chelsea.jpg';
@@ -267,7 +267,7 @@ async function checkSamples(page, calibrated) {
     assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
     // Under the photo: what it shows, its class and whose work it is (samples.json's credit).
     assert.ok(sample.credit, `samples.json: ${sample.file} has no credit`);
-    assert.equal(await page.textContent('#original-caption'), `${sample.caption} (CIFAR-10 class: ${sample.class}) · ${sample.credit}`);
+    assert.equal(await page.textContent('#original-caption'), sampleCaption(sample));
     await checkHeadline(page, reference, calibrated);
   }
 

@@ -194,6 +194,9 @@ export function dropFiles(page, files) {
 /** www/samples/samples.json: the sample photos in display order, [{file, class, caption}]. */
 export const SAMPLES = JSON.parse(readFileSync(join(ROOT, 'www', 'samples', 'samples.json'), 'utf8'));
 
+/** The line the page shows under a sample photo once it runs (samples.js): what it shows, its class, its credit. */
+export const sampleCaption = (sample) => `${sample.caption} (CIFAR-10 class: ${sample.class}) · ${sample.credit}`;
+
 /**
  * Runs sample photo `file` from the samples row (a click on its thumbnail, or Enter on it when
  * `key`) and waits until that run has stopped; returns #run-status's data (run, stopT, …).
@@ -208,9 +211,8 @@ export async function runSample(page, file, { key = false } = {}) {
   } else {
     await page.click(button);
   }
-  // The line under the photo names the sample (samples.js): this sample's run, not the last one's.
-  const sample = SAMPLES.find((s) => s.file === file);
-  const caption = `${sample.caption} (CIFAR-10 class: ${sample.class}) · ${sample.credit}`;
+  // The line under the photo names the sample: this sample's run, not the last one's.
+  const caption = sampleCaption(SAMPLES.find((s) => s.file === file));
   await page.waitForFunction(({ caption, before }) => {
     const s = document.querySelector('#run-status').dataset;
     return Number(s.run) > before && s.state === 'stopped' && document.querySelector('#original-caption').textContent === caption;

@@ -76,6 +76,22 @@ def load_targets(path: Path, train_x: np.ndarray, train_y: np.ndarray) -> tuple[
     return logits.float(), meta
 
 
+def write_targets(path: Path, logits: torch.Tensor, val_logits: torch.Tensor, train: tuple, val_y: np.ndarray,
+                  source: str, settings: str, seconds: float) -> tuple[float, float]:
+    """Writes the teacher's logits [N, 10] on the training images `train` = (uint8 images, labels),
+    with their fingerprint and the teacher's accuracy there and on the validation split (its
+    logits `val_logits` against `val_y`) as metadata; returns those two accuracies."""
+    train_x, train_y = train
+    train_acc = (logits.argmax(1) == torch.from_numpy(train_y)).float().mean().item()
+    val_acc = (val_logits.argmax(1) == torch.from_numpy(val_y)).float().mean().item()
+    meta = {"format": "dynconf-teacher/1", "checkpoint": source, "settings": settings,
+            "train_sha256": fingerprint(train_x, train_y), "train_accuracy_tta": f"{train_acc:.4f}",
+            "validation_accuracy_tta": f"{val_acc:.4f}", "seconds": f"{seconds:.0f}"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"logits": logits.contiguous()}, str(path), metadata=meta)
+    return train_acc, val_acc
+
+
 @torch.no_grad()
 def teacher_logits(net, images: np.ndarray, batch=500, log=print, device="cpu") -> torch.Tensor:
     """Six-view TTA logits [N, 10] (float32, on the CPU) of a ladder network (`ladder.load_network`)
@@ -110,14 +126,9 @@ def main():
     net, ck = ladder.load_network(args.checkpoint)
     settings = ck["settings"]
     logits = teacher_logits(net, tx, log=lambda m: print(m, flush=True), device=args.device)
-    train_acc = (logits.argmax(1) == torch.from_numpy(ty)).float().mean().item()
     val_logits = teacher_logits(net, vx, log=lambda m: None, device=args.device)
-    val_acc = (val_logits.argmax(1) == torch.from_numpy(vy)).float().mean().item()
-    meta = {"format": "dynconf-teacher/1", "checkpoint": str(args.checkpoint), "settings": repr(settings),
-            "train_sha256": fingerprint(tx, ty), "train_accuracy_tta": f"{train_acc:.4f}",
-            "validation_accuracy_tta": f"{val_acc:.4f}", "seconds": f"{time.time() - started:.0f}"}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"logits": logits.contiguous()}, str(args.out), metadata=meta)
+    train_acc, val_acc = write_targets(args.out, logits, val_logits, (tx, ty), vy, str(args.checkpoint),
+                                       repr(settings), time.time() - started)
     print(f"wrote {args.out}: training split {100 * train_acc:.2f}%, validation split {100 * val_acc:.2f}% "
           f"(six-view TTA), {time.time() - started:.0f} s", flush=True)
 

@@ -26,20 +26,18 @@ validation split and prints its accuracy, then writes
 """
 import argparse
 import copy
-import json
 import sys
 import time
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data  # noqa: E402
 import distill  # noqa: E402
 import export  # noqa: E402
+import reference  # noqa: E402
 import ladder  # noqa: E402
 from model import Net  # noqa: E402
 
@@ -49,20 +47,13 @@ class ModelError(Exception):
 
 
 def read_model(path: Path) -> tuple[dict, dict]:
-    """(metadata, f32 tensors by name) of an exported model, int8 weights dequantised."""
+    """(metadata, f32 tensors by name, int8 weights dequantised) of an exported model, as the
+    reference engine reads it."""
     try:
-        with safe_open(str(path), "pt") as f:
-            meta = json.loads((f.metadata() or {})["dynconf"])
-            raw = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:  # safetensors and json raise several types for a damaged file
+        deployed = reference.Deployed(path)
+    except Exception as e:  # safetensors, json and the engine raise several types for a damaged file
         raise ModelError(f"{path}: not a dynconf model ({e})") from e
-    tensors = {}
-    for k, v in raw.items():
-        if k.endswith(".weight_scale"):
-            continue
-        scale = raw.get(k.removesuffix(".weight") + ".weight_scale") if k.endswith(".weight") else None
-        tensors[k] = export.dequantize(v, scale).double() if scale is not None else v.double()
-    return meta, tensors
+    return deployed.meta, deployed.tensors
 
 
 @torch.no_grad()
@@ -159,13 +150,9 @@ def main():
     print(f"wrote {args.checkpoint}", flush=True)
     if args.teacher:
         logits = ladder.logits(net, normalise(tx), tta=True)
-        train_acc = (logits.argmax(1) == torch.from_numpy(ty)).float().mean().item()
-        val_tta = (ladder.logits(net, normalise(vx), tta=True).argmax(1) == torch.from_numpy(vy)).float().mean().item()
-        out_meta = {"format": "dynconf-teacher/1", "checkpoint": str(args.model), "settings": "rebuilt by from_model.py",
-                    "train_sha256": distill.fingerprint(tx, ty), "train_accuracy_tta": f"{train_acc:.4f}",
-                    "validation_accuracy_tta": f"{val_tta:.4f}", "seconds": f"{time.time() - started:.0f}"}
-        args.teacher.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"logits": logits.contiguous()}, str(args.teacher), metadata=out_meta)
+        val_logits = ladder.logits(net, normalise(vx), tta=True)
+        train_acc, val_tta = distill.write_targets(args.teacher, logits, val_logits, (tx, ty), vy, str(args.model),
+                                                   "rebuilt by from_model.py", time.time() - started)
         print(f"wrote {args.teacher}: training split {100 * train_acc:.2f}%, validation split {100 * val_tta:.2f}% "
               f"(six-view TTA)", flush=True)
     print(f"{time.time() - started:.0f} s", flush=True)
